@@ -1,0 +1,195 @@
+/**
+ * Typed errors with stable codes. Every error Flotilla raises on purpose is a
+ * `FlotillaError`; callers branch on `code`, never on message text.
+ *
+ * The brand is a well-known symbol rather than `instanceof`, so errors survive
+ * duplicated module copies (two versions of flotilla in one process) and
+ * structured cloning into the journal and back.
+ */
+const BRAND = Symbol.for("flotilla.error");
+
+export type ErrorCode =
+  | "FLOTILLA_INVALID_ARGUMENT"
+  | "FLOTILLA_NOT_FOUND"
+  | "FLOTILLA_STORE_UNAVAILABLE"
+  | "FLOTILLA_STORE_OWNED"
+  | "FLOTILLA_LEASE_LOST"
+  | "FLOTILLA_NONDETERMINISM"
+  | "FLOTILLA_CANCELLED"
+  | "FLOTILLA_UNKNOWN_AGENT"
+  | "FLOTILLA_UNKNOWN_TOOL"
+  | "FLOTILLA_NO_PROVIDER"
+  | "FLOTILLA_EFFECT_OUTCOME_UNKNOWN"
+  | "FLOTILLA_EFFECT_IN_PROGRESS"
+  | "FLOTILLA_RUN_FAILED"
+  | "FLOTILLA_TIMEOUT"
+  | "FLOTILLA_STEP_FAILED"
+  | "FLOTILLA_PROVIDER_ERROR"
+  | "FLOTILLA_VECTOR_ERROR";
+
+export class FlotillaError extends Error {
+  readonly [BRAND] = true;
+  readonly code: ErrorCode;
+  /** Extra facts an operator needs (ids, received values). Always JSON-safe. */
+  readonly details: Record<string, unknown>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): SerializedError {
+    return { name: this.name, code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  details?: Record<string, unknown>;
+}
+
+/** True for any Flotilla error, optionally of one code; works across module copies. */
+export function isFlotillaError(err: unknown, code?: ErrorCode): err is FlotillaError {
+  if (typeof err !== "object" || err === null) return false;
+  if ((err as Record<symbol, unknown>)[BRAND] !== true) return false;
+  return code === undefined || (err as FlotillaError).code === code;
+}
+
+export class InvalidArgumentError extends FlotillaError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("FLOTILLA_INVALID_ARGUMENT", message, details);
+  }
+}
+
+export class NotFoundError extends FlotillaError {
+  constructor(what: string, id: string) {
+    super("FLOTILLA_NOT_FOUND", `${what} '${id}' does not exist`, { what, id });
+  }
+}
+
+export class StoreUnavailableError extends FlotillaError {
+  constructor(url: string, cause: unknown) {
+    super(
+      "FLOTILLA_STORE_UNAVAILABLE",
+      `cannot open store '${redactUrl(url)}': ${messageOf(cause)}`,
+      { url: redactUrl(url) },
+      { cause },
+    );
+  }
+}
+
+export class StoreOwnedError extends FlotillaError {
+  constructor(path: string, ownerPid: number) {
+    super(
+      "FLOTILLA_STORE_OWNED",
+      `the SQLite store '${path}' is owned by worker process ${ownerPid}; ` +
+        "SQLite allows one worker at a time — stop it, or use PostgreSQL for several workers",
+      { path, ownerPid },
+    );
+  }
+}
+
+export class LeaseLostError extends FlotillaError {
+  constructor(runId: string) {
+    super(
+      "FLOTILLA_LEASE_LOST",
+      `this worker no longer holds the lease on run ${runId}; another worker resumed it`,
+      { runId },
+    );
+  }
+}
+
+export class NonDeterminismError extends FlotillaError {
+  constructor(
+    runId: string,
+    step: string,
+    recorded: { kind: string; name: string },
+    attempted: { kind: string; name: string },
+  ) {
+    super(
+      "FLOTILLA_NONDETERMINISM",
+      `run ${runId} is not deterministic at step ${step}: the journal recorded ` +
+        `${recorded.kind} '${recorded.name}' but the agent now asked for ${attempted.kind} ` +
+        `'${attempted.name}'. Agent code must take time and randomness from ctx.now()/ctx.random() ` +
+        "and branch only on step results.",
+      { runId, step, recorded, attempted },
+    );
+  }
+}
+
+export class CancelledError extends FlotillaError {
+  constructor(runId: string, reason = "cancelled") {
+    super("FLOTILLA_CANCELLED", `run ${runId} was cancelled: ${reason}`, { runId, reason });
+  }
+}
+
+export class EffectOutcomeUnknownError extends FlotillaError {
+  constructor(runId: string, step: string, tool: string, key: string) {
+    super(
+      "FLOTILLA_EFFECT_OUTCOME_UNKNOWN",
+      `run ${runId} stopped inside tool '${tool}' (step ${step}, key ${key}) and cannot tell ` +
+        "whether the effect happened; the run is parked until someone decides " +
+        `(flotilla resolve ${runId} ${step} --committed|--retry|--failed)`,
+      { runId, step, tool, key },
+    );
+  }
+}
+
+export class EffectInProgressError extends FlotillaError {
+  constructor(key: string, ownerRunId: string) {
+    super(
+      "FLOTILLA_EFFECT_IN_PROGRESS",
+      `effect key '${key}' is being performed by run ${ownerRunId}; it is not re-executed here`,
+      { key, ownerRunId },
+    );
+  }
+}
+
+/** Raised to agent code when a step failed earlier; the journal replays it identically. */
+export class StepFailedError extends FlotillaError {
+  constructor(step: string, recorded: SerializedError) {
+    super("FLOTILLA_STEP_FAILED", recorded.message, { step, error: recorded });
+    this.name = recorded.name;
+  }
+}
+
+export class RunFailedError extends FlotillaError {
+  constructor(runId: string, error: SerializedError) {
+    super("FLOTILLA_RUN_FAILED", `run ${runId} failed: ${error.message}`, { runId, error });
+  }
+}
+
+export class TimeoutError extends FlotillaError {
+  constructor(what: string, ms: number) {
+    super("FLOTILLA_TIMEOUT", `${what} did not finish within ${ms} ms`, { what, ms });
+  }
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Turns anything thrown into the JSON shape the journal stores. */
+export function serializeError(err: unknown): SerializedError {
+  if (isFlotillaError(err)) return err.toJSON();
+  if (err instanceof Error) {
+    const out: SerializedError = { name: err.name, message: err.message };
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string") out.code = code;
+    return out;
+  }
+  return { name: "Error", message: String(err) };
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}

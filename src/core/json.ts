@@ -1,0 +1,25 @@
+import { createHash } from "node:crypto";
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/**
+ * JSON with object keys sorted, so equal values always hash the same way.
+ * `undefined` members are dropped, as JSON.stringify does.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v) || Buffer.isBuffer(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
+}
+
+export function sha256(data: string | Buffer): Buffer {
+  return createHash("sha256").update(data).digest();
+}
+
+/** Parses JSON read back from the store; `null` column means "no value". */
+export function parseJson(text: string | null): Json | undefined {
+  return text === null ? undefined : (JSON.parse(text) as Json);
+}
