@@ -1,0 +1,53 @@
+import type { z } from "zod";
+import { InvalidArgumentError } from "../core/errors.js";
+
+/**
+ * Validates a factory's options at the boundary. The error names the field
+ * that was wrong and quotes what was received, so a typo in a config file is
+ * a one-line fix instead of a stack trace.
+ */
+export function parseOptions<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue?.path.map(String) ?? [];
+  const field = path.length > 0 ? `${what}.${path.join(".")}` : what;
+  const received = valueAt(input, path);
+  throw new InvalidArgumentError(
+    `${field}: ${issue?.message ?? "invalid"} (received ${describe(received)})`,
+    { field, received: jsonSafe(received) },
+  );
+}
+
+function valueAt(input: unknown, path: string[]): unknown {
+  let current = input;
+  for (const key of path) {
+    if (typeof current !== "object" || current === null) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "undefined";
+  if (typeof value === "function") return "a function";
+  try {
+    const text = JSON.stringify(value);
+    return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+  } catch {
+    return String(value);
+  }
+}
+
+function jsonSafe(value: unknown): unknown {
+  if (value === undefined || typeof value === "function") return null;
+  try {
+    return JSON.parse(JSON.stringify(value)) as unknown;
+  } catch {
+    return String(value);
+  }
+}

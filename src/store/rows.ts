@@ -1,0 +1,60 @@
+import type { SerializedError } from "../core/errors.js";
+import type { Json } from "../core/json.js";
+import type { EffectRecord, EffectState, JournalEvent, RunRecord, RunStatus } from "./types.js";
+
+/** Postgres hands back parsed JSONB and BIGINT strings; SQLite hands back text and numbers. */
+function json(value: unknown): Json | undefined {
+  if (value === null || value === undefined) return undefined;
+  return typeof value === "string" ? (JSON.parse(value) as Json) : (value as Json);
+}
+
+function num(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+export function rowToRun(row: Record<string, unknown>): RunRecord {
+  return {
+    id: row.id as string,
+    agent: row.agent as string,
+    status: row.status as RunStatus,
+    parentId: (row.parent_id as string | null) ?? null,
+    idempotencyKey: (row.idempotency_key as string | null) ?? null,
+    tenant: (row.tenant as string | null) ?? null,
+    input: json(row.input) ?? null,
+    result: json(row.result),
+    error: (json(row.error) as SerializedError | undefined) ?? null,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    wakeAt: num(row.wake_at),
+    leaseOwner: (row.lease_owner as string | null) ?? null,
+    leaseExpiresAt: num(row.lease_expires_at),
+    cancelRequested: Boolean(row.cancel_requested),
+  };
+}
+
+export function rowToEvent(row: Record<string, unknown>): JournalEvent {
+  return {
+    id: Number(row.id),
+    runId: row.run_id as string,
+    type: row.type as string,
+    step: (row.step as string | null) ?? null,
+    data: json(row.data) ?? null,
+    at: Number(row.at),
+  };
+}
+
+export function rowToEffect(row: Record<string, unknown>): EffectRecord {
+  return {
+    key: row.key as string,
+    runId: row.run_id as string,
+    step: row.step as string,
+    tool: row.tool as string,
+    state: row.state as EffectState,
+    result: json(row.result),
+  };
+}
+
+/** JSON text for a nullable column; `undefined` is stored as SQL NULL. */
+export function toJsonText(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}

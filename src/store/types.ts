@@ -1,0 +1,223 @@
+import type { Json } from "../core/json.js";
+import type { SerializedError } from "../core/errors.js";
+
+export type RunStatus =
+  | "pending"
+  | "running"
+  | "waiting"
+  | "completed"
+  | "failed"
+  | "parked"
+  | "cancelled";
+
+export const TERMINAL_STATUSES: readonly RunStatus[] = ["completed", "failed", "cancelled"];
+export const RUN_STATUSES: readonly RunStatus[] = [
+  "pending",
+  "running",
+  "waiting",
+  "completed",
+  "failed",
+  "parked",
+  "cancelled",
+];
+
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** The run projection: derived from the journal, kept in the same transaction. */
+export interface RunRecord {
+  id: string;
+  agent: string;
+  status: RunStatus;
+  parentId: string | null;
+  idempotencyKey: string | null;
+  tenant: string | null;
+  input: Json;
+  result: Json | undefined;
+  error: SerializedError | null;
+  createdAt: number;
+  updatedAt: number;
+  wakeAt: number | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  cancelRequested: boolean;
+}
+
+export interface NewRun {
+  id: string;
+  agent: string;
+  input: Json;
+  parentId?: string | null;
+  idempotencyKey?: string | null;
+  tenant?: string | null;
+}
+
+export interface ClaimedRun extends RunRecord {
+  leaseToken: string;
+}
+
+export interface JournalEvent {
+  /** Store-wide, monotonically increasing: orders events within a run. */
+  id: number;
+  runId: string;
+  type: string;
+  step: string | null;
+  data: Json;
+  at: number;
+}
+
+export interface NewEvent {
+  type: string;
+  step?: string | null;
+  data: Json;
+}
+
+export interface Blob {
+  hash: Buffer;
+  data: Buffer;
+}
+
+export type EffectState = "intent" | "committed" | "failed" | "unknown";
+
+export interface EffectRecord {
+  key: string;
+  runId: string;
+  step: string;
+  tool: string;
+  state: EffectState;
+  result: Json | undefined;
+}
+
+export interface EffectUpdate {
+  key: string;
+  runId: string;
+  step: string;
+  tool: string;
+  state: EffectState;
+  result?: Json;
+}
+
+export interface StatusChange {
+  status: RunStatus;
+  result?: Json;
+  error?: SerializedError | null;
+  wakeAt?: number | null;
+}
+
+/**
+ * Who may write. A worker writes under the lease token it claimed the run
+ * with; an operator (cancel, resolve) writes only while no worker holds the run.
+ */
+export type Fence =
+  | { leaseToken: string; requireNotCancelled?: boolean }
+  | { unleasedIn: readonly RunStatus[] };
+
+/** One atomic, fenced write to a run's journal and its projections. */
+export interface Commit {
+  runId: string;
+  fence: Fence;
+  events: NewEvent[];
+  blobs?: Blob[];
+  effects?: EffectUpdate[];
+  newRuns?: NewRun[];
+  /**
+   * A status of "waiting" becomes "pending" when a wake-up (signal, child
+   * finished) arrived since the claim, so no wake-up is lost.
+   */
+  status?: StatusChange;
+  /** Release the lease with this commit (run suspended, finished or parked). */
+  release?: boolean;
+  /** Runs to wake (e.g. the parent of a run that just finished). */
+  wake?: string[];
+}
+
+export interface Signal {
+  id: number;
+  runId: string;
+  name: string;
+  payload: Json;
+  at: number;
+}
+
+export interface RunFilter {
+  status?: RunStatus;
+  agent?: string;
+  parentId?: string;
+  limit?: number;
+}
+
+export interface ClaimOptions {
+  workerId: string;
+  agents: readonly string[];
+  limit: number;
+  leaseMs: number;
+}
+
+export interface LeaseRenewal {
+  /** Runs whose lease this worker no longer holds. */
+  lost: string[];
+  /** Runs someone asked to cancel. */
+  cancelRequested: string[];
+}
+
+export interface StoreEvents {
+  /** Called when runs may have become claimable (new run, wake-up, lease released). */
+  onRunnable(listener: () => void): () => void;
+  /** Called with a run id when someone asks to cancel it. */
+  onCancel(listener: (runId: string) => void): () => void;
+}
+
+/**
+ * Everything Flotilla persists goes through this interface. Adapters keep it
+ * thin: SQL lives in migrations and small query modules; the same conformance
+ * suite runs against every adapter.
+ */
+export interface Store extends StoreEvents {
+  readonly kind: "sqlite" | "postgres";
+  /** Where the store is, with any password removed. */
+  readonly location: string;
+
+  createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  listRuns(filter?: RunFilter): Promise<RunRecord[]>;
+
+  /**
+   * Announces a worker. SQLite allows one worker process per file and rejects
+   * a second with StoreOwnedError; a dead owner's runs become claimable at once.
+   */
+  registerWorker(workerId: string): Promise<void>;
+  unregisterWorker(workerId: string): Promise<void>;
+  claimRuns(options: ClaimOptions): Promise<ClaimedRun[]>;
+  renewLeases(
+    workerId: string,
+    leases: readonly { runId: string; leaseToken: string }[],
+    leaseMs: number,
+  ): Promise<LeaseRenewal>;
+  /** Earliest time a waiting run becomes due, if any. */
+  nextWakeAt(): Promise<number | null>;
+
+  /**
+   * Applies a fenced commit atomically. Rejects with LeaseLostError when the
+   * fence does not hold, CancelledError when `requireNotCancelled` fails.
+   * Adapters group concurrent commits into one durable transaction.
+   */
+  commit(commit: Commit): Promise<void>;
+  readJournal(runId: string): Promise<JournalEvent[]>;
+  getBlobs(hashes: readonly Buffer[]): Promise<Map<string, Buffer>>;
+
+  /** Registers `key` for (runId, step) unless another unit of work holds it; returns the holder. */
+  claimEffectKey(effect: Omit<EffectUpdate, "state" | "result">): Promise<EffectRecord>;
+  getEffect(key: string): Promise<EffectRecord | undefined>;
+
+  sendSignal(runId: string, name: string, payload: Json): Promise<void>;
+  readSignals(runId: string): Promise<Signal[]>;
+
+  /** Marks a cancel request and journals it; idempotent. */
+  requestCancel(runId: string, reason: string): Promise<RunRecord>;
+
+  /** Bytes held in the journal and in payload storage, store-wide. */
+  storedBytes(): Promise<{ events: number; blobs: number }>;
+
+  close(): Promise<void>;
+}
