@@ -22,8 +22,10 @@ export type ErrorCode =
   | "FLOTILLA_EFFECT_OUTCOME_UNKNOWN"
   | "FLOTILLA_EFFECT_IN_PROGRESS"
   | "FLOTILLA_RUN_FAILED"
+  | "FLOTILLA_RUN_PARKED"
   | "FLOTILLA_TIMEOUT"
   | "FLOTILLA_STEP_FAILED"
+  | "FLOTILLA_TOOL_REJECTED"
   | "FLOTILLA_PROVIDER_ERROR"
   | "FLOTILLA_VECTOR_ERROR";
 
@@ -192,4 +194,14 @@ export function serializeError(err: unknown): SerializedError {
 
 function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}
+
+export class RunParkedError extends FlotillaError {
+  constructor(runId: string, error: SerializedError | null) {
+    super(
+      "FLOTILLA_RUN_PARKED",
+      `run ${runId} is parked and needs a decision: ${error?.message ?? "no reason recorded"}`,
+      { runId, error },
+    );
+  }
 }

@@ -39,7 +39,7 @@ function describe(value: unknown): string {
     const text = JSON.stringify(value);
     return text.length > 120 ? `${text.slice(0, 117)}...` : text;
   } catch {
-    return String(value);
+    return "a value that is not JSON";
   }
 }
 
@@ -48,6 +48,6 @@ function jsonSafe(value: unknown): unknown {
   try {
     return JSON.parse(JSON.stringify(value)) as unknown;
   } catch {
-    return String(value);
+    return null;
   }
 }

@@ -19,7 +19,13 @@ interface ApiErrorFields {
 }
 
 /** Socket-level failures that can surface mid-stream as plain errors. */
-const NETWORK_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "UND_ERR_SOCKET", "ETIMEDOUT"]);
+const NETWORK_CODES = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ECONNREFUSED",
+  "UND_ERR_SOCKET",
+  "ETIMEDOUT",
+]);
 
 function isNetworkFailure(err: unknown, depth = 0): boolean {
   if (!(err instanceof Error) || depth > 4) return false;
@@ -49,7 +55,9 @@ export function fromSdkError(
     });
   }
   if (err instanceof sdk.APIConnectionTimeoutError) {
-    return new ProviderError({ provider, kind: "timeout" }, "the request timed out", { cause: err });
+    return new ProviderError({ provider, kind: "timeout" }, "the request timed out", {
+      cause: err,
+    });
   }
   if (err instanceof sdk.APIConnectionError || isNetworkFailure(err)) {
     const message = err instanceof Error ? err.message : String(err);

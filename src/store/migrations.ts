@@ -12,7 +12,8 @@ export interface Migration {
 function sqlRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    if (existsSync(join(dir, "sql")) && existsSync(join(dir, "package.json"))) return join(dir, "sql");
+    if (existsSync(join(dir, "sql")) && existsSync(join(dir, "package.json")))
+      return join(dir, "sql");
     const parent = dirname(dir);
     if (parent === dir) throw new Error("flotilla: cannot find the sql/ migrations folder");
     dir = parent;

@@ -16,17 +16,27 @@ export interface OpenStoreOptions {
  * Opens a store from a URL: `postgres://…` / `postgresql://…` for PostgreSQL,
  * `sqlite:path`, `file:path` or a plain path for SQLite.
  */
-export async function openStore(url: string = DEFAULT_STORE, options: OpenStoreOptions = {}): Promise<Store> {
+export async function openStore(
+  url: string = DEFAULT_STORE,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
   if (typeof url !== "string" || url.trim() === "") {
-    throw new InvalidArgumentError(`store must be a non-empty URL or path, received ${JSON.stringify(url)}`, {
-      field: "store",
-    });
+    throw new InvalidArgumentError(
+      `store must be a non-empty URL or path, received ${JSON.stringify(url)}`,
+      {
+        field: "store",
+      },
+    );
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     return PostgresStore.open(url, options.listen === undefined ? {} : { listen: options.listen });
   }
   const schemeMatch = /^([a-z][a-z0-9+.-]*):(?!\\)/i.exec(url);
-  if (schemeMatch && !/^(sqlite|file)$/i.test(schemeMatch[1] ?? "") && (schemeMatch[1]?.length ?? 0) > 1) {
+  if (
+    schemeMatch &&
+    !/^(sqlite|file)$/i.test(schemeMatch[1] ?? "") &&
+    (schemeMatch[1]?.length ?? 0) > 1
+  ) {
     throw new InvalidArgumentError(
       `unsupported store URL '${url}': use postgres://… for PostgreSQL or a file path (or sqlite:path) for SQLite`,
       { field: "store", received: url },

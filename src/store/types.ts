@@ -2,13 +2,7 @@ import type { Json } from "../core/json.js";
 import type { SerializedError } from "../core/errors.js";
 
 export type RunStatus =
-  | "pending"
-  | "running"
-  | "waiting"
-  | "completed"
-  | "failed"
-  | "parked"
-  | "cancelled";
+  "pending" | "running" | "waiting" | "completed" | "failed" | "parked" | "cancelled";
 
 export const TERMINAL_STATUSES: readonly RunStatus[] = ["completed", "failed", "cancelled"];
 export const RUN_STATUSES: readonly RunStatus[] = [
@@ -110,8 +104,7 @@ export interface StatusChange {
  * with; an operator (cancel, resolve) writes only while no worker holds the run.
  */
 export type Fence =
-  | { leaseToken: string; requireNotCancelled?: boolean }
-  | { unleasedIn: readonly RunStatus[] };
+  { leaseToken: string; requireNotCancelled?: boolean } | { unleasedIn: readonly RunStatus[] };
 
 /** One atomic, fenced write to a run's journal and its projections. */
 export interface Commit {

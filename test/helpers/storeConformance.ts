@@ -38,14 +38,27 @@ export function storeConformance(
 
     it("creates runs once per idempotency key and journals their creation", async () => {
       const key = `k-${newRunId()}`;
-      const a = await store.createRun({ id: newRunId(), agent: "a", input: { x: 1 }, idempotencyKey: key });
-      const b = await store.createRun({ id: newRunId(), agent: "a", input: { x: 2 }, idempotencyKey: key });
+      const a = await store.createRun({
+        id: newRunId(),
+        agent: "a",
+        input: { x: 1 },
+        idempotencyKey: key,
+      });
+      const b = await store.createRun({
+        id: newRunId(),
+        agent: "a",
+        input: { x: 2 },
+        idempotencyKey: key,
+      });
       assert.equal(a.created, true);
       assert.equal(b.created, false);
       assert.equal(b.run.id, a.run.id);
       assert.deepEqual(b.run.input, { x: 1 });
       const journal = await store.readJournal(a.run.id);
-      assert.deepEqual(journal.map((e) => e.type), ["run.created"]);
+      assert.deepEqual(
+        journal.map((e) => e.type),
+        ["run.created"],
+      );
       assert.equal((await store.getRun(a.run.id))?.status, "pending");
     });
 
@@ -58,10 +71,19 @@ export function storeConformance(
       const second = await claimOne(store, "claim", 30_000);
       assert.equal(second.id, run.id);
       assert.notEqual(second.leaseToken, first.leaseToken);
-      const none = await store.claimRuns({ workerId: "w2", agents: ["claim"], limit: 5, leaseMs: 1000 });
+      const none = await store.claimRuns({
+        workerId: "w2",
+        agents: ["claim"],
+        limit: 5,
+        leaseMs: 1000,
+      });
       assert.equal(none.length, 0);
       await assert.rejects(
-        store.commit({ runId: run.id, fence: { leaseToken: first.leaseToken }, events: [{ type: "x", data: 1 }] }),
+        store.commit({
+          runId: run.id,
+          fence: { leaseToken: first.leaseToken },
+          events: [{ type: "x", data: 1 }],
+        }),
         (err) => isFlotillaError(err, "FLOTILLA_LEASE_LOST"),
       );
       const renewal = await store.renewLeases(
@@ -77,7 +99,12 @@ export function storeConformance(
 
     it("only claims runs of the agents the worker knows", async () => {
       await store.createRun({ id: newRunId(), agent: "only-b", input: null });
-      const got = await store.claimRuns({ workerId: "w", agents: ["nope"], limit: 10, leaseMs: 1000 });
+      const got = await store.claimRuns({
+        workerId: "w",
+        agents: ["nope"],
+        limit: 10,
+        leaseMs: 1000,
+      });
       assert.equal(got.filter((r) => r.agent === "only-b").length, 0);
     });
 
@@ -96,21 +123,40 @@ export function storeConformance(
       );
       const journal = await store.readJournal(run.id);
       const steps = journal.filter((e) => e.type === "step.completed").map((e) => e.step);
-      assert.deepEqual(steps, Array.from({ length: n }, (_, i) => String(i)));
+      assert.deepEqual(
+        steps,
+        Array.from({ length: n }, (_, i) => String(i)),
+      );
     });
 
     it("rejects one commit of a batch whose fence fails without failing the others", async () => {
       const { run: r1 } = await store.createRun({ id: newRunId(), agent: "fence", input: null });
       const { run: r2 } = await store.createRun({ id: newRunId(), agent: "fence", input: null });
-      const claimed = await store.claimRuns({ workerId: "w", agents: ["fence"], limit: 2, leaseMs: 30_000 });
+      const claimed = await store.claimRuns({
+        workerId: "w",
+        agents: ["fence"],
+        limit: 2,
+        leaseMs: 30_000,
+      });
       const token = claimed[0]?.leaseToken ?? "";
       const results = await Promise.allSettled([
-        store.commit({ runId: r1.id, fence: { leaseToken: token }, events: [{ type: "ok", data: null }] }),
-        store.commit({ runId: r2.id, fence: { leaseToken: "stale" }, events: [{ type: "bad", data: null }] }),
+        store.commit({
+          runId: r1.id,
+          fence: { leaseToken: token },
+          events: [{ type: "ok", data: null }],
+        }),
+        store.commit({
+          runId: r2.id,
+          fence: { leaseToken: "stale" },
+          events: [{ type: "bad", data: null }],
+        }),
       ]);
       assert.equal(results[0]?.status, "fulfilled");
       assert.equal(results[1]?.status, "rejected");
-      assert.deepEqual((await store.readJournal(r2.id)).map((e) => e.type), ["run.created"]);
+      assert.deepEqual(
+        (await store.readJournal(r2.id)).map((e) => e.type),
+        ["run.created"],
+      );
     });
 
     it("does not lose a wake-up that arrives while the run is executing", async () => {
@@ -126,7 +172,10 @@ export function storeConformance(
       });
       assert.equal((await store.getRun(run.id))?.status, "pending");
       const signals = await store.readSignals(run.id);
-      assert.deepEqual(signals.map((s) => [s.name, s.payload]), [["approve", { ok: true }]]);
+      assert.deepEqual(
+        signals.map((s) => [s.name, s.payload]),
+        [["approve", { ok: true }]],
+      );
     });
 
     it("wakes waiting runs whose timer is due, and reports the next wake-up", async () => {
@@ -142,7 +191,11 @@ export function storeConformance(
       });
       const next = await store.nextWakeAt();
       assert.ok(next !== null && next <= wakeAt);
-      assert.equal((await store.claimRuns({ workerId: "w", agents: ["timer"], limit: 1, leaseMs: 1000 })).length, 0);
+      assert.equal(
+        (await store.claimRuns({ workerId: "w", agents: ["timer"], limit: 1, leaseMs: 1000 }))
+          .length,
+        0,
+      );
       await new Promise((r) => setTimeout(r, 200));
       assert.equal((await claimOne(store, "timer")).id, run.id);
     });
@@ -161,7 +214,11 @@ export function storeConformance(
         }),
         (err) => isFlotillaError(err, "FLOTILLA_CANCELLED"),
       );
-      const renewal = await store.renewLeases("w1", [{ runId: run.id, leaseToken: claimed.leaseToken }], 1000);
+      const renewal = await store.renewLeases(
+        "w1",
+        [{ runId: run.id, leaseToken: claimed.leaseToken }],
+        1000,
+      );
       assert.deepEqual(renewal.cancelRequested, [run.id]);
       const types = (await store.readJournal(run.id)).map((e) => e.type);
       assert.deepEqual(types, ["run.created", "run.cancel-requested"]);
@@ -179,8 +236,14 @@ export function storeConformance(
         events: [{ type: "run.cancelled", data: null }],
         status: { status: "cancelled" as const },
       };
-      await assert.rejects(store.commit(operator), (err) => isFlotillaError(err, "FLOTILLA_LEASE_LOST"));
-      const { run: idle } = await store.createRun({ id: newRunId(), agent: "op-idle", input: null });
+      await assert.rejects(store.commit(operator), (err) =>
+        isFlotillaError(err, "FLOTILLA_LEASE_LOST"),
+      );
+      const { run: idle } = await store.createRun({
+        id: newRunId(),
+        agent: "op-idle",
+        input: null,
+      });
       await store.commit({ ...operator, runId: idle.id });
       assert.equal((await store.getRun(idle.id))?.status, "cancelled");
     });
@@ -191,20 +254,29 @@ export function storeConformance(
       const claimed = await claimOne(store, "fx");
       const mine = await store.claimEffectKey({ key, runId: run.id, step: "3", tool: "refund" });
       assert.deepEqual([mine.runId, mine.step, mine.state], [run.id, "3", "intent"]);
-      const other = await store.claimEffectKey({ key, runId: "someone-else", step: "1", tool: "refund" });
+      const other = await store.claimEffectKey({
+        key,
+        runId: "someone-else",
+        step: "1",
+        tool: "refund",
+      });
       assert.equal(other.runId, run.id);
       await store.commit({
         runId: run.id,
         fence: { leaseToken: claimed.leaseToken },
         events: [],
-        effects: [{ key, runId: "someone-else", step: "1", tool: "refund", state: "committed", result: 1 }],
+        effects: [
+          { key, runId: "someone-else", step: "1", tool: "refund", state: "committed", result: 1 },
+        ],
       });
       assert.equal((await store.getEffect(key))?.state, "intent");
       await store.commit({
         runId: run.id,
         fence: { leaseToken: claimed.leaseToken },
         events: [],
-        effects: [{ key, runId: run.id, step: "3", tool: "refund", state: "committed", result: { id: 7 } }],
+        effects: [
+          { key, runId: run.id, step: "3", tool: "refund", state: "committed", result: { id: 7 } },
+        ],
       });
       const done = await store.getEffect(key);
       assert.deepEqual([done?.state, done?.result], ["committed", { id: 7 }]);
@@ -217,7 +289,12 @@ export function storeConformance(
       const hash = sha256(data);
       const before = await store.storedBytes();
       for (let i = 0; i < 3; i++) {
-        await store.commit({ runId: run.id, fence: { leaseToken: claimed.leaseToken }, events: [], blobs: [{ hash, data }] });
+        await store.commit({
+          runId: run.id,
+          fence: { leaseToken: claimed.leaseToken },
+          events: [],
+          blobs: [{ hash, data }],
+        });
       }
       const afterBytes = await store.storedBytes();
       assert.ok(afterBytes.blobs - before.blobs < 2 * (data.length + hash.length) + 64);
@@ -227,7 +304,11 @@ export function storeConformance(
     });
 
     it("creates child runs with their parent's commit and wakes the parent", async () => {
-      const { run: parent } = await store.createRun({ id: newRunId(), agent: "parent", input: null });
+      const { run: parent } = await store.createRun({
+        id: newRunId(),
+        agent: "parent",
+        input: null,
+      });
       const claimed = await claimOne(store, "parent");
       const childId = newRunId();
       await store.commit({
@@ -257,10 +338,16 @@ export function storeConformance(
       const other = await f.open();
       try {
         const ids = new Set<string>();
-        for (let i = 0; i < 40; i++) ids.add((await store.createRun({ id: newRunId(), agent: "race", input: i })).run.id);
+        for (let i = 0; i < 40; i++)
+          ids.add((await store.createRun({ id: newRunId(), agent: "race", input: i })).run.id);
         const claims = await Promise.all(
           Array.from({ length: 8 }, (_, i) =>
-            (i % 2 ? other : store).claimRuns({ workerId: `w${i}`, agents: ["race"], limit: 7, leaseMs: 60_000 }),
+            (i % 2 ? other : store).claimRuns({
+              workerId: `w${i}`,
+              agents: ["race"],
+              limit: 7,
+              leaseMs: 60_000,
+            }),
           ),
         );
         const claimed = claims.flat().map((r) => r.id);

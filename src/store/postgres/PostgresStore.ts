@@ -289,12 +289,16 @@ export class PostgresStore extends StoreNotifier implements Store {
       const { rows } = await c.query<Row>("SELECT * FROM runs WHERE id = $1 FOR UPDATE", [runId]);
       if (!rows[0]) throw new NotFoundError("run", runId);
       const current = rowToRun(rows[0]);
-      if (current.cancelRequested || ["completed", "failed", "cancelled"].includes(current.status)) {
+      if (
+        current.cancelRequested ||
+        ["completed", "failed", "cancelled"].includes(current.status)
+      ) {
         return current;
       }
-      await c.query(`UPDATE runs SET cancel_requested = true, updated_at = ${NOW_MS} WHERE id = $1`, [
-        runId,
-      ]);
+      await c.query(
+        `UPDATE runs SET cancel_requested = true, updated_at = ${NOW_MS} WHERE id = $1`,
+        [runId],
+      );
       await c.query(
         `INSERT INTO events (run_id, type, step, data, at) VALUES ($1, 'run.cancel-requested', NULL, $2, ${NOW_MS})`,
         [runId, JSON.stringify({ reason })],
@@ -308,7 +312,9 @@ export class PostgresStore extends StoreNotifier implements Store {
     const [ev] = await this.query(
       "SELECT coalesce(sum(pg_column_size(events.*)), 0) AS n FROM events",
     );
-    const [bl] = await this.query("SELECT coalesce(sum(pg_column_size(blobs.*)), 0) AS n FROM blobs");
+    const [bl] = await this.query(
+      "SELECT coalesce(sum(pg_column_size(blobs.*)), 0) AS n FROM blobs",
+    );
     return { events: Number(ev?.n ?? 0), blobs: Number(bl?.n ?? 0) };
   }
 

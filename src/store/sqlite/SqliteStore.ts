@@ -135,7 +135,9 @@ export class SqliteStore extends StoreNotifier implements Store {
       );
     if (info.changes === 0) return false;
     this.db
-      .prepare("INSERT INTO events (run_id, type, step, data, at) VALUES (?, 'run.created', NULL, ?, ?)")
+      .prepare(
+        "INSERT INTO events (run_id, type, step, data, at) VALUES (?, 'run.created', NULL, ?, ?)",
+      )
       .run(run.id, JSON.stringify({ agent: run.agent, parentId: run.parentId ?? null }), now);
     return true;
   }
@@ -168,8 +170,7 @@ export class SqliteStore extends StoreNotifier implements Store {
     this.db
       .transaction(() => {
         const owner = this.db.prepare("SELECT * FROM worker_owner WHERE id = 1").get() as
-          | { worker_id: string; pid: number; heartbeat_at: number }
-          | undefined;
+          { worker_id: string; pid: number; heartbeat_at: number } | undefined;
         const now = Date.now();
         if (
           owner &&
@@ -188,7 +189,9 @@ export class SqliteStore extends StoreNotifier implements Store {
         // The previous owner is gone: nothing holds its leases any more.
         if (owner && owner.worker_id !== workerId) {
           this.db
-            .prepare("UPDATE runs SET lease_expires_at = 0 WHERE status = 'running' AND lease_owner = ?")
+            .prepare(
+              "UPDATE runs SET lease_expires_at = 0 WHERE status = 'running' AND lease_owner = ?",
+            )
             .run(owner.worker_id);
         }
       })
@@ -245,8 +248,7 @@ export class SqliteStore extends StoreNotifier implements Store {
         const result: LeaseRenewal = { lost: [], cancelRequested: [] };
         for (const l of leases) {
           const row = renew.get(now + leaseMs, l.runId, l.leaseToken) as
-            | { cancel_requested: number }
-            | undefined;
+            { cancel_requested: number } | undefined;
           if (!row) result.lost.push(l.runId);
           else if (row.cancel_requested) result.cancelRequested.push(l.runId);
         }
@@ -258,7 +260,9 @@ export class SqliteStore extends StoreNotifier implements Store {
   async nextWakeAt(): Promise<number | null> {
     await Promise.resolve();
     const row = this.db
-      .prepare("SELECT min(wake_at) AS at FROM runs WHERE status = 'waiting' AND wake_at IS NOT NULL")
+      .prepare(
+        "SELECT min(wake_at) AS at FROM runs WHERE status = 'waiting' AND wake_at IS NOT NULL",
+      )
       .get() as { at: number | null };
     return row.at;
   }
@@ -293,9 +297,16 @@ export class SqliteStore extends StoreNotifier implements Store {
 
   private applyCommit(c: Commit, now: number): boolean {
     const run = this.db
-      .prepare("SELECT status, lease_token, lease_expires_at, cancel_requested FROM runs WHERE id = ?")
+      .prepare(
+        "SELECT status, lease_token, lease_expires_at, cancel_requested FROM runs WHERE id = ?",
+      )
       .get(c.runId) as
-      | { status: string; lease_token: string | null; lease_expires_at: number | null; cancel_requested: number }
+      | {
+          status: string;
+          lease_token: string | null;
+          lease_expires_at: number | null;
+          cancel_requested: number;
+        }
       | undefined;
     if (!run) throw new NotFoundError("run", c.runId);
     if ("leaseToken" in c.fence) {
@@ -313,7 +324,8 @@ export class SqliteStore extends StoreNotifier implements Store {
     const putEvent = this.db.prepare(
       "INSERT INTO events (run_id, type, step, data, at) VALUES (?, ?, ?, ?, ?)",
     );
-    for (const e of c.events) putEvent.run(c.runId, e.type, e.step ?? null, JSON.stringify(e.data), now);
+    for (const e of c.events)
+      putEvent.run(c.runId, e.type, e.step ?? null, JSON.stringify(e.data), now);
     for (const e of c.effects ?? []) this.upsertEffect(e, now);
     let runnable = (c.newRuns?.length ?? 0) > 0;
     if (c.status) {
@@ -387,7 +399,9 @@ export class SqliteStore extends StoreNotifier implements Store {
              ON CONFLICT DO NOTHING`,
           )
           .run(e.key, e.runId, e.step, e.tool, Date.now());
-        return rowToEffect(this.db.prepare("SELECT * FROM effects WHERE key = ?").get(e.key) as Row);
+        return rowToEffect(
+          this.db.prepare("SELECT * FROM effects WHERE key = ?").get(e.key) as Row,
+        );
       })
       .immediate();
   }
@@ -437,14 +451,20 @@ export class SqliteStore extends StoreNotifier implements Store {
     await Promise.resolve();
     const run = this.db
       .transaction(() => {
-        const row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(runId) as Row | undefined;
+        const row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(runId) as
+          Row | undefined;
         if (!row) throw new NotFoundError("run", runId);
         const current = rowToRun(row);
-        if (current.cancelRequested || ["completed", "failed", "cancelled"].includes(current.status)) {
+        if (
+          current.cancelRequested ||
+          ["completed", "failed", "cancelled"].includes(current.status)
+        ) {
           return current;
         }
         const now = Date.now();
-        this.db.prepare("UPDATE runs SET cancel_requested = 1, updated_at = ? WHERE id = ?").run(now, runId);
+        this.db
+          .prepare("UPDATE runs SET cancel_requested = 1, updated_at = ? WHERE id = ?")
+          .run(now, runId);
         this.db
           .prepare(
             "INSERT INTO events (run_id, type, step, data, at) VALUES (?, 'run.cancel-requested', NULL, ?, ?)",

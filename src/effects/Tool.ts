@@ -1,0 +1,120 @@
+import { z } from "zod";
+import { FlotillaError, InvalidArgumentError } from "../core/errors.js";
+
+/**
+ * What a tool does to the world, which decides what recovery may do:
+ * - `read`: no effect; repeated freely.
+ * - `idempotent`: safe to repeat with the same idempotency key.
+ * - `compensable`: has an inverse (`compensate`), which may have effects of its own.
+ * - `irreversible`: neither; never repeated without a decision.
+ */
+export type EffectKind = "read" | "idempotent" | "compensable" | "irreversible";
+
+export interface ToolCallContext {
+  /** Stable for the logical unit of work: the same on every attempt and after a crash. */
+  idempotencyKey: string;
+  /** Aborted when the run is cancelled or loses its lease. */
+  signal: AbortSignal;
+  /** 1 on the first call, higher when recovery calls again with the same key. */
+  attempt: number;
+}
+
+/** What `reconcile` found out about an effect whose outcome was lost. */
+export type Reconciliation<R> =
+  { status: "done"; result: R } | { status: "not-done" } | { status: "unknown" };
+
+export interface ToolSpec<A, R> {
+  effect: EffectKind;
+  description?: string;
+  /** Validates arguments before anything is journaled (zod schema or any `{ parse }`). */
+  schema?: { parse(value: unknown): A };
+  /**
+   * Derives the idempotency key from the arguments: the logical unit of work
+   * (e.g. `refund:${orderId}`), which then dedupes across runs too. It must not
+   * depend on LLM-generated text. Default: the run and step.
+   */
+  key?: (args: A) => string;
+  run: (args: A, ctx: ToolCallContext) => Promise<R>;
+  compensate?: (args: A, result: R, ctx: ToolCallContext) => Promise<unknown>;
+  /** Asked after a crash inside the tool: did the effect with this key happen? */
+  reconcile?: (args: A, ctx: ToolCallContext) => Promise<Reconciliation<R>>;
+}
+
+export interface Tool<A = unknown, R = unknown> extends ToolSpec<A, R> {
+  readonly kind: "flotilla.tool";
+  readonly name: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/;
+
+const specSchema = z.object({
+  effect: z.enum(["read", "idempotent", "compensable", "irreversible"]),
+  description: z.string().optional(),
+  schema: z
+    .object({ parse: z.function() }, { error: "must have a parse(value) method" })
+    .loose()
+    .optional(),
+  key: z.function().optional(),
+  run: z.function(),
+  compensate: z.function().optional(),
+  reconcile: z.function().optional(),
+});
+
+/** Checks a name used for tools and agents; quotes what was received. */
+export function checkName(what: string, name: unknown): string {
+  if (typeof name !== "string" || !NAME.test(name)) {
+    throw new InvalidArgumentError(
+      `${what} name must be 1–128 characters of letters, digits and _.:/- (starting with a letter or digit), received ${JSON.stringify(name)}`,
+      { field: "name", received: String(name) },
+    );
+  }
+  return name;
+}
+
+/** Turns zod's report into one line that names the field and what was wrong. */
+export function describeZodError(err: z.ZodError): string {
+  return err.issues
+    .map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
+    .join("; ");
+}
+
+export function defineTool<A, R>(name: string, spec: ToolSpec<A, R>): Tool<A, R> {
+  checkName("tool", name);
+  const parsed = specSchema.safeParse(spec);
+  if (!parsed.success) {
+    throw new InvalidArgumentError(`tool '${name}': ${describeZodError(parsed.error)}`, {
+      tool: name,
+    });
+  }
+  if (spec.effect === "compensable" && !spec.compensate) {
+    throw new InvalidArgumentError(`tool '${name}' is compensable but has no compensate function`, {
+      tool: name,
+      field: "compensate",
+    });
+  }
+  return Object.freeze({ ...spec, kind: "flotilla.tool" as const, name });
+}
+
+export function isTool(value: unknown): value is Tool {
+  return typeof value === "object" && value !== null && (value as Tool).kind === "flotilla.tool";
+}
+
+/**
+ * Thrown by a tool to say the effect definitely did not happen (the service
+ * refused the request). Any other error from a tool that is not idempotent
+ * leaves the outcome unknown, and the run is parked rather than guessing.
+ */
+export class ToolRejectedError extends FlotillaError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("FLOTILLA_TOOL_REJECTED", message, details);
+  }
+}
+
+/** True when a tool error says the effect did not happen. */
+export function effectNotApplied(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  return (
+    (err as { code?: unknown }).code === "FLOTILLA_TOOL_REJECTED" ||
+    (err as { effectApplied?: unknown }).effectApplied === false
+  );
+}

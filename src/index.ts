@@ -1,0 +1,22 @@
+export { Flotilla, RunHandle } from "./runtime/Flotilla.js";
+export type { FlotillaOptions, StartOptions, EffectDecision } from "./runtime/Flotilla.js";
+export { RunContext } from "./runtime/RunContext.js";
+export type { Branch, LlmOptions, WaitForOptions } from "./runtime/RunContext.js";
+export type { Agent, AgentFn, AgentOptions } from "./runtime/Agent.js";
+export { Worker } from "./runtime/Worker.js";
+export type { WorkerOptions } from "./runtime/Worker.js";
+export { ToolRejectedError } from "./effects/Tool.js";
+export type {
+  Tool,
+  ToolSpec,
+  EffectKind,
+  ToolCallContext,
+  Reconciliation,
+} from "./effects/Tool.js";
+export type { CancelReceipt, EffectRef, InFlightEffect } from "./saga/receipt.js";
+export { openStore, DEFAULT_STORE } from "./store/open.js";
+export type { Store, RunRecord, RunStatus, JournalEvent } from "./store/types.js";
+export * from "./core/errors.js";
+export type { Clock } from "./core/clock.js";
+export type { Json } from "./core/json.js";
+export type * from "./providers/types.js";

@@ -1,0 +1,39 @@
+import { InvalidArgumentError } from "../core/errors.js";
+import { checkName } from "../effects/Tool.js";
+import type { RunContext } from "./RunContext.js";
+
+export type AgentFn<I, O> = (ctx: RunContext, input: I) => Promise<O>;
+
+export interface AgentOptions<I> {
+  /** Validates the input before a run is created (zod schema or any `{ parse }`). */
+  schema?: { parse(value: unknown): I };
+}
+
+export interface Agent<I = unknown, O = unknown> {
+  readonly kind: "flotilla.agent";
+  readonly name: string;
+  readonly fn: AgentFn<I, O>;
+  readonly schema: { parse(value: unknown): I } | undefined;
+}
+
+export function defineAgent<I, O>(
+  name: string,
+  fn: AgentFn<I, O>,
+  options: AgentOptions<I> = {},
+): Agent<I, O> {
+  checkName("agent", name);
+  if (typeof fn !== "function") {
+    throw new InvalidArgumentError(
+      `agent '${name}' needs an async function (ctx, input), received ${typeof fn}`,
+      {
+        agent: name,
+        field: "fn",
+      },
+    );
+  }
+  return Object.freeze({ kind: "flotilla.agent" as const, name, fn, schema: options.schema });
+}
+
+export function isAgent(value: unknown): value is Agent {
+  return typeof value === "object" && value !== null && (value as Agent).kind === "flotilla.agent";
+}

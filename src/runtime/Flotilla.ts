@@ -1,0 +1,401 @@
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import { z } from "zod";
+import { systemClock, type Clock } from "../core/clock.js";
+import {
+  CancelledError,
+  FlotillaError,
+  InvalidArgumentError,
+  NotFoundError,
+  RunFailedError,
+  RunParkedError,
+  TimeoutError,
+} from "../core/errors.js";
+import { newRunId, newToken } from "../core/ids.js";
+import type { Json } from "../core/json.js";
+import { defineTool, describeZodError, type Tool, type ToolSpec } from "../effects/Tool.js";
+import { PayloadWriter } from "../journal/payloads.js";
+import type { LlmProvider } from "../providers/types.js";
+import { cancellationCommit } from "../saga/cancel.js";
+import type { CancelReceipt } from "../saga/receipt.js";
+import { DEFAULT_STORE, openStore } from "../store/open.js";
+import { isTerminal, type RunRecord, type Store } from "../store/types.js";
+import { defineAgent, isAgent, type Agent, type AgentFn, type AgentOptions } from "./Agent.js";
+import { Worker, type WorkerHost, type WorkerOptions } from "./Worker.js";
+
+const optionsSchema = z.object({
+  store: z.union([z.string().min(1), z.object({ commit: z.function() }).loose()]).optional(),
+  providers: z
+    .record(z.string(), z.object({ name: z.string(), complete: z.function() }).loose())
+    .optional(),
+  workerId: z.string().min(1).optional(),
+  inlineSleepMs: z.number().min(0).optional(),
+  stopGraceMs: z.number().min(0).optional(),
+  worker: z.union([z.literal(false), z.object({}).loose()]).optional(),
+});
+
+export interface FlotillaOptions {
+  /** A store URL (`postgres://…`, a SQLite path) or an open Store. Default `./.flotilla/flotilla.db`. */
+  store?: string | Store;
+  /** LLM providers by name; `ctx.llm` uses "default", or the only one given. */
+  providers?: Record<string, LlmProvider>;
+  clock?: Clock;
+  /** Names this process in leases and journals. Default: host:pid:random. */
+  workerId?: string;
+  /** Sleeps up to this long are waited in-process; longer ones release the worker. Default 2 s. */
+  inlineSleepMs?: number;
+  /** How long a cancelled or parked run may take to unwind. Default 10 s. */
+  stopGraceMs?: number;
+  /** Options of the in-process worker started by `start()`, or `false` for none. */
+  worker?: WorkerOptions | false;
+}
+
+export interface StartOptions {
+  /** Starting twice with the same key returns the same run. */
+  idempotencyKey?: string;
+  tenant?: string;
+}
+
+export type EffectDecision =
+  | { outcome: "committed"; result?: Json }
+  | { outcome: "retry" }
+  | { outcome: "failed"; reason: string };
+
+/** A started run: await its result, cancel it, or signal it. */
+export class RunHandle<O = unknown> {
+  constructor(
+    private readonly flotilla: Flotilla,
+    readonly id: string,
+  ) {}
+
+  status(): Promise<RunRecord> {
+    return this.flotilla.getRun(this.id);
+  }
+
+  /** Resolves with the run's result; rejects if it failed, was cancelled or is parked. */
+  result(options: { timeoutMs?: number } = {}): Promise<O> {
+    return this.flotilla.waitForResult<O>(this.id, options.timeoutMs);
+  }
+
+  cancel(reason?: string): Promise<CancelReceipt> {
+    return this.flotilla.cancel(this.id, reason === undefined ? {} : { reason });
+  }
+
+  signal(name: string, payload: Json = null): Promise<void> {
+    return this.flotilla.signal(this.id, name, payload);
+  }
+}
+
+/**
+ * The runtime: define agents and tools, start runs, and run them durably on
+ * the embedded SQLite store (default) or on PostgreSQL shared by many workers.
+ */
+export class Flotilla implements WorkerHost {
+  readonly payloads = new PayloadWriter();
+  readonly workerId: string;
+  readonly clock: Clock;
+  readonly inlineSleepMs: number;
+  readonly stopGraceMs: number;
+  private readonly agents = new Map<string, Agent>();
+  private readonly tools = new Map<string, Tool>();
+  private readonly providers = new Map<string, LlmProvider>();
+  private readonly settledRuns = new EventEmitter();
+  private ownedWorker: Worker | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly store: Store,
+    private readonly ownsStore: boolean,
+    private readonly options: FlotillaOptions,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${newToken().slice(0, 6)}`;
+    this.inlineSleepMs = options.inlineSleepMs ?? 2_000;
+    this.stopGraceMs = options.stopGraceMs ?? 10_000;
+    for (const [name, p] of Object.entries(options.providers ?? {})) this.providers.set(name, p);
+    this.settledRuns.setMaxListeners(0);
+  }
+
+  static async open(options: FlotillaOptions = {}): Promise<Flotilla> {
+    const parsed = optionsSchema.safeParse(options);
+    if (!parsed.success)
+      throw new InvalidArgumentError(`Flotilla.open: ${describeZodError(parsed.error)}`);
+    const given = options.store;
+    const store = typeof given === "object" ? given : await openStore(given ?? DEFAULT_STORE);
+    return new Flotilla(store, typeof given !== "object", options);
+  }
+
+  agent<I, O>(name: string, fn: AgentFn<I, O>, options?: AgentOptions<I>): Agent<I, O> {
+    if (this.agents.has(name))
+      throw new InvalidArgumentError(`agent '${name}' is already defined`, { agent: name });
+    const agent = defineAgent(name, fn, options);
+    this.agents.set(name, agent as Agent);
+    return agent;
+  }
+
+  tool<A, R>(name: string, spec: ToolSpec<A, R>): Tool<A, R> {
+    if (this.tools.has(name))
+      throw new InvalidArgumentError(`tool '${name}' is already defined`, { tool: name });
+    const tool = defineTool(name, spec);
+    this.tools.set(name, tool as Tool);
+    return tool;
+  }
+
+  registerProvider(name: string, provider: LlmProvider): void {
+    this.providers.set(name, provider);
+  }
+
+  // ---- ExecutionHost / WorkerHost ----------------------------------------
+
+  agentNames(): string[] {
+    return [...this.agents.keys()];
+  }
+
+  agentByName(name: string): Agent | undefined {
+    return this.agents.get(name);
+  }
+
+  provider(name?: string): LlmProvider {
+    const p =
+      name !== undefined
+        ? this.providers.get(name)
+        : (this.providers.get("default") ??
+          (this.providers.size === 1 ? [...this.providers.values()][0] : undefined));
+    if (!p) {
+      throw new FlotillaError(
+        "FLOTILLA_NO_PROVIDER",
+        name === undefined
+          ? "ctx.llm needs a provider: pass { providers: { default: … } } to Flotilla.open"
+          : `no LLM provider named '${name}' is registered`,
+      );
+    }
+    return p;
+  }
+
+  settled(runId: string): void {
+    this.settledRuns.emit(runId);
+  }
+
+  warn(message: string, err: unknown): void {
+    process.emitWarning(
+      `flotilla: ${message}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+
+  // ---- runs -----------------------------------------------------------------
+
+  /** Starts a run (or returns the existing one with the same idempotency key). */
+  async start<I, O>(
+    agent: Agent<I, O>,
+    input: I,
+    options: StartOptions = {},
+  ): Promise<RunHandle<O>> {
+    this.assertOpen();
+    if (!isAgent(agent) || this.agents.get(agent.name) !== (agent as Agent)) {
+      throw new InvalidArgumentError(
+        "start() needs an agent defined on this Flotilla instance with flotilla.agent()",
+      );
+    }
+    if (
+      options.idempotencyKey !== undefined &&
+      (typeof options.idempotencyKey !== "string" || !options.idempotencyKey)
+    ) {
+      throw new InvalidArgumentError("idempotencyKey must be a non-empty string", {
+        field: "idempotencyKey",
+      });
+    }
+    const checked = agent.schema ? agent.schema.parse(input) : input;
+    const serialized = JSON.stringify(checked);
+    if (serialized === undefined)
+      throw new InvalidArgumentError("run input must be JSON-serializable");
+    const { run } = await this.store.createRun({
+      id: newRunId(),
+      agent: agent.name,
+      input: JSON.parse(serialized) as Json,
+      idempotencyKey: options.idempotencyKey ?? null,
+      tenant: options.tenant ?? null,
+    });
+    if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
+    return new RunHandle<O>(this, run.id);
+  }
+
+  handle<O = unknown>(runId: string): RunHandle<O> {
+    return new RunHandle<O>(this, runId);
+  }
+
+  async getRun(runId: string): Promise<RunRecord> {
+    const run = await this.store.getRun(runId);
+    if (!run) throw new NotFoundError("run", runId);
+    return run;
+  }
+
+  /** Starts (once) the in-process worker that executes this instance's agents. */
+  async worker(options: WorkerOptions = {}): Promise<Worker> {
+    this.assertOpen();
+    if (!this.ownedWorker) {
+      const w = new Worker(this, options);
+      this.ownedWorker = w;
+      try {
+        await w.start();
+      } catch (err) {
+        this.ownedWorker = undefined;
+        throw err;
+      }
+    }
+    return this.ownedWorker;
+  }
+
+  async waitForResult<O>(runId: string, timeoutMs?: number): Promise<O> {
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    for (;;) {
+      const run = await this.getRun(runId);
+      if (run.status === "completed") return run.result as O;
+      if (run.status === "failed")
+        throw new RunFailedError(runId, run.error ?? { name: "Error", message: "failed" });
+      if (run.status === "cancelled")
+        throw new CancelledError(runId, run.error?.message ?? "cancelled");
+      if (run.status === "parked") throw new RunParkedError(runId, run.error);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new TimeoutError(`run ${runId}`, timeoutMs ?? 0);
+      await this.settledOrPoll(runId, Math.min(left, 250));
+    }
+  }
+
+  private settledOrPoll(runId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.settledRuns.off(runId, done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.settledRuns.on(runId, done);
+    });
+  }
+
+  /**
+   * Cancels a run: records the request durably, stops its steps and tools, and
+   * returns a receipt of what was committed, in flight and never started.
+   */
+  async cancel(
+    runId: string,
+    options: { reason?: string; timeoutMs?: number } = {},
+  ): Promise<CancelReceipt> {
+    const reason = options.reason ?? "cancelled by request";
+    const requested = await this.store.requestCancel(runId, reason);
+    if (requested.status === "completed" || requested.status === "failed") {
+      throw new InvalidArgumentError(
+        `run ${runId} already ${requested.status}; there is nothing to cancel`,
+        {
+          runId,
+          status: requested.status,
+        },
+      );
+    }
+    const deadline = Date.now() + (options.timeoutMs ?? this.stopGraceMs + 5_000);
+    for (;;) {
+      const run = await this.getRun(runId);
+      if (run.status === "cancelled") return this.receiptOf(runId);
+      if (isTerminal(run.status)) {
+        throw new InvalidArgumentError(`run ${runId} ${run.status} before the cancel took effect`, {
+          runId,
+        });
+      }
+      const leased = run.leaseOwner !== null && (run.leaseExpiresAt ?? 0) >= Date.now();
+      if (!leased) {
+        const { commit, receipt } = await cancellationCommit(this.store, run, {
+          unleasedIn: ["pending", "waiting", "parked", "running"],
+        });
+        try {
+          await this.store.commit(commit);
+          this.settled(runId);
+          return receipt;
+        } catch (err) {
+          if (!(err instanceof FlotillaError && err.code === "FLOTILLA_LEASE_LOST")) throw err;
+        }
+      }
+      if (Date.now() > deadline)
+        throw new TimeoutError(`cancelling run ${runId}`, options.timeoutMs ?? 0);
+      await this.settledOrPoll(runId, 100);
+    }
+  }
+
+  private async receiptOf(runId: string): Promise<CancelReceipt> {
+    const events = await this.store.readJournal(runId);
+    const last = events.filter((e) => e.type === "run.cancelled").at(-1);
+    return last?.data as unknown as CancelReceipt;
+  }
+
+  async signal(runId: string, name: string, payload: Json = null): Promise<void> {
+    if (typeof name !== "string" || name === "")
+      throw new InvalidArgumentError("signal name must be a non-empty string");
+    if (JSON.stringify(payload) === undefined)
+      throw new InvalidArgumentError("signal payload must be JSON-serializable");
+    await this.store.sendSignal(runId, name, payload);
+  }
+
+  /** Decides a parked effect whose outcome was lost; the run then resumes. */
+  async resolveEffect(
+    runId: string,
+    step: string,
+    decision: EffectDecision,
+    by = "operator",
+  ): Promise<void> {
+    const run = await this.getRun(runId);
+    if (run.status !== "parked") {
+      throw new InvalidArgumentError(
+        `run ${runId} is ${run.status}, not parked; only parked effects can be resolved`,
+      );
+    }
+    const events = await this.store.readJournal(runId);
+    const unknown = events.some((e) => e.type === "effect.unknown" && e.step === step);
+    if (!unknown)
+      throw new InvalidArgumentError(
+        `run ${runId} has no effect of unknown outcome at step ${step}`,
+      );
+    if (!["committed", "retry", "failed"].includes(decision.outcome)) {
+      throw new InvalidArgumentError(
+        `decision must be committed, retry or failed, received ${JSON.stringify(decision.outcome)}`,
+      );
+    }
+    const tool = events.find((e) => e.type === "effect.intent" && e.step === step)?.data as Record<
+      string,
+      Json
+    >;
+    await this.store.commit({
+      runId,
+      fence: { unleasedIn: ["parked"] },
+      events: [
+        {
+          type: "effect.resolved",
+          step,
+          data: {
+            kind: "tool",
+            name: tool.name ?? null,
+            decision: decision.outcome,
+            by,
+            ...decisionData(decision),
+          },
+        },
+      ],
+      status: { status: "pending", error: null, wakeAt: null },
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.ownedWorker?.stop();
+    if (this.ownsStore) await this.store.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new InvalidArgumentError("this Flotilla instance is closed");
+  }
+}
+
+function decisionData(d: EffectDecision): Record<string, Json> {
+  if (d.outcome === "committed") return { value: d.result ?? null };
+  if (d.outcome === "failed") return { reason: d.reason };
+  return {};
+}

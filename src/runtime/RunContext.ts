@@ -1,0 +1,431 @@
+import { z } from "zod";
+import {
+  CancelledError,
+  InvalidArgumentError,
+  RunFailedError,
+  StepFailedError,
+  TimeoutError,
+  serializeError,
+  type SerializedError,
+} from "../core/errors.js";
+import { deriveId } from "../core/ids.js";
+import type { Json } from "../core/json.js";
+import { describeZodError, isTool, type Tool } from "../effects/Tool.js";
+import { performEffect } from "../effects/perform.js";
+import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.js";
+import { readMessage } from "../journal/payloads.js";
+import type { LlmRequest, LlmResponse } from "../providers/types.js";
+import type { Blob } from "../store/types.js";
+import { isAgent, type Agent } from "./Agent.js";
+import type { Execution } from "./Execution.js";
+
+const llmRequestSchema = z.object({
+  model: z.string().min(1),
+  messages: z
+    .array(
+      z
+        .object({
+          role: z.enum(["system", "user", "assistant", "tool"]),
+          content: z.string().nullable(),
+        })
+        .loose(),
+    )
+    .min(1),
+  tools: z
+    .array(
+      z.object({ name: z.string().min(1), parameters: z.record(z.string(), z.unknown()) }).loose(),
+    )
+    .optional(),
+  maxTokens: z.number().int().positive().optional(),
+  temperature: z.number().min(0).max(2).optional(),
+});
+
+/** A branch of ctx.all / ctx.race: runs with its own context, cancelled with its siblings. */
+export type Branch<T> = (ctx: RunContext) => Promise<T>;
+
+export interface LlmOptions {
+  /** Which registered provider to use; default: the default provider. */
+  provider?: string;
+  /** Names the step in the journal; default: the model. */
+  name?: string;
+}
+
+export interface WaitForOptions {
+  /** Give up after this long (durable: measured from the first wait). */
+  timeoutMs?: number;
+}
+
+/** JSON round trip: what the first execution returns is exactly what replay will return. */
+function jsonCopy<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+export function replayOutcome<T>(step: string, outcome: StepOutcome): T {
+  if (outcome.ok) return outcome.value as T;
+  throw new StepFailedError(step, outcome.error);
+}
+
+/**
+ * The agent's handle on its run. Every method is a journaled step: on replay
+ * it returns what the journal recorded instead of doing the work again.
+ * Agent code must be deterministic given these results.
+ */
+export class RunContext {
+  private counter = 0;
+
+  constructor(
+    private readonly exec: Execution,
+    private readonly prefix: string,
+    readonly signal: AbortSignal,
+  ) {}
+
+  get runId(): string {
+    return this.exec.runId;
+  }
+
+  /** The next step's id; a branch's steps are numbered under the branch's own prefix. */
+  private nextStep(): string {
+    return `${this.prefix}${this.counter++}`;
+  }
+
+  /**
+   * Runs `body` once and journals its outcome; on replay returns the recorded
+   * outcome. Failures are journaled too, so replay fails the same way.
+   */
+  private async once<T>(
+    kind: StepKind,
+    name: string,
+    body: (step: string) => Promise<{ value: T; blobs?: Blob[]; meta?: Record<string, Json> }>,
+    replay: (rec: StepRecord) => Promise<T> = (rec) =>
+      Promise.resolve(replayOutcome<T>(rec.step, rec.outcome!)),
+  ): Promise<T> {
+    const step = this.nextStep();
+    const rec = this.exec.enter(this, step, kind, name);
+    try {
+      if (rec?.outcome) return await replay(rec);
+      let out: { value: T; blobs?: Blob[]; meta?: Record<string, Json> };
+      try {
+        out = await body(step);
+      } catch (err) {
+        if (!this.signal.aborted) {
+          const error = serializeError(err) as unknown as Json;
+          await this.exec.write([{ type: "step.failed", step, data: { kind, name, error } }]);
+        }
+        throw err;
+      }
+      const value = jsonCopy(out.value);
+      await this.exec.write(
+        [{ type: "step.completed", step, data: { kind, name, ...out.meta, value: value as Json } }],
+        out.blobs ? { blobs: out.blobs } : {},
+      );
+      return value;
+    } finally {
+      this.exec.leave();
+    }
+  }
+
+  /** The time, fixed at first execution. */
+  now(): Promise<number> {
+    return this.once("now", "now", () => Promise.resolve({ value: this.exec.host.clock.now() }));
+  }
+
+  /** A random number in [0, 1), fixed at first execution. */
+  random(): Promise<number> {
+    return this.once("random", "random", () => Promise.resolve({ value: Math.random() }));
+  }
+
+  /** Calls the model once; its answer is journaled before the next step starts. */
+  llm(request: LlmRequest, options: LlmOptions = {}): Promise<LlmResponse> {
+    const parsed = llmRequestSchema.safeParse(request);
+    if (!parsed.success) {
+      return Promise.reject(new InvalidArgumentError(`ctx.llm: ${describeZodError(parsed.error)}`));
+    }
+    const host = this.exec.host;
+    return this.once<LlmResponse>(
+      "llm",
+      options.name ?? request.model,
+      async () => {
+        const provider = host.provider(options.provider);
+        const response = await provider.complete(request, { signal: this.signal });
+        const blobs: Blob[] = [];
+        const requestHead = host.payloads.messageList(request.messages as unknown as Json[], blobs);
+        const messageRef = host.payloads.message(response.message as unknown as Json, blobs);
+        const { messages: _m, ...params } = request;
+        const { message, ...rest } = response;
+        return {
+          value: response,
+          blobs,
+          meta: {
+            provider: provider.name,
+            request: { ...params, messagesRef: requestHead.toString("hex") } as unknown as Json,
+            response: { ...rest, messageRef: messageRef.toString("hex") } as unknown as Json,
+            message: message as unknown as Json,
+          },
+        };
+      },
+      async (rec) => {
+        if (!rec.outcome?.ok) return replayOutcome<LlmResponse>(rec.step, rec.outcome!);
+        const response = rec.meta.response as unknown as LlmResponse & { messageRef: string };
+        const { messageRef, ...rest } = response;
+        const message = await readMessage(host.store, Buffer.from(messageRef, "hex"));
+        return { ...rest, message } as unknown as LlmResponse;
+      },
+    );
+  }
+
+  /** Calls a tool under its effect contract (intent before, outcome after). */
+  async call<A, R>(tool: Tool<A, R>, args: A): Promise<R> {
+    if (!isTool(tool))
+      throw new InvalidArgumentError("ctx.call needs a tool made by flotilla.tool(name, spec)");
+    let checked: A = args;
+    if (tool.schema) {
+      try {
+        checked = tool.schema.parse(args);
+      } catch (err) {
+        const detail = err instanceof z.ZodError ? describeZodError(err) : String(err);
+        throw new InvalidArgumentError(`tool '${tool.name}' arguments: ${detail}`, {
+          tool: tool.name,
+        });
+      }
+    }
+    if (tool.effect === "read") {
+      return this.once<R>("tool", tool.name, async (step) => ({
+        value: await tool.run(checked, {
+          idempotencyKey: `${this.runId}:${step}`,
+          signal: this.signal,
+          attempt: 1,
+        }),
+      }));
+    }
+    const step = this.nextStep();
+    const rec = this.exec.enter(this, step, "tool", tool.name, true);
+    try {
+      return await performEffect<A, R>(this.exec, this.signal, step, rec, tool, checked);
+    } finally {
+      this.exec.leave();
+    }
+  }
+
+  /** Starts a child run and waits for its result; the child survives crashes of either. */
+  async spawn<I, O>(agent: Agent<I, O>, input: I): Promise<O> {
+    if (!isAgent(agent))
+      throw new InvalidArgumentError("ctx.spawn needs an agent made by flotilla.agent(name, fn)");
+    const parsedInput = agent.schema ? agent.schema.parse(input) : input;
+    const step = this.nextStep();
+    const rec = this.exec.enter(this, step, "spawn", agent.name);
+    try {
+      if (rec?.outcome) return replayOutcome<O>(step, rec.outcome);
+      const store = this.exec.host.store;
+      let childId = rec?.childId;
+      if (!childId) {
+        childId = deriveId(this.runId, step);
+        await this.exec.write(
+          [{ type: "child.spawned", step, data: { kind: "spawn", name: agent.name, childId } }],
+          {
+            newRuns: [
+              {
+                id: childId,
+                agent: agent.name,
+                input: jsonCopy(parsedInput) as Json,
+                parentId: this.runId,
+                tenant: this.exec.run.tenant,
+              },
+            ],
+          },
+        );
+      }
+      const child = await store.getRun(childId);
+      if (child?.status === "completed") {
+        await this.exec.write([
+          {
+            type: "step.completed",
+            step,
+            data: { kind: "spawn", name: agent.name, value: child.result ?? null },
+          },
+        ]);
+        return child.result as O;
+      }
+      if (child?.status === "failed" || child?.status === "cancelled") {
+        const error: SerializedError = new RunFailedError(
+          childId,
+          child.error ?? { name: "Error", message: child.status },
+        ).toJSON();
+        await this.exec.write([
+          {
+            type: "step.failed",
+            step,
+            data: { kind: "spawn", name: agent.name, error: error as unknown as Json },
+          },
+        ]);
+        throw new StepFailedError(step, error);
+      }
+      return await this.exec.block(this.signal, `child ${childId}`, null);
+    } finally {
+      this.exec.leave();
+    }
+  }
+
+  /** Durable sleep: survives restarts; long sleeps release the worker. */
+  async sleep(ms: number): Promise<void> {
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new InvalidArgumentError(`ctx.sleep needs a duration ≥ 0 ms, received ${ms}`);
+    const step = this.nextStep();
+    const rec = this.exec.enter(this, step, "sleep", "sleep");
+    try {
+      if (rec?.outcome) return;
+      const clock = this.exec.host.clock;
+      let wakeAt = rec?.wakeAt;
+      if (wakeAt === undefined) {
+        wakeAt = clock.now() + ms;
+        await this.exec.write([
+          { type: "timer.set", step, data: { kind: "sleep", name: "sleep", wakeAt } },
+        ]);
+      }
+      const remaining = wakeAt - clock.now();
+      if (remaining > this.exec.host.inlineSleepMs)
+        return await this.exec.block(this.signal, `timer ${step}`, wakeAt);
+      if (remaining > 0) await clock.sleep(remaining, this.signal);
+      await this.exec.write([
+        { type: "step.completed", step, data: { kind: "sleep", name: "sleep", value: null } },
+      ]);
+    } finally {
+      this.exec.leave();
+    }
+  }
+
+  /** Waits for an external signal (e.g. a human approval) sent with flotilla.signal(). */
+  async waitFor<T = Json>(name: string, options: WaitForOptions = {}): Promise<T> {
+    if (typeof name !== "string" || name === "")
+      throw new InvalidArgumentError("ctx.waitFor needs a signal name");
+    const step = this.nextStep();
+    const rec = this.exec.enter(this, step, "signal", name);
+    try {
+      if (rec?.outcome) return replayOutcome<T>(step, rec.outcome);
+      const clock = this.exec.host.clock;
+      let deadline = rec?.wakeAt ?? null;
+      if (options.timeoutMs !== undefined && deadline === null) {
+        deadline = clock.now() + options.timeoutMs;
+        await this.exec.write([
+          { type: "timer.set", step, data: { kind: "signal", name, wakeAt: deadline } },
+        ]);
+      }
+      const signals = await this.exec.host.store.readSignals(this.runId);
+      const next = signals.find(
+        (s) => s.name === name && !this.exec.journal.consumedSignals.has(s.id),
+      );
+      if (next) {
+        await this.exec.write([
+          {
+            type: "step.completed",
+            step,
+            data: { kind: "signal", name, signalId: next.id, value: next.payload },
+          },
+        ]);
+        return next.payload as T;
+      }
+      if (deadline !== null && clock.now() >= deadline) {
+        const error = new TimeoutError(`signal '${name}'`, options.timeoutMs ?? 0);
+        await this.exec.write([
+          {
+            type: "step.failed",
+            step,
+            data: { kind: "signal", name, error: error.toJSON() as unknown as Json },
+          },
+        ]);
+        throw error;
+      }
+      return await this.exec.block(this.signal, `signal ${name}`, deadline);
+    } finally {
+      this.exec.leave();
+    }
+  }
+
+  /**
+   * Structured concurrency: runs every item; on the first failure, cancels the
+   * branches still running, waits for them to stop, then throws that failure.
+   * Items are step promises already started, or branches `(ctx) => …`.
+   */
+  async all<T extends readonly unknown[]>(items: {
+    [K in keyof T]: Promise<T[K]> | Branch<T[K]>;
+  }): Promise<T> {
+    if (!Array.isArray(items))
+      throw new InvalidArgumentError("ctx.all needs an array of promises or branches");
+    const group = this.nextStep();
+    const branches: { controller: AbortController; promise: Promise<unknown> }[] = [];
+    const promises = (items as readonly (Promise<unknown> | Branch<unknown>)[]).map((item, i) => {
+      if (typeof item !== "function") return item;
+      const { ctx, controller } = this.branch(group, i);
+      const promise = Promise.resolve().then(() => item(ctx));
+      branches.push({ controller, promise });
+      return promise;
+    });
+    const failure = new Promise<never>((_, reject) => promises.forEach((p) => p.catch(reject)));
+    try {
+      return (await Promise.race([Promise.all(promises), failure])) as unknown as T;
+    } catch (err) {
+      // Branches are ours to stop and wait for; plain step promises may be blocked forever.
+      for (const b of branches) b.controller.abort(err);
+      await Promise.allSettled(branches.map((b) => b.promise));
+      throw err;
+    }
+  }
+
+  /**
+   * Runs branches concurrently; the first to settle wins, the others are
+   * cancelled. The winner is journaled, so replay picks the same one.
+   */
+  async race<T>(branches: readonly Branch<T>[]): Promise<T> {
+    if (
+      !Array.isArray(branches) ||
+      branches.length === 0 ||
+      branches.some((b) => typeof b !== "function")
+    ) {
+      throw new InvalidArgumentError(
+        "ctx.race needs a non-empty array of branches (ctx) => promise",
+      );
+    }
+    const group = this.nextStep();
+    const rec = this.exec.enter(this, group, "race", "race");
+    // The race itself is not work: a run whose branches all wait must be able to suspend.
+    this.exec.leave();
+    {
+      const recorded = rec?.outcome?.ok
+        ? (rec.outcome.value as { winner: number }).winner
+        : undefined;
+      const runs = branches.map((b, i) => {
+        const { ctx, controller } = this.branch(group, i);
+        if (recorded !== undefined && i !== recorded)
+          controller.abort(new CancelledError(this.runId, "lost the race"));
+        return { controller, promise: Promise.resolve().then(() => b(ctx)) };
+      });
+      const indexed = runs.map((r, i) =>
+        r.promise.then(
+          () => i,
+          () => i,
+        ),
+      );
+      const winner = recorded ?? (await Promise.race(indexed));
+      for (const [i, r] of runs.entries())
+        if (i !== winner) r.controller.abort(new CancelledError(this.runId, "lost the race"));
+      await Promise.allSettled(runs.map((r) => r.promise));
+      if (recorded === undefined) {
+        await this.exec.write([
+          {
+            type: "step.completed",
+            step: group,
+            data: { kind: "race", name: "race", value: { winner } },
+          },
+        ]);
+      }
+      return await (runs[winner] as { promise: Promise<T> }).promise;
+    }
+  }
+
+  private branch(group: string, i: number): { ctx: RunContext; controller: AbortController } {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(this.signal.reason);
+    if (this.signal.aborted) onAbort();
+    else this.signal.addEventListener("abort", onAbort, { once: true });
+    return { ctx: new RunContext(this.exec, `${group}.${i}.`, controller.signal), controller };
+  }
+}

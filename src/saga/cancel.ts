@@ -1,0 +1,42 @@
+import { CancelledError } from "../core/errors.js";
+import type { Json } from "../core/json.js";
+import type { Commit, Store } from "../store/types.js";
+import { cancelReceipt, type CancelReceipt } from "./receipt.js";
+
+/**
+ * Builds the commit that ends a run as cancelled: asks its unfinished children
+ * to cancel too, and records a receipt computed from the journal.
+ */
+export async function cancellationCommit(
+  store: Store,
+  run: { id: string; parentId: string | null },
+  fence: Commit["fence"],
+): Promise<{ commit: Commit; receipt: CancelReceipt }> {
+  const events = await store.readJournal(run.id);
+  const finished = new Set<string>();
+  for (const e of events) {
+    const d = e.data as Record<string, Json> | null;
+    if ((e.type === "step.completed" || e.type === "step.failed") && d?.kind === "spawn")
+      finished.add(e.step ?? "");
+  }
+  const children = events
+    .filter((e) => e.type === "child.spawned" && !finished.has(e.step ?? ""))
+    .map((e) => String((e.data as Record<string, Json>).childId));
+  await Promise.all(children.map((id) => store.requestCancel(id, `parent ${run.id} cancelled`)));
+  const receipt = cancelReceipt(run.id, events, children);
+  return {
+    receipt,
+    commit: {
+      runId: run.id,
+      fence,
+      events: [{ type: "run.cancelled", data: receipt as unknown as Json }],
+      status: {
+        status: "cancelled",
+        error: new CancelledError(run.id, receipt.reason).toJSON(),
+        wakeAt: null,
+      },
+      release: true,
+      ...(run.parentId ? { wake: [run.parentId] } : {}),
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { vectorBench } from "../bench/vector.js";
+
+void test("the vector benchmark runs end to end on synthetic data in quick mode", async () => {
+  const labels: string[] = [];
+  const out = await vectorBench({ quick: true, onProgress: (_d, _t, label) => labels.push(label) });
+  assert.match(String(out.dataset), /synthetic/);
+  assert.equal(out.k, 10);
+  assert.ok(labels.includes("monitor") && labels.length >= 5);
+  assert.deepEqual(out.exactMerge, { recall: 1 });
+  const curves = out.curves as Record<string, { recall: number; qps: number }[]>;
+  for (const name of ["single", "fanout4", "adaptive4", "routed8", "routedReplicated8"]) {
+    assert.ok((curves[name]?.length ?? 0) > 0, `missing curve ${name}`);
+    for (const p of curves[name]!) assert.ok(p.recall >= 0 && p.recall <= 1 && p.qps > 0);
+  }
+  const monitor = out.monitor as { sampled: number; absError: number };
+  assert.ok(monitor.sampled > 0);
+  // With half the queries sampled, the estimate must track the offline figure closely.
+  assert.ok(monitor.absError <= 0.05, `monitor off by ${monitor.absError}`);
+  const routed = out.routedReplicated8 as { storageFactor: number };
+  assert.ok(routed.storageFactor > 1 && routed.storageFactor <= 8);
+});
