@@ -104,6 +104,8 @@ async function accumulate(
   let message: Message | undefined;
   const partialJson = new Map<number, string>();
   for await (const event of events) {
+    // The SDK ends an aborted stream quietly; a cut-off answer must not pass for a whole one.
+    call.signal.throwIfAborted();
     switch (event.type) {
       case "message_start":
         message = { ...event.message, content: [] };
@@ -117,7 +119,10 @@ async function accumulate(
           block.text += event.delta.text;
           call.onDelta?.(event.delta.text);
         } else if (event.delta.type === "input_json_delta") {
-          partialJson.set(event.index, (partialJson.get(event.index) ?? "") + event.delta.partial_json);
+          partialJson.set(
+            event.index,
+            (partialJson.get(event.index) ?? "") + event.delta.partial_json,
+          );
         }
         break;
       }
@@ -132,19 +137,22 @@ async function accumulate(
       case "message_delta":
         if (message) {
           message.stop_reason = event.delta.stop_reason;
-          message.usage = { ...message.usage, ...definedOnly(event.usage) } as Usage;
+          message.usage = { ...message.usage, ...definedOnly(event.usage) };
         }
         break;
       case "message_stop":
         break;
     }
   }
+  call.signal.throwIfAborted();
   if (!message) throw new Error("the stream ended before message_start");
   return message;
 }
 
 function definedOnly(record: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== null && v !== undefined));
+  return Object.fromEntries(
+    Object.entries(record).filter(([, v]) => v !== null && v !== undefined),
+  );
 }
 
 function toLlmMessage(message: Message): LlmMessage {
@@ -186,7 +194,11 @@ function finishReason(stop: Message["stop_reason"]): string {
   }
 }
 
-function toBody(request: LlmRequest, model: string, defaultMaxTokens: number): MessageCreateParamsBase {
+function toBody(
+  request: LlmRequest,
+  model: string,
+  defaultMaxTokens: number,
+): MessageCreateParamsBase {
   const system = request.messages
     .filter((m) => m.role === "system")
     .map((m) => m.content ?? "")
@@ -206,7 +218,9 @@ function toBody(request: LlmRequest, model: string, defaultMaxTokens: number): M
         })),
       }),
     ...(request.responseFormat && {
-      output_config: { format: { type: "json_schema" as const, schema: request.responseFormat.schema } },
+      output_config: {
+        format: { type: "json_schema" as const, schema: request.responseFormat.schema },
+      },
     }),
   };
 }
@@ -245,8 +259,8 @@ function parseArguments(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    // A model can emit malformed arguments; sending them back as a string
-    // lets the conversation continue and the model see its own mistake.
+    // A model can emit malformed arguments; passing them back wrapped lets
+    // the conversation continue and the model see its own mistake.
     return { _raw: text };
   }
 }

@@ -128,6 +128,8 @@ async function streamed(
   let usage: ChatCompletion["usage"];
   const calls: { id: string; name: string; arguments: string }[] = [];
   for await (const chunk of data as AsyncIterable<ChatCompletionChunk>) {
+    // The SDK ends an aborted stream quietly; a cut-off answer must not pass for a whole one.
+    call.signal.throwIfAborted();
     model = chunk.model || model;
     if (chunk.usage) usage = chunk.usage;
     const choice = chunk.choices[0];
@@ -146,6 +148,7 @@ async function streamed(
       if (d.function?.arguments) slot.arguments += d.function.arguments;
     }
   }
+  call.signal.throwIfAborted();
   return {
     message: assistant(sawText ? text : null, calls.filter(Boolean)),
     ...usageOf(usage),
@@ -213,7 +216,11 @@ function toMessage(m: LlmMessage): ChatCompletionMessageParam {
     case "system":
       return { role: "system", content: m.content ?? "" };
     case "user":
-      return { role: "user", content: m.content ?? "", ...(m.name !== undefined && { name: m.name }) };
+      return {
+        role: "user",
+        content: m.content ?? "",
+        ...(m.name !== undefined && { name: m.name }),
+      };
     case "tool":
       return { role: "tool", content: m.content ?? "", tool_call_id: m.toolCallId ?? "" };
     case "assistant":

@@ -65,12 +65,18 @@ export function priceFor(model: string, overrides: PriceTable = {}): ModelPrice 
  * are charged at the cache price (the input price when none is listed).
  * Undefined when the model has no price, so a missing price never reads as free.
  */
-export function costUsd(model: string, usage: LlmUsage, overrides?: PriceTable): number | undefined {
+export function costUsd(
+  model: string,
+  usage: LlmUsage,
+  overrides?: PriceTable,
+): number | undefined {
   const price = priceFor(model, overrides);
   if (!price) return undefined;
   const cached = Math.min(usage.cachedInputTokens ?? 0, usage.inputTokens);
   const fresh = usage.inputTokens - cached;
   const micro =
-    fresh * price.input + cached * (price.cachedInput ?? price.input) + usage.outputTokens * price.output;
+    fresh * price.input +
+    cached * (price.cachedInput ?? price.input) +
+    usage.outputTokens * price.output;
   return micro / 1_000_000;
 }

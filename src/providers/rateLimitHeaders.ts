@@ -2,8 +2,7 @@ import type { RateLimitState } from "./types.js";
 
 /** A fetch `Headers`, or a plain record such as Node's `IncomingHttpHeaders`. */
 export type HeadersLike =
-  | { get(name: string): string | null }
-  | Record<string, string | string[] | undefined>;
+  { get(name: string): string | null } | Record<string, string | string[] | undefined>;
 
 function reader(headers: HeadersLike): (name: string) => string | undefined {
   if (typeof headers.get === "function") {
@@ -19,7 +18,8 @@ function reader(headers: HeadersLike): (name: string) => string | undefined {
   return (name) => lower.get(name);
 }
 
-const DURATION = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$/;
+const DURATION =
+  /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$/;
 
 /**
  * Parses OpenAI's reset durations ("1s", "6m0s", "20ms", "1h2m3.5s"). A bare
@@ -33,7 +33,10 @@ export function parseResetDuration(text: string): number | undefined {
   if (!m) return undefined;
   const [, h, min, s, ms] = m;
   const total =
-    Number(h ?? 0) * 3_600_000 + Number(min ?? 0) * 60_000 + Number(s ?? 0) * 1000 + Number(ms ?? 0);
+    Number(h ?? 0) * 3_600_000 +
+    Number(min ?? 0) * 60_000 +
+    Number(s ?? 0) * 1000 +
+    Number(ms ?? 0);
   return Math.round(total);
 }
 
