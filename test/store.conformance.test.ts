@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../src/store/open.js";
-import { freshDatabase, postgresSkipReason } from "./helpers/postgres.js";
+import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import { storeConformance } from "./helpers/storeConformance.js";
 
 storeConformance("sqlite", () => {

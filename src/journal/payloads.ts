@@ -2,6 +2,9 @@ import { canonicalJson, sha256, type Json } from "../core/json.js";
 import type { Blob, Store } from "../store/types.js";
 
 const ZERO = Buffer.alloc(32);
+
+/** Blobs gathered for one commit, by hex hash (so one payload is written once). */
+export type BlobBatch = Map<string, Blob>;
 /** Bound on the per-process memory of hashes known to be stored already. */
 const KNOWN_LIMIT = 200_000;
 
@@ -16,7 +19,7 @@ export class PayloadWriter {
   private known = new Set<string>();
 
   /** Blobs that must be written for `value`, and its hash. */
-  message(value: Json, out: Blob[]): Buffer {
+  message(value: Json, out: BlobBatch): Buffer {
     const data = Buffer.from(canonicalJson(value));
     const hash = sha256(data);
     this.add(hash, data, out);
@@ -24,7 +27,7 @@ export class PayloadWriter {
   }
 
   /** Blobs that must be written for a list of messages, and the head of its chain. */
-  messageList(values: readonly Json[], out: Blob[]): Buffer {
+  messageList(values: readonly Json[], out: BlobBatch): Buffer {
     let prev: Buffer = ZERO;
     for (const v of values) {
       const node = Buffer.concat([prev, this.message(v, out)]);
@@ -40,10 +43,10 @@ export class PayloadWriter {
     for (const b of blobs) this.known.add(b.hash.toString("hex"));
   }
 
-  private add(hash: Buffer, data: Buffer, out: Blob[]): void {
+  private add(hash: Buffer, data: Buffer, out: BlobBatch): void {
     const hex = hash.toString("hex");
-    if (this.known.has(hex) || out.some((b) => b.hash.equals(hash))) return;
-    out.push({ hash, data });
+    if (this.known.has(hex) || out.has(hex)) return;
+    out.set(hex, { hash, data });
   }
 }
 

@@ -13,7 +13,7 @@ import type { Json } from "../core/json.js";
 import { describeZodError, isTool, type Tool } from "../effects/Tool.js";
 import { performEffect } from "../effects/perform.js";
 import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.js";
-import { readMessage } from "../journal/payloads.js";
+import { readMessage, type BlobBatch } from "../journal/payloads.js";
 import type { LlmRequest, LlmResponse } from "../providers/types.js";
 import type { Blob } from "../store/types.js";
 import { isAgent, type Agent } from "./Agent.js";
@@ -39,6 +39,14 @@ const llmRequestSchema = z.object({
   maxTokens: z.number().int().positive().optional(),
   temperature: z.number().min(0).max(2).optional(),
 });
+
+/** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
+interface StepWork<T> {
+  value: T;
+  journal?: Json;
+  blobs?: Blob[];
+  meta?: Record<string, Json>;
+}
 
 /** A branch of ctx.all / ctx.race: runs with its own context, cancelled with its siblings. */
 export type Branch<T> = (ctx: RunContext) => Promise<T>;
@@ -95,7 +103,7 @@ export class RunContext {
   private async once<T>(
     kind: StepKind,
     name: string,
-    body: (step: string) => Promise<{ value: T; blobs?: Blob[]; meta?: Record<string, Json> }>,
+    body: (step: string) => Promise<StepWork<T>>,
     replay: (rec: StepRecord) => Promise<T> = (rec) =>
       Promise.resolve(replayOutcome<T>(rec.step, rec.outcome!)),
   ): Promise<T> {
@@ -103,7 +111,7 @@ export class RunContext {
     const rec = this.exec.enter(this, step, kind, name);
     try {
       if (rec?.outcome) return await replay(rec);
-      let out: { value: T; blobs?: Blob[]; meta?: Record<string, Json> };
+      let out: StepWork<T>;
       try {
         out = await body(step);
       } catch (err) {
@@ -114,8 +122,15 @@ export class RunContext {
         throw err;
       }
       const value = jsonCopy(out.value);
+      const journaled = "journal" in out ? out.journal : (value as Json);
       await this.exec.write(
-        [{ type: "step.completed", step, data: { kind, name, ...out.meta, value: value as Json } }],
+        [
+          {
+            type: "step.completed",
+            step,
+            data: { kind, name, ...out.meta, value: journaled ?? null },
+          },
+        ],
         out.blobs ? { blobs: out.blobs } : {},
       );
       return value;
@@ -147,19 +162,19 @@ export class RunContext {
       async () => {
         const provider = host.provider(options.provider);
         const response = await provider.complete(request, { signal: this.signal });
-        const blobs: Blob[] = [];
+        const blobs: BlobBatch = new Map();
         const requestHead = host.payloads.messageList(request.messages as unknown as Json[], blobs);
         const messageRef = host.payloads.message(response.message as unknown as Json, blobs);
         const { messages: _m, ...params } = request;
-        const { message, ...rest } = response;
+        const { message: _message, ...rest } = response;
         return {
           value: response,
-          blobs,
+          journal: null,
+          blobs: [...blobs.values()],
           meta: {
             provider: provider.name,
             request: { ...params, messagesRef: requestHead.toString("hex") } as unknown as Json,
             response: { ...rest, messageRef: messageRef.toString("hex") } as unknown as Json,
-            message: message as unknown as Json,
           },
         };
       },

@@ -2,17 +2,22 @@ import type { SerializedError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import type { EffectRecord, EffectState, JournalEvent, RunRecord, RunStatus } from "./types.js";
 
-/** Postgres hands back parsed JSONB and BIGINT strings; SQLite hands back text and numbers. */
-function json(value: unknown): Json | undefined {
+/**
+ * Postgres hands back parsed JSONB (a JSON string arrives as a JS string) and
+ * BIGINT as strings; SQLite hands back JSON text and numbers.
+ */
+export type Dialect = "sqlite" | "postgres";
+
+function json(value: unknown, dialect: Dialect): Json | undefined {
   if (value === null || value === undefined) return undefined;
-  return typeof value === "string" ? (JSON.parse(value) as Json) : (value as Json);
+  return dialect === "sqlite" ? (JSON.parse(value as string) as Json) : (value as Json);
 }
 
 function num(value: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
 }
 
-export function rowToRun(row: Record<string, unknown>): RunRecord {
+export function rowToRun(row: Record<string, unknown>, dialect: Dialect): RunRecord {
   return {
     id: row.id as string,
     agent: row.agent as string,
@@ -20,9 +25,9 @@ export function rowToRun(row: Record<string, unknown>): RunRecord {
     parentId: (row.parent_id as string | null) ?? null,
     idempotencyKey: (row.idempotency_key as string | null) ?? null,
     tenant: (row.tenant as string | null) ?? null,
-    input: json(row.input) ?? null,
-    result: json(row.result),
-    error: (json(row.error) as SerializedError | undefined) ?? null,
+    input: json(row.input, dialect) ?? null,
+    result: json(row.result, dialect),
+    error: (json(row.error, dialect) as SerializedError | undefined) ?? null,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     wakeAt: num(row.wake_at),
@@ -32,25 +37,25 @@ export function rowToRun(row: Record<string, unknown>): RunRecord {
   };
 }
 
-export function rowToEvent(row: Record<string, unknown>): JournalEvent {
+export function rowToEvent(row: Record<string, unknown>, dialect: Dialect): JournalEvent {
   return {
     id: Number(row.id),
     runId: row.run_id as string,
     type: row.type as string,
     step: (row.step as string | null) ?? null,
-    data: json(row.data) ?? null,
+    data: json(row.data, dialect) ?? null,
     at: Number(row.at),
   };
 }
 
-export function rowToEffect(row: Record<string, unknown>): EffectRecord {
+export function rowToEffect(row: Record<string, unknown>, dialect: Dialect): EffectRecord {
   return {
     key: row.key as string,
     runId: row.run_id as string,
     step: row.step as string,
     tool: row.tool as string,
     state: row.state as EffectState,
-    result: json(row.result),
+    result: json(row.result, dialect),
   };
 }
 

@@ -138,18 +138,19 @@ export class PostgresStore extends StoreNotifier implements Store {
         const existing = await c.query<Row>("SELECT * FROM runs WHERE idempotency_key = $1", [
           run.idempotencyKey,
         ]);
-        if (existing.rows[0]) return { run: rowToRun(existing.rows[0]), created: false };
+        if (existing.rows[0])
+          return { run: rowToRun(existing.rows[0], "postgres"), created: false };
       }
       const created = await insertRuns(c, [run]);
       const { rows } = await c.query<Row>("SELECT * FROM runs WHERE id = $1", [run.id]);
       if (created > 0) await c.query(`SELECT pg_notify('${CHANNEL}', 'runnable')`);
-      return { run: rowToRun(rows[0] as Row), created: created > 0 };
+      return { run: rowToRun(rows[0] as Row, "postgres"), created: created > 0 };
     });
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
     const [row] = await this.query("SELECT * FROM runs WHERE id = $1", [id]);
-    return row ? rowToRun(row) : undefined;
+    return row ? rowToRun(row, "postgres") : undefined;
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
@@ -158,7 +159,7 @@ export class PostgresStore extends StoreNotifier implements Store {
          AND ($3::text IS NULL OR parent_id = $3) ORDER BY created_at DESC, id DESC LIMIT $4`,
       [filter.status ?? null, filter.agent ?? null, filter.parentId ?? null, filter.limit ?? 100],
     );
-    return rows.map(rowToRun);
+    return rows.map((r) => rowToRun(r, "postgres"));
   }
 
   /** Workers on PostgreSQL coordinate through leases alone; nothing to register. */
@@ -181,7 +182,7 @@ export class PostgresStore extends StoreNotifier implements Store {
        RETURNING *`,
       [options.workerId, token, options.leaseMs, options.agents, options.limit],
     );
-    return rows.map((r) => ({ ...rowToRun(r), leaseToken: token }));
+    return rows.map((r) => ({ ...rowToRun(r, "postgres"), leaseToken: token }));
   }
 
   async renewLeases(
@@ -228,7 +229,7 @@ export class PostgresStore extends StoreNotifier implements Store {
 
   async readJournal(runId: string): Promise<JournalEvent[]> {
     const rows = await this.query("SELECT * FROM events WHERE run_id = $1 ORDER BY id", [runId]);
-    return rows.map(rowToEvent);
+    return rows.map((r) => rowToEvent(r, "postgres"));
   }
 
   async getBlobs(hashes: readonly Buffer[]): Promise<Map<string, Buffer>> {
@@ -249,12 +250,12 @@ export class PostgresStore extends StoreNotifier implements Store {
        SELECT * FROM ins UNION ALL SELECT * FROM effects WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM ins)`,
       [e.key, e.runId, e.step, e.tool],
     );
-    return rowToEffect(row as Row);
+    return rowToEffect(row as Row, "postgres");
   }
 
   async getEffect(key: string): Promise<EffectRecord | undefined> {
     const [row] = await this.query("SELECT * FROM effects WHERE key = $1", [key]);
-    return row ? rowToEffect(row) : undefined;
+    return row ? rowToEffect(row, "postgres") : undefined;
   }
 
   async sendSignal(runId: string, name: string, payload: Json): Promise<void> {
@@ -288,7 +289,7 @@ export class PostgresStore extends StoreNotifier implements Store {
     return this.tx(async (c) => {
       const { rows } = await c.query<Row>("SELECT * FROM runs WHERE id = $1 FOR UPDATE", [runId]);
       if (!rows[0]) throw new NotFoundError("run", runId);
-      const current = rowToRun(rows[0]);
+      const current = rowToRun(rows[0], "postgres");
       if (
         current.cancelRequested ||
         ["completed", "failed", "cancelled"].includes(current.status)

@@ -107,12 +107,12 @@ export class SqliteStore extends StoreNotifier implements Store {
           const existing = this.db
             .prepare("SELECT * FROM runs WHERE idempotency_key = ?")
             .get(run.idempotencyKey) as Row | undefined;
-          if (existing) return { run: rowToRun(existing), created: false };
+          if (existing) return { run: rowToRun(existing, "sqlite"), created: false };
         }
         const created = this.insertRun(run, Date.now());
         const row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(run.id) as Row;
         if (created) this.emitRunnableSoon();
-        return { run: rowToRun(row), created };
+        return { run: rowToRun(row, "sqlite"), created };
       })
       .immediate();
   }
@@ -145,7 +145,7 @@ export class SqliteStore extends StoreNotifier implements Store {
   async getRun(id: string): Promise<RunRecord | undefined> {
     await Promise.resolve();
     const row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as Row | undefined;
-    return row ? rowToRun(row) : undefined;
+    return row ? rowToRun(row, "sqlite") : undefined;
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
@@ -162,7 +162,7 @@ export class SqliteStore extends StoreNotifier implements Store {
         parent: filter.parentId ?? null,
         limit: filter.limit ?? 100,
       }) as Row[];
-    return rows.map(rowToRun);
+    return rows.map((r) => rowToRun(r, "sqlite"));
   }
 
   async registerWorker(workerId: string): Promise<void> {
@@ -227,7 +227,7 @@ export class SqliteStore extends StoreNotifier implements Store {
         agents: JSON.stringify(options.agents),
         limit: options.limit,
       }) as Row[];
-    return rows.map((r) => ({ ...rowToRun(r), leaseToken: token }));
+    return rows.map((r) => ({ ...rowToRun(r, "sqlite"), leaseToken: token }));
   }
 
   async renewLeases(
@@ -375,7 +375,7 @@ export class SqliteStore extends StoreNotifier implements Store {
     const rows = this.db
       .prepare("SELECT * FROM events WHERE run_id = ? ORDER BY id")
       .all(runId) as Row[];
-    return rows.map(rowToEvent);
+    return rows.map((r) => rowToEvent(r, "sqlite"));
   }
 
   async getBlobs(hashes: readonly Buffer[]): Promise<Map<string, Buffer>> {
@@ -401,6 +401,7 @@ export class SqliteStore extends StoreNotifier implements Store {
           .run(e.key, e.runId, e.step, e.tool, Date.now());
         return rowToEffect(
           this.db.prepare("SELECT * FROM effects WHERE key = ?").get(e.key) as Row,
+          "sqlite",
         );
       })
       .immediate();
@@ -409,7 +410,7 @@ export class SqliteStore extends StoreNotifier implements Store {
   async getEffect(key: string): Promise<EffectRecord | undefined> {
     await Promise.resolve();
     const row = this.db.prepare("SELECT * FROM effects WHERE key = ?").get(key) as Row | undefined;
-    return row ? rowToEffect(row) : undefined;
+    return row ? rowToEffect(row, "sqlite") : undefined;
   }
 
   async sendSignal(runId: string, name: string, payload: Json): Promise<void> {
@@ -454,7 +455,7 @@ export class SqliteStore extends StoreNotifier implements Store {
         const row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(runId) as
           Row | undefined;
         if (!row) throw new NotFoundError("run", runId);
-        const current = rowToRun(row);
+        const current = rowToRun(row, "sqlite");
         if (
           current.cancelRequested ||
           ["completed", "failed", "cancelled"].includes(current.status)

@@ -36,11 +36,11 @@ export async function postgresSkipReason(): Promise<string | undefined> {
     throw new Error(`CI=true but PostgreSQL is unreachable at ${baseDatabaseUrl()}: ${problem}`);
   }
   const reason = `PostgreSQL unreachable at ${baseDatabaseUrl()} (${problem}); skipping PostgreSQL tests`;
-  console.log(`# ${reason}`);
+  process.stderr.write(`# ${reason}\n`);
   return reason;
 }
 
-/** A fresh, empty database for one test file; `drop()` removes it. */
+/** A fresh, empty database for one test file or benchmark; `drop()` removes it. */
 export async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const base = baseDatabaseUrl();
   const name = `flotilla_t_${randomBytes(6).toString("hex")}`;

@@ -1,0 +1,80 @@
+import { crashBench } from "../../../bench/crash/index.js";
+import { journalBench } from "../../../bench/journal.js";
+import { freshDatabase, postgresSkipReason } from "../../../bench/support/postgres.js";
+import { vectorBench } from "../../../bench/vector.js";
+import { InvalidArgumentError } from "../../core/errors.js";
+import { printJson, printLine } from "../output.js";
+import { progressBar, type Progress } from "../progress.js";
+
+interface BenchOptions {
+  json?: boolean;
+  quick?: boolean;
+  seed?: string;
+  store?: string;
+}
+
+type Bench = (
+  o: BenchOptions,
+  postgresUrl: string | undefined,
+  onProgress: Progress,
+) => Promise<Record<string, unknown>>;
+
+const BENCHES: Record<string, { usesPostgres: boolean; run: Bench }> = {
+  crash: {
+    usesPostgres: true,
+    run: (o, postgresUrl, onProgress) =>
+      crashBench({
+        seed: o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(o.seed),
+        kills: o.quick ? { sqlite: 8, postgres: 12 } : { sqlite: 80, postgres: 130 },
+        ...(postgresUrl ? { postgresUrl } : {}),
+        onProgress,
+      }),
+  },
+  journal: {
+    usesPostgres: true,
+    run: (o, postgresUrl, onProgress) =>
+      journalBench({
+        runs: o.quick ? 40 : 400,
+        concurrency: 64,
+        turns: o.quick ? 100 : 1000,
+        ...(postgresUrl ? { postgresUrl } : {}),
+        onProgress,
+      }),
+  },
+  vector: {
+    usesPostgres: false,
+    run: (o, _pg, onProgress) => vectorBench({ ...(o.quick ? { quick: true } : {}), onProgress }),
+  },
+};
+
+export async function benchCommand(name: string, opts: BenchOptions): Promise<void> {
+  const bench = BENCHES[name];
+  if (!bench)
+    throw new InvalidArgumentError(
+      `unknown benchmark '${name}'; choose one of ${Object.keys(BENCHES).join(", ")}`,
+    );
+  if (opts.seed !== undefined && !/^\d+$/.test(opts.seed))
+    throw new InvalidArgumentError(
+      `--seed must be a non-negative integer, received '${opts.seed}'`,
+    );
+  let db: { url: string; drop: () => Promise<void> } | undefined;
+  let postgresNote: string | undefined;
+  if (bench.usesPostgres) {
+    if (opts.store?.startsWith("postgres")) db = { url: opts.store, drop: () => Promise.resolve() };
+    else {
+      postgresNote = await postgresSkipReason();
+      if (!postgresNote) db = await freshDatabase();
+    }
+  }
+  const bar = progressBar();
+  try {
+    const result = await bench.run(opts, db?.url, bar.update);
+    if (postgresNote) result.postgres = { skipped: postgresNote };
+    bar.stop();
+    if (opts.json) printJson(result);
+    else printLine(JSON.stringify(result, null, 2));
+  } finally {
+    bar.stop();
+    await db?.drop();
+  }
+}

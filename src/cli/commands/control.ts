@@ -1,0 +1,80 @@
+import { InvalidArgumentError } from "../../core/errors.js";
+import type { Json } from "../../core/json.js";
+import { Flotilla, type EffectDecision } from "../../runtime/Flotilla.js";
+import { printJson, printLine } from "../output.js";
+
+async function withFlotilla<T>(store: string, fn: (f: Flotilla) => Promise<T>): Promise<T> {
+  const f = await Flotilla.open({ store, worker: false });
+  try {
+    return await fn(f);
+  } finally {
+    await f.close();
+  }
+}
+
+function parseJsonOption(name: string, text: string | undefined): Json {
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text) as Json;
+  } catch {
+    throw new InvalidArgumentError(`${name} must be JSON, received '${text}'`);
+  }
+}
+
+export async function cancelCommand(
+  runId: string,
+  opts: { store: string; reason?: string; json?: boolean },
+): Promise<void> {
+  const receipt = await withFlotilla(opts.store, (f) =>
+    f.cancel(runId, opts.reason ? { reason: opts.reason } : {}),
+  );
+  if (opts.json) return printJson(receipt);
+  printLine(`cancelled run ${runId} (${receipt.reason})`);
+  const list = (label: string, items: { step: string; tool: string }[]) =>
+    printLine(
+      `  ${label}: ${items.length ? items.map((e) => `${e.tool}@${e.step}`).join(", ") : "none"}`,
+    );
+  list("committed", receipt.committed);
+  list("in flight", receipt.inFlight);
+  list("never started", receipt.notStarted);
+  if (receipt.children.length)
+    printLine(`  children asked to cancel: ${receipt.children.join(", ")}`);
+}
+
+export async function resolveCommand(
+  runId: string,
+  step: string,
+  opts: {
+    store: string;
+    committed?: boolean;
+    retry?: boolean;
+    failed?: boolean;
+    result?: string;
+    reason?: string;
+  },
+): Promise<void> {
+  const chosen = [opts.committed, opts.retry, opts.failed].filter(Boolean).length;
+  if (chosen !== 1)
+    throw new InvalidArgumentError("give exactly one of --committed, --retry, --failed");
+  const decision: EffectDecision = opts.committed
+    ? { outcome: "committed", result: parseJsonOption("--result", opts.result) }
+    : opts.retry
+      ? { outcome: "retry" }
+      : { outcome: "failed", reason: opts.reason ?? "failed by operator" };
+  await withFlotilla(opts.store, (f) =>
+    f.resolveEffect(runId, step, decision, process.env.USER ?? "operator"),
+  );
+  printLine(
+    `run ${runId}: effect at step ${step} resolved as ${decision.outcome}; the run will resume`,
+  );
+}
+
+export async function signalCommand(
+  runId: string,
+  name: string,
+  opts: { store: string; payload?: string },
+): Promise<void> {
+  const payload = parseJsonOption("--payload", opts.payload);
+  await withFlotilla(opts.store, (f) => f.signal(runId, name, payload));
+  printLine(`sent signal '${name}' to run ${runId}`);
+}

@@ -1,0 +1,37 @@
+import { InvalidArgumentError } from "../../core/errors.js";
+import { openStore } from "../../store/open.js";
+import { RUN_STATUSES, type RunStatus } from "../../store/types.js";
+import { ago, printJson, printLine, table } from "../output.js";
+
+export async function runsCommand(opts: {
+  store: string;
+  status?: string;
+  limit: string;
+  json?: boolean;
+}): Promise<void> {
+  if (opts.status !== undefined && !RUN_STATUSES.includes(opts.status as RunStatus)) {
+    throw new InvalidArgumentError(
+      `--status must be one of ${RUN_STATUSES.join(", ")}, received '${opts.status}'`,
+    );
+  }
+  const limit = Number(opts.limit);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new InvalidArgumentError(`--limit must be a positive integer, received '${opts.limit}'`);
+  const store = await openStore(opts.store, { listen: false });
+  try {
+    const runs = await store.listRuns({
+      ...(opts.status ? { status: opts.status as RunStatus } : {}),
+      limit,
+    });
+    if (opts.json) return printJson({ runs });
+    if (runs.length === 0) return printLine("no runs");
+    printLine(
+      table([
+        ["RUN", "AGENT", "STATUS", "STARTED", "TENANT"],
+        ...runs.map((r) => [r.id, r.agent, r.status, ago(r.createdAt), r.tenant ?? "-"]),
+      ]),
+    );
+  } finally {
+    await store.close();
+  }
+}

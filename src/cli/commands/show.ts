@@ -1,0 +1,59 @@
+import { NotFoundError } from "../../core/errors.js";
+import type { Json } from "../../core/json.js";
+import { openStore } from "../../store/open.js";
+import type { JournalEvent } from "../../store/types.js";
+import { printJson, printLine } from "../output.js";
+
+function summarize(e: JournalEvent): string {
+  const d = (e.data ?? {}) as Record<string, Json>;
+  const name = typeof d.name === "string" ? d.name : "";
+  switch (e.type) {
+    case "effect.intent":
+      return `${name} (${String(d.effect)}) key=${String(d.key)}`;
+    case "effect.committed":
+      return `${name}${d.dedupedFrom ? " (deduplicated)" : ""}${d.reconciled ? " (reconciled)" : ""}`;
+    case "step.failed":
+    case "effect.failed":
+    case "run.failed":
+    case "run.parked":
+      return `${name} ${String((d.error as Record<string, Json> | undefined)?.message ?? "")}`.trim();
+    case "run.resumed":
+      return `worker ${String(d.worker)}`;
+    case "run.suspended":
+      return `waiting for ${((d.waitingFor as string[]) ?? []).join(", ")}`;
+    case "timer.set":
+      return `until ${new Date(Number(d.wakeAt)).toISOString()}`;
+    case "child.spawned":
+      return `${name} → ${String(d.childId)}`;
+    case "run.cancelled":
+      return `committed ${(d.committed as Json[]).length}, in flight ${(d.inFlight as Json[]).length}, never started ${(d.notStarted as Json[]).length}`;
+    default:
+      return name;
+  }
+}
+
+export async function showCommand(
+  runId: string,
+  opts: { store: string; json?: boolean },
+): Promise<void> {
+  const store = await openStore(opts.store, { listen: false });
+  try {
+    const run = await store.getRun(runId);
+    if (!run) throw new NotFoundError("run", runId);
+    const events = await store.readJournal(runId);
+    if (opts.json) return printJson({ run, events });
+    printLine(
+      `run ${run.id}  agent ${run.agent}  status ${run.status}${run.parentId ? `  parent ${run.parentId}` : ""}`,
+    );
+    if (run.error) printLine(`error: ${run.error.message}`);
+    if (run.result !== undefined) printLine(`result: ${JSON.stringify(run.result)}`);
+    printLine();
+    const t0 = events[0]?.at ?? run.createdAt;
+    for (const e of events) {
+      const at = `+${((e.at - t0) / 1000).toFixed(3)}s`.padStart(10);
+      printLine(`${at}  ${(e.step ?? "").padEnd(6)} ${e.type.padEnd(20)} ${summarize(e)}`);
+    }
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { isFlotillaError } from "../core/errors.js";
+import { DEFAULT_STORE } from "../store/open.js";
+import { benchCommand } from "./commands/bench.js";
+import { cancelCommand, resolveCommand, signalCommand } from "./commands/control.js";
+import { runsCommand } from "./commands/runs.js";
+import { showCommand } from "./commands/show.js";
+import { workerCommand } from "./commands/worker.js";
+
+const program = new Command();
+const storeOption = () =>
+  new Option("--store <url>", "store: postgres://… or a SQLite file path").default(
+    process.env.FLOTILLA_STORE ?? DEFAULT_STORE,
+  );
+
+program
+  .name("flotilla")
+  .description("Durable, fault-tolerant runtime for fleets of LLM agents")
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command("runs")
+  .description("list runs, newest first")
+  .addOption(storeOption())
+  .option("--status <status>", "only runs in this status")
+  .option("--limit <n>", "at most this many", "50")
+  .option("--json", "one JSON object on stdout")
+  .action(runsCommand);
+
+program
+  .command("show")
+  .description("a run and the timeline of its journal")
+  .argument("<runId>")
+  .addOption(storeOption())
+  .option("--json", "one JSON object on stdout")
+  .action(showCommand);
+
+program
+  .command("cancel")
+  .description("cancel a run and print its receipt")
+  .argument("<runId>")
+  .addOption(storeOption())
+  .option("--reason <text>", "why, recorded in the journal")
+  .option("--json", "one JSON object on stdout")
+  .action(cancelCommand);
+
+program
+  .command("resolve")
+  .description("decide an effect whose outcome is unknown, so its parked run resumes")
+  .argument("<runId>")
+  .argument("<step>")
+  .addOption(storeOption())
+  .option("--committed", "the effect happened")
+  .option("--result <json>", "with --committed: the result the agent should see")
+  .option("--retry", "the effect did not happen: call the tool again with the same key")
+  .option("--failed", "the effect did not happen: fail the step")
+  .option("--reason <text>", "with --failed: why")
+  .action(resolveCommand);
+
+program
+  .command("signal")
+  .description("send a signal (e.g. an approval) to a run waiting in ctx.waitFor")
+  .argument("<runId>")
+  .argument("<name>")
+  .addOption(storeOption())
+  .option("--payload <json>", "JSON payload", undefined)
+  .action(signalCommand);
+
+program
+  .command("worker")
+  .description("run agents from a module exporting setup(flotilla)")
+  .argument("<module>")
+  .addOption(storeOption())
+  .option("--concurrency <n>", "runs executed at once", "16")
+  .option("--lease-ms <ms>", "lease length; a dead worker's runs resume after it", "30000")
+  .action(workerCommand);
+
+program
+  .command("bench")
+  .description(
+    "reproduce a failure mode and measure Flotilla against a baseline (crash, journal, vector)",
+  )
+  .argument("<name>")
+  .addOption(storeOption().default(undefined, "temporary stores"))
+  .option("--json", "one JSON object on stdout")
+  .option("--quick", "a smaller run")
+  .option("--seed <n>", "seed for the random choices")
+  .action(benchCommand);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const code = (err as { code?: string }).code ?? "";
+  if (code.startsWith("commander.")) {
+    process.exitCode = code === "commander.helpDisplayed" || code === "commander.version" ? 0 : 2;
+  } else {
+    const message = isFlotillaError(err)
+      ? err.message
+      : err instanceof Error
+        ? err.message
+        : String(err);
+    process.stderr.write(`flotilla: ${message}\n`);
+    if (process.env.FLOTILLA_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  }
+}
