@@ -177,7 +177,7 @@ async function conversation(store: string, turns: number, onTurn: (t: number) =>
     }
     return history;
   });
-  const history = (await (await f.start(agent, turns)).result()) as unknown as LlmMessage[];
+  const history = await (await f.start(agent, turns)).result();
   const bytes = await f.store.storedBytes();
   await f.close();
   const unique = new Set(history.map((m) => canonicalJson(m)));

@@ -121,9 +121,7 @@ describe("durable runs", () => {
     const second = await open(store, provider2);
     define(second, null);
     await second.worker();
-    const [a, b] = (await second
-      .handle<string[]>(run.id)
-      .result({ timeoutMs: 10_000 })) as string[];
+    const [a, b] = await second.handle<string[]>(run.id).result({ timeoutMs: 10_000 });
     assert.equal(a, firstAnswer.message.content, "the first LLM answer must come from the journal");
     assert.ok(b?.startsWith("answer"));
     assert.equal(provider1.calls, 1);

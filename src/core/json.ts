@@ -19,6 +19,12 @@ export function sha256(data: string | Buffer): Buffer {
   return createHash("sha256").update(data).digest();
 }
 
+/** A journal value as text for messages and listings. */
+export function text(value: unknown): string {
+  if (typeof value === "string") return value;
+  return value === undefined ? "" : JSON.stringify(value);
+}
+
 /** Parses JSON read back from the store; `null` column means "no value". */
 export function parseJson(text: string | null): Json | undefined {
   return text === null ? undefined : (JSON.parse(text) as Json);

@@ -189,7 +189,7 @@ async function commit<A, R>(
           step,
           tool: tool.name,
           state: "committed",
-          result: (value ?? null) as Json,
+          result: value ?? null,
         },
       ],
     },

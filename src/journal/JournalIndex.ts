@@ -1,5 +1,5 @@
 import type { SerializedError } from "../core/errors.js";
-import type { Json } from "../core/json.js";
+import { text, type Json } from "../core/json.js";
 import type { JournalEvent } from "../store/types.js";
 
 /** What kind of step an event belongs to; checked on replay. */
@@ -121,7 +121,7 @@ export class JournalIndex {
     else if (d.decision === "failed") {
       rec.outcome = {
         ok: false,
-        error: { name: "Error", message: String(d.reason ?? "failed by operator") },
+        error: { name: "Error", message: text(d.reason ?? "failed by operator") },
       };
     } else rec.retryApproved = true;
   }

@@ -374,7 +374,9 @@ export class RunContext {
       branches.push({ controller, promise });
       return promise;
     });
-    const failure = new Promise<never>((_, reject) => promises.forEach((p) => p.catch(reject)));
+    const failure = new Promise<never>((_, reject) => {
+      for (const p of promises) p.catch(reject);
+    });
     try {
       return (await Promise.race([Promise.all(promises), failure])) as unknown as T;
     } catch (err) {
@@ -403,37 +405,36 @@ export class RunContext {
     const rec = this.exec.enter(this, group, "race", "race");
     // The race itself is not work: a run whose branches all wait must be able to suspend.
     this.exec.leave();
-    {
-      const recorded = rec?.outcome?.ok
-        ? (rec.outcome.value as { winner: number }).winner
-        : undefined;
-      const runs = branches.map((b, i) => {
-        const { ctx, controller } = this.branch(group, i);
-        if (recorded !== undefined && i !== recorded)
-          controller.abort(new CancelledError(this.runId, "lost the race"));
-        return { controller, promise: Promise.resolve().then(() => b(ctx)) };
-      });
-      const indexed = runs.map((r, i) =>
-        r.promise.then(
-          () => i,
-          () => i,
-        ),
-      );
-      const winner = recorded ?? (await Promise.race(indexed));
-      for (const [i, r] of runs.entries())
-        if (i !== winner) r.controller.abort(new CancelledError(this.runId, "lost the race"));
-      await Promise.allSettled(runs.map((r) => r.promise));
-      if (recorded === undefined) {
-        await this.exec.write([
-          {
-            type: "step.completed",
-            step: group,
-            data: { kind: "race", name: "race", value: { winner } },
-          },
-        ]);
-      }
-      return await (runs[winner] as { promise: Promise<T> }).promise;
+    const recorded = rec?.outcome?.ok
+      ? (rec.outcome.value as { winner: number }).winner
+      : undefined;
+    const runs = branches.map((b: Branch<T>, i) => {
+      const { ctx, controller } = this.branch(group, i);
+      if (recorded !== undefined && i !== recorded)
+        controller.abort(new CancelledError(this.runId, "lost the race"));
+      const promise: Promise<T> = Promise.resolve().then(() => b(ctx));
+      return { controller, promise };
+    });
+    const indexed = runs.map((r, i) =>
+      r.promise.then(
+        () => i,
+        () => i,
+      ),
+    );
+    const winner = recorded ?? (await Promise.race(indexed));
+    for (const [i, r] of runs.entries())
+      if (i !== winner) r.controller.abort(new CancelledError(this.runId, "lost the race"));
+    await Promise.allSettled(runs.map((r) => r.promise));
+    if (recorded === undefined) {
+      await this.exec.write([
+        {
+          type: "step.completed",
+          step: group,
+          data: { kind: "race", name: "race", value: { winner } },
+        },
+      ]);
     }
+    return await (runs[winner] as { promise: Promise<T> }).promise;
   }
 
   private branch(group: string, i: number): { ctx: RunContext; controller: AbortController } {

@@ -1,5 +1,5 @@
 import { CancelledError } from "../core/errors.js";
-import type { Json } from "../core/json.js";
+import { text, type Json } from "../core/json.js";
 import type { Commit, Store } from "../store/types.js";
 import { cancelReceipt, type CancelReceipt } from "./receipt.js";
 
@@ -21,7 +21,7 @@ export async function cancellationCommit(
   }
   const children = events
     .filter((e) => e.type === "child.spawned" && !finished.has(e.step ?? ""))
-    .map((e) => String((e.data as Record<string, Json>).childId));
+    .map((e) => text((e.data as Record<string, Json>).childId));
   await Promise.all(children.map((id) => store.requestCancel(id, `parent ${run.id} cancelled`)));
   const receipt = cancelReceipt(run.id, events, children);
   return {

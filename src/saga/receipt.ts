@@ -1,4 +1,4 @@
-import type { Json } from "../core/json.js";
+import { text, type Json } from "../core/json.js";
 import type { JournalEvent } from "../store/types.js";
 
 export interface EffectRef {
@@ -41,7 +41,7 @@ export function cancelReceipt(
   const outcomes = new Map<string, { at: number; type: string }>();
   const receipt: CancelReceipt = {
     runId,
-    reason: String(request ? (data(request).reason ?? "cancelled") : "cancelled"),
+    reason: request ? text(data(request).reason ?? "cancelled") : "cancelled",
     committed: [],
     inFlight: [],
     notStarted: [],
@@ -51,7 +51,7 @@ export function cancelReceipt(
     if (!e.step) continue;
     const d = data(e);
     if (e.type === "effect.intent") {
-      intents.set(e.step, { step: e.step, tool: String(d.name), key: String(d.key), at: e.id });
+      intents.set(e.step, { step: e.step, tool: text(d.name), key: text(d.key), at: e.id });
     } else if (
       e.type === "effect.committed" ||
       e.type === "effect.failed" ||
@@ -60,7 +60,7 @@ export function cancelReceipt(
       if (!outcomes.has(e.step) || e.type !== "effect.unknown")
         outcomes.set(e.step, { at: e.id, type: e.type });
     } else if (e.type === "effect.revoked") {
-      receipt.notStarted.push({ step: e.step, tool: String(d.name) });
+      receipt.notStarted.push({ step: e.step, tool: text(d.name) });
     }
   }
   for (const [step, intent] of intents) {

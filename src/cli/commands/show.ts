@@ -1,5 +1,5 @@
 import { NotFoundError } from "../../core/errors.js";
-import type { Json } from "../../core/json.js";
+import { text, type Json } from "../../core/json.js";
 import { openStore } from "../../store/open.js";
 import type { JournalEvent } from "../../store/types.js";
 import { printJson, printLine } from "../output.js";
@@ -9,22 +9,22 @@ function summarize(e: JournalEvent): string {
   const name = typeof d.name === "string" ? d.name : "";
   switch (e.type) {
     case "effect.intent":
-      return `${name} (${String(d.effect)}) key=${String(d.key)}`;
+      return `${name} (${text(d.effect)}) key=${text(d.key)}`;
     case "effect.committed":
       return `${name}${d.dedupedFrom ? " (deduplicated)" : ""}${d.reconciled ? " (reconciled)" : ""}`;
     case "step.failed":
     case "effect.failed":
     case "run.failed":
     case "run.parked":
-      return `${name} ${String((d.error as Record<string, Json> | undefined)?.message ?? "")}`.trim();
+      return `${name} ${text((d.error as Record<string, Json> | undefined)?.message ?? "")}`.trim();
     case "run.resumed":
-      return `worker ${String(d.worker)}`;
+      return `worker ${text(d.worker)}`;
     case "run.suspended":
       return `waiting for ${((d.waitingFor as string[]) ?? []).join(", ")}`;
     case "timer.set":
       return `until ${new Date(Number(d.wakeAt)).toISOString()}`;
     case "child.spawned":
-      return `${name} → ${String(d.childId)}`;
+      return `${name} → ${text(d.childId)}`;
     case "run.cancelled":
       return `committed ${(d.committed as Json[]).length}, in flight ${(d.inFlight as Json[]).length}, never started ${(d.notStarted as Json[]).length}`;
     default:

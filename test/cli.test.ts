@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Flotilla } from "../src/index.js";
+
+const cliPath = join(import.meta.dirname, "..", "src", "cli", "main.ts");
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", cliPath, ...args], {
+    encoding: "utf8",
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("flotilla CLI", () => {
+  let dir: string;
+  let store: string;
+  let runId: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "flotilla-cli-"));
+    store = join(dir, "f.db");
+    const f = await Flotilla.open({ store });
+    const agent = f.agent("cli.echo", async (ctx, x: number) => (await ctx.now()) > 0 && x);
+    const run = await f.start(agent, 5);
+    await run.result({ timeoutMs: 5000 });
+    runId = run.id;
+    await f.close();
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("lists runs as one JSON object", () => {
+    const r = cli("runs", "--store", store, "--json");
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { runs: { id: string; status: string }[] };
+    assert.deepEqual(
+      out.runs.map((x) => [x.id, x.status]),
+      [[runId, "completed"]],
+    );
+  });
+
+  it("shows a run's timeline", () => {
+    const r = cli("show", runId, "--store", store);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /status completed/);
+    assert.match(r.stdout, /step\.completed/);
+  });
+
+  it("answers bad input with one line on stderr and a non-zero exit", () => {
+    for (const args of [
+      ["show", "no-such-run", "--store", store],
+      ["runs", "--status", "bogus", "--store", store],
+      ["runs", "--store", "mysql://nope"],
+      ["cancel", "no-such-run", "--store", store],
+      ["bench", "nonsense"],
+    ]) {
+      const r = cli(...args);
+      assert.notEqual(r.code, 0, args.join(" "));
+      assert.equal(r.stdout, "", args.join(" "));
+      assert.match(r.stderr, /^flotilla: .+\n$/, args.join(" "));
+    }
+  });
+
+  it("refuses to cancel a finished run", () => {
+    const r = cli("cancel", runId, "--store", store);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /already completed/);
+  });
+});
