@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { z } from "zod";
 import { Flotilla, isFlotillaError, ToolRejectedError } from "../src/index.js";
+import { readMessage } from "../src/journal/payloads.js";
 import { FakeProvider } from "./helpers/fakeProvider.js";
 
 const dirs: string[] = [];
@@ -111,9 +112,13 @@ describe("durable runs", () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     const journalBefore = await first.store.readJournal(run.id);
-    const firstAnswer = journalBefore.find((e) => e.type === "step.completed")?.data as {
-      message: { content: string };
+    const firstStep = journalBefore.find((e) => e.type === "step.completed")?.data as {
+      response: { messageRef: string };
     };
+    const firstAnswer = (await readMessage(
+      first.store,
+      Buffer.from(firstStep.response.messageRef, "hex"),
+    )) as { content: string };
     await (await first.worker()).stop(0);
     await first.close();
 
@@ -122,7 +127,7 @@ describe("durable runs", () => {
     define(second, null);
     await second.worker();
     const [a, b] = await second.handle<string[]>(run.id).result({ timeoutMs: 10_000 });
-    assert.equal(a, firstAnswer.message.content, "the first LLM answer must come from the journal");
+    assert.equal(a, firstAnswer.content, "the first LLM answer must come from the journal");
     assert.ok(b?.startsWith("answer"));
     assert.equal(provider1.calls, 1);
     assert.equal(provider2.calls, 1, "only the step after the crash point calls the model");

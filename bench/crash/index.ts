@@ -143,13 +143,15 @@ async function count(
     if (run.error?.code === "FLOTILLA_NONDETERMINISM") counts.replayMismatches++;
     const journal = await store.readJournal(run.id);
     const outcomes = new Map<string, number>();
+    const unknownSteps = new Set<string>();
     for (const e of journal) {
       if (!e.step) continue;
-      if (e.type === "effect.unknown") counts.unknownSurfaced++;
+      if (e.type === "effect.unknown") unknownSteps.add(e.step);
       if (["step.completed", "step.failed", "effect.committed", "effect.failed"].includes(e.type)) {
         outcomes.set(e.step, (outcomes.get(e.step) ?? 0) + 1);
       }
     }
+    counts.unknownSurfaced += unknownSteps.size;
     // A step with two outcomes means replay redid a step the journal had settled.
     counts.replayMismatches += [...outcomes.values()].filter((n) => n > 1).length;
     if (!topSet.has(run.id)) continue;

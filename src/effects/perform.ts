@@ -127,7 +127,7 @@ export async function performEffect<A, R>(
       return attempt(exec, signal, step, tool, args, key, next);
     }
   }
-  return park(exec, step, tool, key);
+  return park(exec, step, tool, key, rec.unknown);
 }
 
 async function attempt<A, R>(
@@ -202,14 +202,16 @@ async function park<A, R>(
   step: string,
   tool: Tool<A, R>,
   key: string,
+  alreadyJournaled = false,
 ): Promise<never> {
   const error = new EffectOutcomeUnknownError(exec.runId, step, tool.name, key);
-  await exec.write(
-    [{ type: "effect.unknown", step, data: { kind: "tool", name: tool.name, key } }],
-    {
-      effects: [{ key, runId: exec.runId, step, tool: tool.name, state: "unknown" }],
-    },
-  );
+  if (!alreadyJournaled)
+    await exec.write(
+      [{ type: "effect.unknown", step, data: { kind: "tool", name: tool.name, key } }],
+      {
+        effects: [{ key, runId: exec.runId, step, tool: tool.name, state: "unknown" }],
+      },
+    );
   exec.stop("park", error);
   throw error;
 }
