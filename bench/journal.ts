@@ -146,16 +146,26 @@ async function figures(
   };
 }
 
+const userTurn = (t: number): LlmMessage => ({
+  role: "user",
+  content: `Turn ${t}: where is my order #${1000 + t}? ${"Please check again. ".repeat(8)}`,
+});
+const assistantTurn = (historyLength: number): LlmMessage => ({
+  role: "assistant",
+  content: `Answer to turn ${historyLength}: ${"the order ships Tuesday; ".repeat(16)}`,
+});
+const SYSTEM: LlmMessage = {
+  role: "system",
+  content: "You are a support agent for an online shop.",
+};
+
 /** One run resending its growing history each turn: storage must grow with what is new. */
 async function conversation(store: string, turns: number, onTurn: (t: number) => void) {
   const provider: LlmProvider = {
     name: "talker",
     complete: (request) =>
       Promise.resolve({
-        message: {
-          role: "assistant",
-          content: `Answer to turn ${request.messages.length}: ${"the order ships Tuesday; ".repeat(16)}`,
-        },
+        message: assistantTurn(request.messages.length),
         usage: { inputTokens: 100, outputTokens: 100 },
         model: request.model,
         finishReason: "stop",
@@ -163,24 +173,22 @@ async function conversation(store: string, turns: number, onTurn: (t: number) =>
   };
   const f = await Flotilla.open({ store, providers: { default: provider }, worker: { pollMs: 5 } });
   const agent = f.agent("bench.conversation", async (ctx, n: number) => {
-    const history: LlmMessage[] = [
-      { role: "system", content: "You are a support agent for an online shop." },
-    ];
+    const history: LlmMessage[] = [SYSTEM];
     for (let t = 0; t < n; t++) {
-      history.push({
-        role: "user",
-        content: `Turn ${t}: where is my order #${1000 + t}? ${"Please check again. ".repeat(8)}`,
-      });
+      history.push(userTurn(t));
       const r = await ctx.llm({ model: "m", messages: history });
       history.push(r.message);
       if (t % 50 === 0) onTurn(t);
     }
-    return history;
+    return history.length;
   });
-  const history = await (await f.start(agent, turns)).result();
+  await (await f.start(agent, turns)).result();
   const bytes = await f.store.storedBytes();
   await f.close();
-  const unique = new Set(history.map((m) => canonicalJson(m)));
+  // The distinct messages the conversation produced, each counted once.
+  const messages = [SYSTEM];
+  for (let t = 0; t < turns; t++) messages.push(userTurn(t), assistantTurn(2 * t + 2));
+  const unique = new Set(messages.map((m) => canonicalJson(m)));
   const uniqueBytes = [...unique].reduce((s, m) => s + Buffer.byteLength(m), 0);
   const storedBytes = bytes.events + bytes.blobs;
   return { turns, storedBytes, uniqueBytes, ratio: round(storedBytes / uniqueBytes) };

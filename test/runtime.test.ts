@@ -117,7 +117,7 @@ describe("durable runs", () => {
     };
     const firstAnswer = (await readMessage(
       first.store,
-      Buffer.from(firstStep.response.messageRef, "hex"),
+      Buffer.from(firstStep.response.messageRef, "base64url"),
     )) as { content: string };
     await (await first.worker()).stop(0);
     await first.close();

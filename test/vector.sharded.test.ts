@@ -141,7 +141,7 @@ void test("bad input is a typed error naming the field", async () => {
   await assert.rejects(index.search(row(data.queries, 0), 2.5), expectVectorError("k"));
   await assert.rejects(index.remove(N + 99), expectVectorError("id"));
   await assert.rejects(index.add(-1, row(data.queries, 0)), expectVectorError("id"));
-  await assert.rejects(index.add(5000, new Float32Array(DIM)), expectVectorError("vector[0]"));
+  await assert.rejects(index.add(5000, new Float32Array(DIM)), expectVectorError("vector"));
   await assert.rejects(
     index.search(row(data.queries, 0), K, { ef: 0 }),
     expectVectorError("search options.ef"),

@@ -173,8 +173,11 @@ export class RunContext {
           blobs: [...blobs.values()],
           meta: {
             provider: provider.name,
-            request: { ...params, messagesRef: requestHead.toString("hex") } as unknown as Json,
-            response: { ...rest, messageRef: messageRef.toString("hex") } as unknown as Json,
+            request: {
+              ...params,
+              messagesRef: requestHead.toString("base64url"),
+            } as unknown as Json,
+            response: { ...rest, messageRef: messageRef.toString("base64url") } as unknown as Json,
           },
         };
       },
@@ -182,7 +185,7 @@ export class RunContext {
         if (!rec.outcome?.ok) return replayOutcome<LlmResponse>(rec.step, rec.outcome!);
         const response = rec.meta.response as unknown as LlmResponse & { messageRef: string };
         const { messageRef, ...rest } = response;
-        const message = await readMessage(host.store, Buffer.from(messageRef, "hex"));
+        const message = await readMessage(host.store, Buffer.from(messageRef, "base64url"));
         return { ...rest, message } as unknown as LlmResponse;
       },
     );

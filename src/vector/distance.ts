@@ -5,13 +5,25 @@
  */
 export type Space = "cosine" | "l2";
 
-export function dot(a: Float32Array, aOff: number, b: Float32Array, bOff: number, dim: number): number {
+export function dot(
+  a: Float32Array,
+  aOff: number,
+  b: Float32Array,
+  bOff: number,
+  dim: number,
+): number {
   let s = 0;
   for (let i = 0; i < dim; i++) s += a[aOff + i]! * b[bOff + i]!;
   return s;
 }
 
-export function squaredL2(a: Float32Array, aOff: number, b: Float32Array, bOff: number, dim: number): number {
+export function squaredL2(
+  a: Float32Array,
+  aOff: number,
+  b: Float32Array,
+  bOff: number,
+  dim: number,
+): number {
   let s = 0;
   for (let i = 0; i < dim; i++) {
     const d = a[aOff + i]! - b[bOff + i]!;
@@ -33,6 +45,13 @@ export function normalizeRows(rows: Float32Array, dim: number): Float32Array {
 }
 
 /** Distance between row `a` of `as` and row `b` of `bs` in `space`; both unit rows for cosine. */
-export function distance(space: Space, as: Float32Array, aOff: number, bs: Float32Array, bOff: number, dim: number): number {
+export function distance(
+  space: Space,
+  as: Float32Array,
+  aOff: number,
+  bs: Float32Array,
+  bOff: number,
+  dim: number,
+): number {
   return space === "cosine" ? 1 - dot(as, aOff, bs, bOff, dim) : squaredL2(as, aOff, bs, bOff, dim);
 }

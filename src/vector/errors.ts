@@ -14,7 +14,9 @@ export class VectorIndexError extends FlotillaError {
 /** Echoes a received value into error details without dragging a whole vector along. */
 export function describeReceived(value: unknown): unknown {
   if (Array.isArray(value)) return `array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name} of length ${(value as Float32Array).length}`;
-  if (typeof value === "bigint" || typeof value === "symbol" || typeof value === "function") return String(value);
+  if (ArrayBuffer.isView(value))
+    return `${value.constructor.name} of length ${(value as Float32Array).length}`;
+  if (typeof value === "bigint" || typeof value === "symbol" || typeof value === "function")
+    return String(value);
   return value;
 }

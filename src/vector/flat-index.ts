@@ -50,7 +50,11 @@ export class FlatIndex {
     const last = --this.count;
     if (row !== last) {
       const lastId = this.ids[last]!;
-      this.data.copyWithin(row * this.dimension, last * this.dimension, (last + 1) * this.dimension);
+      this.data.copyWithin(
+        row * this.dimension,
+        last * this.dimension,
+        (last + 1) * this.dimension,
+      );
       this.ids[row] = lastId;
       this.rowOf.set(lastId, row);
     }

@@ -44,7 +44,11 @@ export class HnswShard {
       efConstruction: config.efConstruction,
       randomSeed: config.seed,
     });
-    return new HnswShard(config, graph, new FlatIndex(config.dimension, config.space, config.initialCapacity));
+    return new HnswShard(
+      config,
+      graph,
+      new FlatIndex(config.dimension, config.space, config.initialCapacity),
+    );
   }
 
   /** Reads a shard written by `save`. */

@@ -68,7 +68,7 @@ export function mergeTopK(lists: readonly ShardHits[], k: number): MergedHits {
       out.shards.push(lists[l]!.shard);
     }
     pos[l] = pos[l]! + 1;
-    if (pos[l]! < lists[l]!.ids.length) {
+    if (pos[l] < lists[l]!.ids.length) {
       siftDown(0);
     } else {
       heads[0] = heads[heads.length - 1]!;

@@ -15,10 +15,20 @@ interface Host {
   pending: Map<number, Pending>;
 }
 
-// Run the worker from the same kind of file as this module: .ts under tsx
-// (tests, benchmarks), .js once compiled. Workers inherit execArgv, so the
-// tsx loader applies to them too.
-const WORKER_URL = new URL(`./shard-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+const EXTENSION = extname(fileURLToPath(import.meta.url));
+const WORKER_URL = new URL(`./shard-worker${EXTENSION}`, import.meta.url);
+
+/**
+ * Compiled, the worker is a plain .js file. Run from source (tests,
+ * benchmarks under tsx), Node 20 does not apply the parent's `--import tsx`
+ * hooks to worker threads, so the worker first registers tsx itself.
+ */
+function startWorker(): Worker {
+  if (EXTENSION !== ".ts") return new Worker(WORKER_URL);
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(boot, { eval: true });
+}
 
 /**
  * Worker threads hosting shards, shard `s` on worker `s % threads`. Never
@@ -63,7 +73,7 @@ export class ShardPool {
   }
 
   private spawn(): Host {
-    const worker = new Worker(WORKER_URL);
+    const worker = startWorker();
     const host: Host = { worker, pending: new Map() };
     worker.unref();
     const settle = (reqId: number): Pending | undefined => {
@@ -76,13 +86,22 @@ export class ShardPool {
       const p = settle(reply.reqId);
       if (!p) return;
       if (reply.ok) p.resolve(reply.value);
-      else p.reject(new VectorIndexError(`shard worker failed: ${reply.error.message}`, { error: reply.error }));
+      else
+        p.reject(
+          new VectorIndexError(`shard worker failed: ${reply.error.message}`, {
+            error: reply.error,
+          }),
+        );
     });
     const failAll = (err: unknown): void => {
       for (const reqId of [...host.pending.keys()]) settle(reqId)?.reject(err);
     };
-    worker.on("error", (err) => failAll(new VectorIndexError(`shard worker crashed: ${err.message}`, {}, { cause: err })));
-    worker.on("exit", (code) => failAll(new VectorIndexError(`shard worker exited with code ${code}`, { code })));
+    worker.on("error", (err) =>
+      failAll(new VectorIndexError(`shard worker crashed: ${err.message}`, {}, { cause: err })),
+    );
+    worker.on("exit", (code) =>
+      failAll(new VectorIndexError(`shard worker exited with code ${code}`, { code })),
+    );
     return host;
   }
 }

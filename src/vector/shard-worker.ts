@@ -1,7 +1,13 @@
 import { parentPort } from "node:worker_threads";
 import { serializeError } from "../core/errors.js";
 import { HnswShard, type Hits } from "./hnsw-shard.js";
-import { TASK_WIDTH, type SearchReply, type WorkerCommand, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import {
+  TASK_WIDTH,
+  type SearchReply,
+  type WorkerCommand,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./protocol.js";
 
 /**
  * Worker thread owning some shards. Each HNSW graph lives in exactly one
@@ -73,7 +79,11 @@ parentPort?.on("message", (req: WorkerRequest) => {
   try {
     const value = run(req);
     if (value !== null && typeof value === "object") {
-      transfer.push(value.counts.buffer as ArrayBuffer, value.ids.buffer as ArrayBuffer, value.distances.buffer as ArrayBuffer);
+      transfer.push(
+        value.counts.buffer as ArrayBuffer,
+        value.ids.buffer as ArrayBuffer,
+        value.distances.buffer as ArrayBuffer,
+      );
     }
     reply = { reqId: req.reqId, ok: true, value };
   } catch (err) {

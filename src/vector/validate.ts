@@ -5,7 +5,11 @@ import { VectorIndexError, describeReceived } from "./errors.js";
  * Parses `value` with `schema`; on failure throws a `VectorIndexError` naming
  * the first offending field (dotted path under `what`) and the value received.
  */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+): z.output<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
