@@ -26,6 +26,15 @@ export type ErrorCode =
   | "FLOTILLA_TIMEOUT"
   | "FLOTILLA_STEP_FAILED"
   | "FLOTILLA_TOOL_REJECTED"
+  | "FLOTILLA_BREAKER_OPEN"
+  | "FLOTILLA_BULKHEAD_FULL"
+  | "FLOTILLA_RETRIES_EXHAUSTED"
+  | "FLOTILLA_RETRY_BUDGET_EXHAUSTED"
+  | "FLOTILLA_THROTTLED"
+  | "FLOTILLA_DEADLINE_EXCEEDED"
+  | "FLOTILLA_REFUSED"
+  | "FLOTILLA_ESCALATED"
+  | "FLOTILLA_VALIDATION_FAILED"
   | "FLOTILLA_PROVIDER_ERROR"
   | "FLOTILLA_VECTOR_ERROR";
 
@@ -202,6 +211,85 @@ export class RunParkedError extends FlotillaError {
       "FLOTILLA_RUN_PARKED",
       `run ${runId} is parked and needs a decision: ${error?.message ?? "no reason recorded"}`,
       { runId, error },
+    );
+  }
+}
+
+/** Marks an error as final for everything above it: a parent must not retry what a child gave up on. */
+function final(details: Record<string, unknown>): Record<string, unknown> {
+  return { ...details, dontRetry: true };
+}
+
+export class RetriesExhaustedError extends FlotillaError {
+  constructor(dependency: string, attempts: number, cause: unknown) {
+    super(
+      "FLOTILLA_RETRIES_EXHAUSTED",
+      `'${dependency}' failed ${attempts} times; giving up (last error: ${messageOf(cause)})`,
+      final({ dependency, attempts, lastError: serializeError(cause) }),
+      { cause },
+    );
+  }
+}
+
+export class RetryBudgetExhaustedError extends FlotillaError {
+  constructor(dependency: string, cause: unknown) {
+    super(
+      "FLOTILLA_RETRY_BUDGET_EXHAUSTED",
+      `'${dependency}' is failing and its retry budget is spent; not retrying so the outage is not amplified (last error: ${messageOf(cause)})`,
+      final({ dependency, lastError: serializeError(cause) }),
+      { cause },
+    );
+  }
+}
+
+export class ThrottledError extends FlotillaError {
+  constructor(dependency: string, probability: number) {
+    super(
+      "FLOTILLA_THROTTLED",
+      `'${dependency}' is rejecting most requests; this one was dropped locally (p=${probability.toFixed(2)})`,
+      final({ dependency, probability }),
+    );
+  }
+}
+
+export class DeadlineExceededError extends FlotillaError {
+  constructor(what: string, deadline: number, reason: string) {
+    super(
+      "FLOTILLA_DEADLINE_EXCEEDED",
+      `${what}: deadline ${new Date(deadline).toISOString()} ${reason}`,
+      final({ what, deadline }),
+    );
+  }
+}
+
+export class RefusedError extends FlotillaError {
+  constructor(dependency: string, cause: unknown) {
+    super(
+      "FLOTILLA_REFUSED",
+      `'${dependency}' is unavailable and this call fails closed: no fallback, no guess (${messageOf(cause)})`,
+      final({ dependency, cause: serializeError(cause) }),
+      { cause },
+    );
+  }
+}
+
+export class EscalatedError extends FlotillaError {
+  constructor(dependency: string, cause: unknown) {
+    super(
+      "FLOTILLA_ESCALATED",
+      `'${dependency}' is unavailable; the run is parked for a human (${messageOf(cause)})`,
+      final({ dependency, cause: serializeError(cause) }),
+      { cause },
+    );
+  }
+}
+
+export class ValidationFailedError extends FlotillaError {
+  constructor(what: string, samples: number, problem: string) {
+    super(
+      "FLOTILLA_VALIDATION_FAILED",
+      `${what}: no valid answer in ${samples} sample(s): ${problem}`,
+      final({ what, samples, problem }),
     );
   }
 }

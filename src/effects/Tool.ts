@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { FlotillaError, InvalidArgumentError } from "../core/errors.js";
+import type { ErrorClassifier } from "../resilience/classify.js";
 
 /**
  * What a tool does to the world, which decides what recovery may do:
@@ -15,8 +16,10 @@ export interface ToolCallContext {
   idempotencyKey: string;
   /** Aborted when the run is cancelled or loses its lease. */
   signal: AbortSignal;
-  /** 1 on the first call, higher when recovery calls again with the same key. */
+  /** 1 on the first call, higher when a retry or recovery calls again with the same key. */
   attempt: number;
+  /** Absolute deadline of the call (ms since epoch), when the run or call has one. */
+  deadline?: number;
 }
 
 /** What `reconcile` found out about an effect whose outcome was lost. */
@@ -38,6 +41,10 @@ export interface ToolSpec<A, R> {
   compensate?: (args: A, result: R, ctx: ToolCallContext) => Promise<unknown>;
   /** Asked after a crash inside the tool: did the effect with this key happen? */
   reconcile?: (args: A, ctx: ToolCallContext) => Promise<Reconciliation<R>>;
+  /** The tool's own verdict on its errors (retryable or not), over the defaults. */
+  classify?: ErrorClassifier;
+  /** Concurrent calls allowed, and how many may queue beyond that (default 0). */
+  bulkhead?: { concurrency: number; queue?: number };
 }
 
 export interface Tool<A = unknown, R = unknown> extends ToolSpec<A, R> {
@@ -58,6 +65,10 @@ const specSchema = z.object({
   run: z.function(),
   compensate: z.function().optional(),
   reconcile: z.function().optional(),
+  classify: z.function().optional(),
+  bulkhead: z
+    .object({ concurrency: z.number().int().min(1), queue: z.number().int().min(0).optional() })
+    .optional(),
 });
 
 /** Checks a name used for tools and agents; quotes what was received. */
@@ -110,11 +121,21 @@ export class ToolRejectedError extends FlotillaError {
   }
 }
 
-/** True when a tool error says the effect did not happen. */
+/** Refusals raised before the tool was called: the effect certainly did not happen. */
+const BEFORE_CALL = new Set([
+  "FLOTILLA_TOOL_REJECTED",
+  "FLOTILLA_BREAKER_OPEN",
+  "FLOTILLA_BULKHEAD_FULL",
+  "FLOTILLA_THROTTLED",
+  "FLOTILLA_DEADLINE_EXCEEDED",
+]);
+
+/** True when an error says the effect did not happen. */
 export function effectNotApplied(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
+  const code = (err as { code?: unknown }).code;
   return (
-    (err as { code?: unknown }).code === "FLOTILLA_TOOL_REJECTED" ||
+    (typeof code === "string" && BEFORE_CALL.has(code)) ||
     (err as { effectApplied?: unknown }).effectApplied === false
   );
 }

@@ -9,6 +9,7 @@ import type { Json } from "../core/json.js";
 import type { StepRecord } from "../journal/JournalIndex.js";
 import type { Execution } from "../runtime/Execution.js";
 import { replayOutcome } from "../runtime/RunContext.js";
+import { runTool } from "./runTool.js";
 import { effectNotApplied, type Tool } from "./Tool.js";
 
 function jsonCopy<T>(value: T): T {
@@ -33,6 +34,7 @@ export async function performEffect<A, R>(
   rec: StepRecord | undefined,
   tool: Tool<A, R>,
   args: A,
+  deadline: number | undefined,
 ): Promise<R> {
   if (rec?.outcome) return replayOutcome<R>(step, rec.outcome);
   if (rec?.revoked)
@@ -101,7 +103,7 @@ export async function performEffect<A, R>(
       if (isFlotillaError(err, "FLOTILLA_CANCELLED")) return revoke(exec, step, name);
       throw err;
     }
-    return attempt(exec, signal, step, tool, args, key, 1);
+    return attempt(exec, signal, step, tool, args, key, 1, deadline);
   }
 
   const key = rec.intent.key;
@@ -110,7 +112,7 @@ export async function performEffect<A, R>(
     await exec.write([
       { type: "effect.attempt", step, data: { ...base, attempt: next, recovery: true } },
     ]);
-    return attempt(exec, signal, step, tool, args, key, next);
+    return attempt(exec, signal, step, tool, args, key, next, deadline);
   }
   if (tool.reconcile && !rec.unknown) {
     const found = await tool.reconcile(args, {
@@ -124,7 +126,7 @@ export async function performEffect<A, R>(
       await exec.write([
         { type: "effect.attempt", step, data: { ...base, attempt: next, reconciled: "not-done" } },
       ]);
-      return attempt(exec, signal, step, tool, args, key, next);
+      return attempt(exec, signal, step, tool, args, key, next, deadline);
     }
   }
   return park(exec, step, tool, key, rec.unknown);
@@ -138,10 +140,16 @@ async function attempt<A, R>(
   args: A,
   key: string,
   n: number,
+  deadline: number | undefined,
 ): Promise<R> {
   let result: R;
   try {
-    result = await tool.run(args, { idempotencyKey: key, signal, attempt: n });
+    ({ value: result } = await runTool(exec.host, tool, args, {
+      idempotencyKey: key,
+      signal,
+      firstAttempt: n,
+      deadline,
+    }));
   } catch (err) {
     // A failure only counts as "nothing happened" when repeating is safe or the tool says so.
     if (tool.effect === "idempotent" || effectNotApplied(err)) {

@@ -1,5 +1,6 @@
 import type { Clock } from "../core/clock.js";
 import {
+  DeadlineExceededError,
   CancelledError,
   FlotillaError,
   NonDeterminismError,
@@ -14,10 +15,12 @@ import type { LlmProvider } from "../providers/types.js";
 import { cancellationCommit } from "../saga/cancel.js";
 import type { ClaimedRun, Commit, NewEvent, Store } from "../store/types.js";
 import type { Agent } from "./Agent.js";
+import type { ToolRunHost } from "../effects/runTool.js";
+import type { LlmHost } from "./llmCall.js";
 import { RunContext } from "./RunContext.js";
 
 /** What an execution needs from the Flotilla instance that hosts it. */
-export interface ExecutionHost {
+export interface ExecutionHost extends LlmHost, ToolRunHost {
   readonly store: Store;
   readonly clock: Clock;
   readonly payloads: PayloadWriter;
@@ -72,6 +75,14 @@ export class Execution {
     return this.index;
   }
 
+  /** The run's absolute deadline, fixed when it was created (children inherit their parent's). */
+  get deadline(): number | undefined {
+    const created = this.index.events.find((e) => e.type === "run.created")?.data as {
+      deadline?: number;
+    } | null;
+    return typeof created?.deadline === "number" ? created.deadline : undefined;
+  }
+
   /** Runs to one outcome; never rejects. */
   async execute(): Promise<ExecutionOutcome> {
     try {
@@ -84,6 +95,7 @@ export class Execution {
           `no agent '${this.run.agent}' is registered`,
         );
       await this.write([{ type: "run.resumed", data: { worker: this.host.workerId } }]);
+      this.armDeadline();
       const outcome = new Promise<ExecutionOutcome>((resolve) => (this.finish = resolve));
       const ctx = new RunContext(this, "", this.controller.signal);
       Promise.resolve()
@@ -101,6 +113,18 @@ export class Execution {
   private async onStartFailure(err: unknown): Promise<ExecutionOutcome> {
     if (isFlotillaError(err, "FLOTILLA_LEASE_LOST")) return "lease-lost";
     return this.finalize("failed", serializeError(err)).catch(() => "lease-lost" as const);
+  }
+
+  private armDeadline(): void {
+    const deadline = this.deadline;
+    if (deadline === undefined) return;
+    const fail = () =>
+      this.stop("fail", new DeadlineExceededError(`run ${this.run.id}`, deadline, "has passed"));
+    const left = deadline - this.host.clock.now();
+    if (left <= 0) return fail();
+    const timer = setTimeout(fail, left);
+    timer.unref();
+    this.controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
   }
 
   /** Asks the run to stop; it finalizes once its code has unwound (or after the grace period). */
@@ -220,6 +244,8 @@ export class Execution {
   private async suspend(): Promise<void> {
     const waits = [...this.waits];
     const wakeTimes = waits.map((w) => w.wakeAt).filter((t): t is number => t !== null);
+    // A waiting run wakes at its deadline at the latest, to fail then rather than wait forever.
+    if (this.deadline !== undefined) wakeTimes.push(this.deadline);
     const wakeAt = wakeTimes.length ? Math.min(...wakeTimes) : null;
     try {
       await this.write(

@@ -15,7 +15,10 @@ import { newRunId, newToken } from "../core/ids.js";
 import type { Json } from "../core/json.js";
 import { defineTool, describeZodError, type Tool, type ToolSpec } from "../effects/Tool.js";
 import { PayloadWriter } from "../journal/payloads.js";
-import type { LlmProvider } from "../providers/types.js";
+import type { Admission } from "../fleet/types.js";
+import type { LlmProvider, LlmResponse } from "../providers/types.js";
+import { Bulkhead } from "../resilience/Bulkhead.js";
+import { Resilience, type ResilienceOptions } from "../resilience/Resilience.js";
 import { cancellationCommit } from "../saga/cancel.js";
 import type { CancelReceipt } from "../saga/receipt.js";
 import { DEFAULT_STORE, openStore } from "../store/open.js";
@@ -32,6 +35,8 @@ const optionsSchema = z.object({
   inlineSleepMs: z.number().min(0).optional(),
   stopGraceMs: z.number().min(0).optional(),
   worker: z.union([z.literal(false), z.object({}).loose()]).optional(),
+  resilience: z.object({}).loose().optional(),
+  admission: z.object({ acquire: z.function() }).loose().optional(),
 });
 
 export interface FlotillaOptions {
@@ -48,12 +53,18 @@ export interface FlotillaOptions {
   stopGraceMs?: number;
   /** Options of the in-process worker started by `start()`, or `false` for none. */
   worker?: WorkerOptions | false;
+  /** Retry, budget and breaker policy per dependency. */
+  resilience?: ResilienceOptions;
+  /** Fleet admission control consulted before every LLM attempt. */
+  admission?: Admission;
 }
 
 export interface StartOptions {
   /** Starting twice with the same key returns the same run. */
   idempotencyKey?: string;
   tenant?: string;
+  /** The run (and its children) must finish within this many ms; no attempt starts after. */
+  deadlineMs?: number;
 }
 
 export type EffectDecision =
@@ -92,6 +103,9 @@ export class RunHandle<O = unknown> {
  */
 export class Flotilla implements WorkerHost {
   readonly payloads = new PayloadWriter();
+  readonly resilience: Resilience;
+  readonly admission: Admission | undefined;
+  readonly staleAnswers = new Map<string, { response: LlmResponse; at: number }>();
   readonly workerId: string;
   readonly clock: Clock;
   readonly inlineSleepMs: number;
@@ -99,6 +113,7 @@ export class Flotilla implements WorkerHost {
   private readonly agents = new Map<string, Agent>();
   private readonly tools = new Map<string, Tool>();
   private readonly providers = new Map<string, LlmProvider>();
+  private readonly bulkheads = new Map<string, Bulkhead>();
   private readonly settledRuns = new EventEmitter();
   private ownedWorker: Worker | undefined;
   private closed = false;
@@ -111,6 +126,8 @@ export class Flotilla implements WorkerHost {
     this.clock = options.clock ?? systemClock;
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${newToken().slice(0, 6)}`;
     this.inlineSleepMs = options.inlineSleepMs ?? 2_000;
+    this.resilience = new Resilience(this.clock, Math.random, options.resilience);
+    this.admission = options.admission;
     this.stopGraceMs = options.stopGraceMs ?? 10_000;
     for (const [name, p] of Object.entries(options.providers ?? {})) this.providers.set(name, p);
     this.settledRuns.setMaxListeners(0);
@@ -176,6 +193,21 @@ export class Flotilla implements WorkerHost {
     this.settledRuns.emit(runId);
   }
 
+  bulkhead(tool: Tool): Bulkhead | undefined {
+    if (!tool.bulkhead) return undefined;
+    let b = this.bulkheads.get(tool.name);
+    if (!b) {
+      b = new Bulkhead(`tool:${tool.name}`, tool.bulkhead.concurrency, tool.bulkhead.queue ?? 0);
+      this.bulkheads.set(tool.name, b);
+    }
+    return b;
+  }
+
+  /** Shares retry budgets and breaker states with the other workers on this store. */
+  heartbeat(): Promise<void> {
+    return this.resilience.sync(this.store, this.workerId);
+  }
+
   warn(message: string, err: unknown): void {
     process.emitWarning(
       `flotilla: ${message}: ${err instanceof Error ? err.message : String(err)}`,
@@ -197,6 +229,17 @@ export class Flotilla implements WorkerHost {
       );
     }
     if (
+      options.deadlineMs !== undefined &&
+      !(Number.isFinite(options.deadlineMs) && options.deadlineMs > 0)
+    ) {
+      throw new InvalidArgumentError(
+        `deadlineMs must be a positive number, received ${options.deadlineMs}`,
+        {
+          field: "deadlineMs",
+        },
+      );
+    }
+    if (
       options.idempotencyKey !== undefined &&
       (typeof options.idempotencyKey !== "string" || !options.idempotencyKey)
     ) {
@@ -214,6 +257,7 @@ export class Flotilla implements WorkerHost {
       input: JSON.parse(serialized) as Json,
       idempotencyKey: options.idempotencyKey ?? null,
       tenant: options.tenant ?? null,
+      deadline: options.deadlineMs === undefined ? null : this.clock.now() + options.deadlineMs,
     });
     if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
     return new RunHandle<O>(this, run.id);

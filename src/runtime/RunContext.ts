@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  isFlotillaError,
   CancelledError,
   InvalidArgumentError,
   RunFailedError,
@@ -12,9 +13,11 @@ import { deriveId } from "../core/ids.js";
 import type { Json } from "../core/json.js";
 import { describeZodError, isTool, type Tool } from "../effects/Tool.js";
 import { performEffect } from "../effects/perform.js";
+import { runTool } from "../effects/runTool.js";
 import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.js";
 import { readMessage, type BlobBatch } from "../journal/payloads.js";
-import type { LlmRequest, LlmResponse } from "../providers/types.js";
+import type { LlmRequest } from "../providers/types.js";
+import { callLlm, type LlmPolicy, type LlmResult } from "./llmCall.js";
 import type { Blob } from "../store/types.js";
 import { isAgent, type Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
@@ -51,11 +54,11 @@ interface StepWork<T> {
 /** A branch of ctx.all / ctx.race: runs with its own context, cancelled with its siblings. */
 export type Branch<T> = (ctx: RunContext) => Promise<T>;
 
-export interface LlmOptions {
-  /** Which registered provider to use; default: the default provider. */
-  provider?: string;
+export interface LlmOptions extends LlmPolicy {
   /** Names the step in the journal; default: the model. */
   name?: string;
+  /** A deadline for this call, relative to now; the run's own deadline applies too. */
+  deadlineMs?: number;
 }
 
 export interface WaitForOptions {
@@ -150,18 +153,28 @@ export class RunContext {
   }
 
   /** Calls the model once; its answer is journaled before the next step starts. */
-  llm(request: LlmRequest, options: LlmOptions = {}): Promise<LlmResponse> {
+  llm(request: LlmRequest, options: LlmOptions = {}): Promise<LlmResult> {
     const parsed = llmRequestSchema.safeParse(request);
     if (!parsed.success) {
       return Promise.reject(new InvalidArgumentError(`ctx.llm: ${describeZodError(parsed.error)}`));
     }
     const host = this.exec.host;
-    return this.once<LlmResponse>(
+    return this.once<LlmResult>(
       "llm",
       options.name ?? request.model,
       async () => {
         const provider = host.provider(options.provider);
-        const response = await provider.complete(request, { signal: this.signal });
+        let response: LlmResult;
+        try {
+          response = await callLlm(host, request, options, {
+            signal: this.signal,
+            deadline: this.deadline(options.deadlineMs),
+            tenant: this.exec.run.tenant ?? "default",
+          });
+        } catch (err) {
+          if (isFlotillaError(err, "FLOTILLA_ESCALATED")) this.exec.stop("park", err);
+          throw err;
+        }
         const blobs: BlobBatch = new Map();
         const requestHead = host.payloads.messageList(request.messages as unknown as Json[], blobs);
         const messageRef = host.payloads.message(response.message as unknown as Json, blobs);
@@ -182,17 +195,26 @@ export class RunContext {
         };
       },
       async (rec) => {
-        if (!rec.outcome?.ok) return replayOutcome<LlmResponse>(rec.step, rec.outcome!);
-        const response = rec.meta.response as unknown as LlmResponse & { messageRef: string };
+        if (!rec.outcome?.ok) return replayOutcome<LlmResult>(rec.step, rec.outcome!);
+        const response = rec.meta.response as unknown as LlmResult & { messageRef: string };
         const { messageRef, ...rest } = response;
         const message = await readMessage(host.store, Buffer.from(messageRef, "base64url"));
-        return { ...rest, message } as unknown as LlmResponse;
+        return { ...rest, message } as unknown as LlmResult;
       },
     );
   }
 
+  /** The earliest of the run's deadline and `now + relativeMs`. */
+  deadline(relativeMs?: number): number | undefined {
+    const run = this.exec.deadline;
+    if (relativeMs === undefined) return run;
+    const call = this.exec.host.clock.now() + relativeMs;
+    return run === undefined ? call : Math.min(run, call);
+  }
+
   /** Calls a tool under its effect contract (intent before, outcome after). */
-  async call<A, R>(tool: Tool<A, R>, args: A): Promise<R> {
+  async call<A, R>(tool: Tool<A, R>, args: A, options: { deadlineMs?: number } = {}): Promise<R> {
+    const deadline = this.deadline(options.deadlineMs);
     if (!isTool(tool))
       throw new InvalidArgumentError("ctx.call needs a tool made by flotilla.tool(name, spec)");
     let checked: A = args;
@@ -207,18 +229,20 @@ export class RunContext {
       }
     }
     if (tool.effect === "read") {
-      return this.once<R>("tool", tool.name, async (step) => ({
-        value: await tool.run(checked, {
+      return this.once<R>("tool", tool.name, async (step) => {
+        const { value, attempts } = await runTool<A, R>(this.exec.host, tool, checked, {
           idempotencyKey: `${this.runId}:${step}`,
           signal: this.signal,
-          attempt: 1,
-        }),
-      }));
+          firstAttempt: 1,
+          deadline,
+        });
+        return { value, meta: { attempts } };
+      });
     }
     const step = this.nextStep();
     const rec = this.exec.enter(this, step, "tool", tool.name, true);
     try {
-      return await performEffect<A, R>(this.exec, this.signal, step, rec, tool, checked);
+      return await performEffect<A, R>(this.exec, this.signal, step, rec, tool, checked, deadline);
     } finally {
       this.exec.leave();
     }
@@ -247,6 +271,7 @@ export class RunContext {
                 input: jsonCopy(parsedInput) as Json,
                 parentId: this.runId,
                 tenant: this.exec.run.tenant,
+                deadline: this.exec.deadline ?? null,
               },
             ],
           },

@@ -16,6 +16,8 @@ export type WorkerOptions = z.input<typeof workerOptionsSchema>;
 
 export interface WorkerHost extends ExecutionHost {
   agentNames(): string[];
+  /** Called on every lease heartbeat: share state other workers need. */
+  heartbeat(): Promise<void>;
   /** Reports errors the worker survived (store briefly unreachable, …). */
   warn(message: string, err: unknown): void;
 }
@@ -160,6 +162,7 @@ export class Worker {
       );
       for (const id of lost) this.executions.get(id)?.stop("lease-lost", new LeaseLostError(id));
       for (const id of cancelRequested) this.executions.get(id)?.cancel();
+      await this.host.heartbeat();
     } catch (err) {
       this.host.warn("renewing leases failed", err);
     }

@@ -45,6 +45,8 @@ export interface NewRun {
   parentId?: string | null;
   idempotencyKey?: string | null;
   tenant?: string | null;
+  /** Absolute deadline (ms since epoch), journaled with the run's creation. */
+  deadline?: number | null;
 }
 
 export interface ClaimedRun extends RunRecord {
@@ -208,6 +210,17 @@ export interface Store extends StoreEvents {
 
   /** Marks a cancel request and journals it; idempotent. */
   requestCancel(runId: string, reason: string): Promise<RunRecord>;
+
+  /** Replaces this worker's published resilience state for the given dependencies. */
+  publishDependencyStates(
+    workerId: string,
+    states: readonly { dependency: string; state: Json }[],
+  ): Promise<void>;
+  /** Other workers' resilience states updated within `maxAgeMs`. */
+  readDependencyStates(
+    excludeWorkerId: string,
+    maxAgeMs: number,
+  ): Promise<{ dependency: string; workerId: string; state: Json }[]>;
 
   /** Bytes held in the journal and in payload storage, store-wide. */
   storedBytes(): Promise<{ events: number; blobs: number }>;

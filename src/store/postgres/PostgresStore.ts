@@ -309,6 +309,34 @@ export class PostgresStore extends StoreNotifier implements Store {
     });
   }
 
+  async publishDependencyStates(
+    workerId: string,
+    states: readonly { dependency: string; state: Json }[],
+  ): Promise<void> {
+    if (states.length === 0) return;
+    await this.query(
+      `INSERT INTO dependency_state (dependency, worker_id, state, updated_at)
+       SELECT d, $1, s, ${NOW_MS} FROM unnest($2::text[], $3::jsonb[]) AS t(d, s)
+       ON CONFLICT (dependency, worker_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
+      [workerId, states.map((s) => s.dependency), states.map((s) => JSON.stringify(s.state))],
+    );
+  }
+
+  async readDependencyStates(
+    excludeWorkerId: string,
+    maxAgeMs: number,
+  ): Promise<{ dependency: string; workerId: string; state: Json }[]> {
+    const rows = await this.query(
+      `SELECT * FROM dependency_state WHERE worker_id != $1 AND updated_at >= ${NOW_MS} - $2`,
+      [excludeWorkerId, maxAgeMs],
+    );
+    return rows.map((r) => ({
+      dependency: r.dependency as string,
+      workerId: r.worker_id as string,
+      state: r.state as Json,
+    }));
+  }
+
   async storedBytes(): Promise<{ events: number; blobs: number }> {
     const [ev] = await this.query(
       "SELECT coalesce(sum(pg_column_size(events.*)), 0) AS n FROM events",
@@ -349,7 +377,13 @@ async function insertRuns(c: pg.PoolClient, runs: readonly NewRun[]): Promise<nu
        SELECT id, 'run.created', NULL, data, ${NOW_MS} FROM unnest($1::text[], $2::jsonb[]) AS t(id, data)`,
       [
         rows.map((r) => r.id),
-        rows.map((r) => JSON.stringify({ agent: r.agent, parentId: r.parent_id })),
+        rows.map((r) =>
+          JSON.stringify({
+            agent: r.agent,
+            parentId: r.parent_id,
+            deadline: runs.find((x) => x.id === r.id)?.deadline ?? null,
+          }),
+        ),
       ],
     );
   }

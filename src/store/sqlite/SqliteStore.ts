@@ -138,7 +138,15 @@ export class SqliteStore extends StoreNotifier implements Store {
       .prepare(
         "INSERT INTO events (run_id, type, step, data, at) VALUES (?, 'run.created', NULL, ?, ?)",
       )
-      .run(run.id, JSON.stringify({ agent: run.agent, parentId: run.parentId ?? null }), now);
+      .run(
+        run.id,
+        JSON.stringify({
+          agent: run.agent,
+          parentId: run.parentId ?? null,
+          deadline: run.deadline ?? null,
+        }),
+        now,
+      );
     return true;
   }
 
@@ -476,6 +484,35 @@ export class SqliteStore extends StoreNotifier implements Store {
       .immediate();
     this.emitCancel(runId);
     return run;
+  }
+
+  async publishDependencyStates(
+    workerId: string,
+    states: readonly { dependency: string; state: Json }[],
+  ): Promise<void> {
+    await Promise.resolve();
+    const put = this.db.prepare(
+      "INSERT OR REPLACE INTO dependency_state (dependency, worker_id, state, updated_at) VALUES (?, ?, ?, ?)",
+    );
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const s of states) put.run(s.dependency, workerId, JSON.stringify(s.state), now);
+    })();
+  }
+
+  async readDependencyStates(
+    excludeWorkerId: string,
+    maxAgeMs: number,
+  ): Promise<{ dependency: string; workerId: string; state: Json }[]> {
+    await Promise.resolve();
+    const rows = this.db
+      .prepare("SELECT * FROM dependency_state WHERE worker_id != ? AND updated_at >= ?")
+      .all(excludeWorkerId, Date.now() - maxAgeMs) as Row[];
+    return rows.map((r) => ({
+      dependency: r.dependency as string,
+      workerId: r.worker_id as string,
+      state: JSON.parse(r.state as string) as Json,
+    }));
   }
 
   async storedBytes(): Promise<{ events: number; blobs: number }> {

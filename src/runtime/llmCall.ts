@@ -1,0 +1,199 @@
+import { EscalatedError, RefusedError, ValidationFailedError, messageOf } from "../core/errors.js";
+import { canonicalJson } from "../core/json.js";
+import type { Admission, AttemptOutcome } from "../fleet/types.js";
+import { isProviderError } from "../providers/errors.js";
+import type { LlmProvider, LlmRequest, LlmResponse } from "../providers/types.js";
+import type { Resilience } from "../resilience/Resilience.js";
+
+/** Where an answer came from, and whether it is the answer that was asked for. */
+export interface Provenance {
+  degraded: boolean;
+  /** Why the answer is degraded (the primary's failure), when it is. */
+  reason?: string;
+  /** "primary", "fallback:<provider>:<model>" or "stale-cache". */
+  source: string;
+  stalenessMs?: number;
+}
+
+export interface LlmResult extends LlmResponse {
+  provenance: Provenance;
+  /** With `output`: the answer parsed and validated. */
+  parsed?: unknown;
+  /** Upstream attempts this call took (transient retries included). */
+  attempts: number;
+  /** Answers sampled because earlier ones failed validation. */
+  samples: number;
+}
+
+/**
+ * What to do when the dependency cannot answer after its retries:
+ * fail closed (`refuse`: a typed error, never a guess; `escalate`: park the
+ * run for a human) or fail open (`fallback` to other models/providers, or a
+ * `stale` answer to the same request no older than `maxAgeMs`).
+ */
+export type OnFailure =
+  | "refuse"
+  | "escalate"
+  | { fallback: { provider?: string; model?: string }[] }
+  | { stale: { maxAgeMs: number } };
+
+export interface LlmPolicy {
+  provider?: string;
+  onFailure?: OnFailure;
+  /** Validates the answer (JSON in the message content); failures re-sample. */
+  output?: { parse(value: unknown): unknown };
+  /** Answers to draw before giving up on validation. Default 1 (3 when `output` is set). */
+  samples?: number;
+  /** A partition signal from the caller: an answer that is not relevant counts as a failure. */
+  relevant?: (response: LlmResponse) => boolean;
+}
+
+export interface LlmHost {
+  provider(name?: string): LlmProvider;
+  readonly resilience: Resilience;
+  readonly admission: Admission | undefined;
+  readonly staleAnswers: Map<string, { response: LlmResponse; at: number }>;
+  readonly clock: { now(): number };
+}
+
+const STALE_LIMIT = 1_000;
+
+function outcomeOf(err: unknown): AttemptOutcome {
+  if (isProviderError(err, "rate_limited")) return "rate_limited";
+  if (isProviderError(err, "timeout")) return "timeout";
+  return "error";
+}
+
+function estimateTokens(request: LlmRequest): { inputTokens: number; outputTokens: number } {
+  const chars = request.messages.reduce((n, m) => n + (m.content?.length ?? 0), 0);
+  return { inputTokens: Math.ceil(chars / 4), outputTokens: request.maxTokens ?? 512 };
+}
+
+/** One logical LLM call: admission, retries under budget and breaker, sampling, then the failure policy. */
+export async function callLlm(
+  host: LlmHost,
+  request: LlmRequest,
+  policy: LlmPolicy,
+  ctx: { signal: AbortSignal; deadline: number | undefined; tenant: string },
+): Promise<LlmResult> {
+  const candidates: { provider?: string; model: string; source: string }[] = [
+    {
+      ...(policy.provider !== undefined ? { provider: policy.provider } : {}),
+      model: request.model,
+      source: "primary",
+    },
+  ];
+  const failure = policy.onFailure;
+  if (failure && typeof failure === "object" && "fallback" in failure) {
+    for (const f of failure.fallback) {
+      const provider = host.provider(f.provider ?? policy.provider);
+      candidates.push({
+        ...f,
+        model: f.model ?? request.model,
+        source: `fallback:${provider.name}:${f.model ?? request.model}`,
+      });
+    }
+  }
+  const cacheKey = canonicalJson({ provider: policy.provider ?? null, request });
+  let firstError: unknown;
+  for (const c of candidates) {
+    try {
+      const result = await sampleValid(
+        host,
+        { ...request, model: c.model },
+        c.provider,
+        policy,
+        ctx,
+      );
+      if (c.source === "primary") remember(host, cacheKey, result);
+      const provenance: Provenance =
+        c.source === "primary"
+          ? { degraded: false, source: "primary" }
+          : { degraded: true, reason: messageOf(firstError), source: c.source };
+      return { ...result, provenance };
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      firstError ??= err;
+    }
+  }
+  const dependency = `${host.provider(policy.provider).name}:${request.model}`;
+  if (failure === "refuse") throw new RefusedError(dependency, firstError);
+  if (failure === "escalate") throw new EscalatedError(dependency, firstError);
+  if (failure && typeof failure === "object" && "stale" in failure) {
+    const hit = host.staleAnswers.get(cacheKey);
+    const age = hit ? host.clock.now() - hit.at : Infinity;
+    if (hit && age <= failure.stale.maxAgeMs) {
+      return {
+        ...hit.response,
+        attempts: 0,
+        samples: 0,
+        provenance: {
+          degraded: true,
+          reason: messageOf(firstError),
+          source: "stale-cache",
+          stalenessMs: age,
+        },
+      };
+    }
+  }
+  throw firstError;
+}
+
+function remember(host: LlmHost, key: string, response: LlmResponse): void {
+  const { message, usage, model, finishReason } = response;
+  host.staleAnswers.delete(key);
+  host.staleAnswers.set(key, {
+    response: { message, usage, model, finishReason },
+    at: host.clock.now(),
+  });
+  if (host.staleAnswers.size > STALE_LIMIT)
+    host.staleAnswers.delete(host.staleAnswers.keys().next().value as string);
+}
+
+async function sampleValid(
+  host: LlmHost,
+  request: LlmRequest,
+  providerName: string | undefined,
+  policy: LlmPolicy,
+  ctx: { signal: AbortSignal; deadline: number | undefined; tenant: string },
+): Promise<Omit<LlmResult, "provenance">> {
+  const provider = host.provider(providerName);
+  const dependency = host.resilience.dependency(`${provider.name}:${request.model}`);
+  const maxSamples = policy.samples ?? (policy.output ? 3 : 1);
+  let attempts = 0;
+  let problem = "";
+  for (let sample = 1; sample <= maxSamples; sample++) {
+    const { value: response, attempts: n } = await dependency.execute(
+      async () => {
+        const permit = await host.admission?.acquire(
+          { dependency: dependency.name, tenant: ctx.tenant, estimate: estimateTokens(request) },
+          ctx.signal,
+        );
+        try {
+          const r = await provider.complete(request, { signal: ctx.signal });
+          permit?.release({
+            outcome: "ok",
+            usage: r.usage,
+            ...(r.rateLimit ? { rateLimit: r.rateLimit } : {}),
+          });
+          if (policy.relevant && !policy.relevant(r))
+            throw new Error("the answer failed the caller's relevance check");
+          return r;
+        } catch (err) {
+          permit?.release({ outcome: outcomeOf(err) });
+          throw err;
+        }
+      },
+      { signal: ctx.signal, deadline: ctx.deadline, retryable: true },
+    );
+    attempts += n;
+    if (!policy.output) return { ...response, attempts, samples: sample };
+    try {
+      const parsed = policy.output.parse(JSON.parse(response.message.content ?? ""));
+      return { ...response, parsed, attempts, samples: sample };
+    } catch (err) {
+      problem = messageOf(err);
+    }
+  }
+  throw new ValidationFailedError(`'${dependency.name}'`, maxSamples, problem);
+}
