@@ -58,7 +58,7 @@ export class Bulkhead {
         onAbort: () => {
           const i = this.waiting.indexOf(entry);
           if (i >= 0) this.waiting.splice(i, 1);
-          reject(signal.reason);
+          reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
         },
       };
       signal.addEventListener("abort", entry.onAbort, { once: true });

@@ -55,7 +55,7 @@ function overlay<T extends object>(
   over: { [K in keyof T]?: T[K] | undefined } | undefined,
 ): T {
   const set = Object.entries(over ?? {}).filter(([, v]) => v !== undefined);
-  return { ...base, ...Object.fromEntries(set) } as T;
+  return { ...base, ...Object.fromEntries(set) };
 }
 
 function merge(base: DependencyPolicy, over: DependencyPolicyInput | undefined): DependencyPolicy {

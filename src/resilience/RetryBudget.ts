@@ -39,12 +39,20 @@ export class RetryBudget {
     this.requests[this.slot]! += 1;
   }
 
-  /** Takes one retry from the budget if there is one. */
+  /**
+   * Takes one retry from the budget if there is one. Besides the window
+   * allowance, retries within the current slot (a tenth of the window) may
+   * not exceed the ratio of that slot's requests (at least two, so a lone
+   * call can still use its attempts): a budget saved up in calm times is not
+   * spent in one burst when an outage begins.
+   */
   tryRetry(): boolean {
     this.rotate();
     const { requests, retries } = this.totals();
     const allowed = Math.max(this.options.minRetriesPerWindow, this.options.ratio * requests);
     if (retries + 1 > allowed) return false;
+    const burst = Math.max(2, this.options.ratio * this.requests[this.slot]!);
+    if (this.retries[this.slot]! + 1 > burst) return false;
     this.retries[this.slot]! += 1;
     return true;
   }

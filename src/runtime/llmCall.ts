@@ -169,8 +169,12 @@ async function sampleValid(
           { dependency: dependency.name, tenant: ctx.tenant, estimate: estimateTokens(request) },
           ctx.signal,
         );
+        // A signal per attempt: SDKs attach listeners to it, and a run makes many calls.
+        const attempt = new AbortController();
+        const onAbort = () => attempt.abort(ctx.signal.reason);
+        ctx.signal.addEventListener("abort", onAbort, { once: true });
         try {
-          const r = await provider.complete(request, { signal: ctx.signal });
+          const r = await provider.complete(request, { signal: attempt.signal });
           permit?.release({
             outcome: "ok",
             usage: r.usage,
@@ -182,6 +186,8 @@ async function sampleValid(
         } catch (err) {
           permit?.release({ outcome: outcomeOf(err) });
           throw err;
+        } finally {
+          ctx.signal.removeEventListener("abort", onAbort);
         }
       },
       { signal: ctx.signal, deadline: ctx.deadline, retryable: true },

@@ -1,5 +1,6 @@
 import { crashBench } from "../../../bench/crash/index.js";
 import { journalBench } from "../../../bench/journal.js";
+import { retryBench } from "../../../bench/retry.js";
 import { freshDatabase, postgresSkipReason } from "../../../bench/support/postgres.js";
 import { vectorBench } from "../../../bench/vector.js";
 import { InvalidArgumentError } from "../../core/errors.js";
@@ -38,6 +39,15 @@ const BENCHES: Record<string, { usesPostgres: boolean; run: Bench }> = {
         concurrency: 64,
         turns: o.quick ? 100 : 1000,
         ...(postgresUrl ? { postgresUrl } : {}),
+        onProgress,
+      }),
+  },
+  retry: {
+    usesPostgres: false,
+    run: (o, _pg, onProgress) =>
+      retryBench({
+        ...(o.quick ? { quick: true } : {}),
+        ...(o.seed !== undefined ? { seed: Number(o.seed) } : {}),
         onProgress,
       }),
   },
