@@ -149,6 +149,7 @@ async function attempt<A, R>(
       signal,
       firstAttempt: n,
       deadline,
+      tenant: exec.run.tenant ?? "default",
     }));
   } catch (err) {
     // A failure only counts as "nothing happened" when repeating is safe or the tool says so.

@@ -5,12 +5,26 @@ import type { Tool } from "./Tool.js";
 export interface ToolRunHost {
   readonly resilience: Resilience;
   bulkhead(tool: Tool): Bulkhead | undefined;
+  /** The tenant's bulkhead, when tenants are isolated from each other. */
+  tenantBulkhead(tenant: string): Bulkhead | undefined;
+}
+
+/** Runs `fn` inside every given bulkhead, outermost first. */
+export function throughBulkheads<T>(
+  bulkheads: readonly (Bulkhead | undefined)[],
+  fn: () => Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  return bulkheads.reduceRight<() => Promise<T>>(
+    (inner, b) => (b ? () => b.execute(inner, signal) : inner),
+    fn,
+  )();
 }
 
 /**
- * Calls a tool through its dependency's retry owner and bulkhead. Only tools
- * that are safe to repeat (read, idempotent) are retried; the key stays the
- * same on every attempt.
+ * Calls a tool through its dependency's retry owner and its bulkheads (the
+ * tenant's, then the tool's). Only tools that are safe to repeat (read,
+ * idempotent) are retried; the key stays the same on every attempt.
  */
 export async function runTool<A, R>(
   host: ToolRunHost,
@@ -21,10 +35,11 @@ export async function runTool<A, R>(
     signal: AbortSignal;
     firstAttempt: number;
     deadline: number | undefined;
+    tenant: string;
   },
 ): Promise<{ value: R; attempts: number }> {
   const dependency = host.resilience.dependency(`tool:${tool.name}`);
-  const bulkhead = host.bulkhead(tool as Tool);
+  const bulkheads = [host.tenantBulkhead(call.tenant), host.bulkhead(tool as Tool)];
   const once = (attempt: number) =>
     tool.run(args, {
       idempotencyKey: call.idempotencyKey,
@@ -33,7 +48,7 @@ export async function runTool<A, R>(
       ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
     });
   return dependency.execute(
-    (attempt) => (bulkhead ? bulkhead.execute(() => once(attempt), call.signal) : once(attempt)),
+    (attempt) => throughBulkheads(bulkheads, () => once(attempt), call.signal),
     {
       signal: call.signal,
       deadline: call.deadline,

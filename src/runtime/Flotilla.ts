@@ -37,6 +37,9 @@ const optionsSchema = z.object({
   worker: z.union([z.literal(false), z.object({}).loose()]).optional(),
   resilience: z.object({}).loose().optional(),
   admission: z.object({ acquire: z.function() }).loose().optional(),
+  tenantBulkhead: z
+    .object({ concurrency: z.number().int().min(1), queue: z.number().int().min(0).optional() })
+    .optional(),
 });
 
 export interface FlotillaOptions {
@@ -57,6 +60,8 @@ export interface FlotillaOptions {
   resilience?: ResilienceOptions;
   /** Fleet admission control consulted before every LLM attempt. */
   admission?: Admission;
+  /** Isolates tenants: each may have this many LLM/tool calls in flight, and this many queued. */
+  tenantBulkhead?: { concurrency: number; queue?: number };
 }
 
 export interface StartOptions {
@@ -195,10 +200,23 @@ export class Flotilla implements WorkerHost {
 
   bulkhead(tool: Tool): Bulkhead | undefined {
     if (!tool.bulkhead) return undefined;
-    let b = this.bulkheads.get(tool.name);
+    const key = `tool:${tool.name}`;
+    let b = this.bulkheads.get(key);
     if (!b) {
-      b = new Bulkhead(`tool:${tool.name}`, tool.bulkhead.concurrency, tool.bulkhead.queue ?? 0);
-      this.bulkheads.set(tool.name, b);
+      b = new Bulkhead(key, tool.bulkhead.concurrency, tool.bulkhead.queue ?? 0);
+      this.bulkheads.set(key, b);
+    }
+    return b;
+  }
+
+  tenantBulkhead(tenant: string): Bulkhead | undefined {
+    const spec = this.options.tenantBulkhead;
+    if (!spec) return undefined;
+    const key = `tenant:${tenant}`;
+    let b = this.bulkheads.get(key);
+    if (!b) {
+      b = new Bulkhead(key, spec.concurrency, spec.queue ?? 0);
+      this.bulkheads.set(key, b);
     }
     return b;
   }

@@ -235,6 +235,7 @@ export class RunContext {
           signal: this.signal,
           firstAttempt: 1,
           deadline,
+          tenant: this.exec.run.tenant ?? "default",
         });
         return { value, meta: { attempts } };
       });

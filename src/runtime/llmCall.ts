@@ -4,6 +4,7 @@ import type { Admission, AttemptOutcome } from "../fleet/types.js";
 import { isProviderError } from "../providers/errors.js";
 import type { LlmProvider, LlmRequest, LlmResponse } from "../providers/types.js";
 import type { Resilience } from "../resilience/Resilience.js";
+import { throughBulkheads, type ToolRunHost } from "../effects/runTool.js";
 
 /** Where an answer came from, and whether it is the answer that was asked for. */
 export interface Provenance {
@@ -48,7 +49,7 @@ export interface LlmPolicy {
   relevant?: (response: LlmResponse) => boolean;
 }
 
-export interface LlmHost {
+export interface LlmHost extends Pick<ToolRunHost, "tenantBulkhead"> {
   provider(name?: string): LlmProvider;
   readonly resilience: Resilience;
   readonly admission: Admission | undefined;
@@ -163,33 +164,43 @@ async function sampleValid(
   let attempts = 0;
   let problem = "";
   for (let sample = 1; sample <= maxSamples; sample++) {
+    const tenantBulkhead = host.tenantBulkhead(ctx.tenant);
     const { value: response, attempts: n } = await dependency.execute(
-      async () => {
-        const permit = await host.admission?.acquire(
-          { dependency: dependency.name, tenant: ctx.tenant, estimate: estimateTokens(request) },
+      () =>
+        throughBulkheads(
+          [tenantBulkhead],
+          async () => {
+            const permit = await host.admission?.acquire(
+              {
+                dependency: dependency.name,
+                tenant: ctx.tenant,
+                estimate: estimateTokens(request),
+              },
+              ctx.signal,
+            );
+            // A signal per attempt: SDKs attach listeners to it, and a run makes many calls.
+            const attempt = new AbortController();
+            const onAbort = () => attempt.abort(ctx.signal.reason);
+            ctx.signal.addEventListener("abort", onAbort, { once: true });
+            try {
+              const r = await provider.complete(request, { signal: attempt.signal });
+              permit?.release({
+                outcome: "ok",
+                usage: r.usage,
+                ...(r.rateLimit ? { rateLimit: r.rateLimit } : {}),
+              });
+              if (policy.relevant && !policy.relevant(r))
+                throw new Error("the answer failed the caller's relevance check");
+              return r;
+            } catch (err) {
+              permit?.release({ outcome: outcomeOf(err) });
+              throw err;
+            } finally {
+              ctx.signal.removeEventListener("abort", onAbort);
+            }
+          },
           ctx.signal,
-        );
-        // A signal per attempt: SDKs attach listeners to it, and a run makes many calls.
-        const attempt = new AbortController();
-        const onAbort = () => attempt.abort(ctx.signal.reason);
-        ctx.signal.addEventListener("abort", onAbort, { once: true });
-        try {
-          const r = await provider.complete(request, { signal: attempt.signal });
-          permit?.release({
-            outcome: "ok",
-            usage: r.usage,
-            ...(r.rateLimit ? { rateLimit: r.rateLimit } : {}),
-          });
-          if (policy.relevant && !policy.relevant(r))
-            throw new Error("the answer failed the caller's relevance check");
-          return r;
-        } catch (err) {
-          permit?.release({ outcome: outcomeOf(err) });
-          throw err;
-        } finally {
-          ctx.signal.removeEventListener("abort", onAbort);
-        }
-      },
+        ),
       { signal: ctx.signal, deadline: ctx.deadline, retryable: true },
     );
     attempts += n;
