@@ -20,3 +20,8 @@ export * from "./core/errors.js";
 export type { Clock } from "./core/clock.js";
 export type { Json } from "./core/json.js";
 export type * from "./providers/types.js";
+export * from "./fleet/index.js";
+export { Resilience } from "./resilience/Resilience.js";
+export type { ResilienceOptions, DependencyPolicyInput } from "./resilience/Resilience.js";
+export type { LlmResult, Provenance, OnFailure, LlmPolicy } from "./runtime/llmCall.js";
+export * from "./providers/index.js";

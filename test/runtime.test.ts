@@ -233,6 +233,44 @@ describe("durable runs", () => {
   });
 });
 
+describe("failed steps", () => {
+  it("throw the same code on first execution and on replay, so agent code branches the same way", async () => {
+    const f = await open();
+    const flaky = f.tool("inventory.check", {
+      effect: "read",
+      run: async () => {
+        throw new ToolRejectedError("out of stock");
+      },
+    });
+    const seen: string[] = [];
+    const agent = f.agent("branching", async (ctx) => {
+      const code = await ctx.call(flaky, {}).then(
+        () => "ok",
+        (e: { code: string }) => e.code,
+      );
+      seen.push(code);
+      await ctx.sleep(2_500);
+      return code;
+    });
+    const run = await f.start(agent, null);
+    while ((await f.getRun(run.id)).status !== "waiting")
+      await new Promise((r) => setTimeout(r, 20));
+    await f.store.commit({
+      runId: run.id,
+      fence: { unleasedIn: ["waiting"] },
+      events: [],
+      status: { status: "waiting", wakeAt: Date.now() },
+    });
+    assert.equal(await run.result({ timeoutMs: 10_000 }), "FLOTILLA_TOOL_REJECTED");
+    assert.ok(seen.length >= 2, "the agent was replayed at least once");
+    assert.ok(
+      seen.every((c) => c === "FLOTILLA_TOOL_REJECTED"),
+      seen.join(", "),
+    );
+    await f.close();
+  });
+});
+
 describe("effects", () => {
   it("dedupes a keyed effect across runs and never re-calls it", async () => {
     const f = await open();

@@ -3,6 +3,8 @@ import { Command, Option } from "commander";
 import { isFlotillaError } from "../core/errors.js";
 import { DEFAULT_STORE } from "../store/open.js";
 import { benchCommand } from "./commands/bench.js";
+import { demoCommand } from "./commands/demo.js";
+import { fleetCommand } from "./commands/fleet.js";
 import { cancelCommand, resolveCommand, signalCommand } from "./commands/control.js";
 import { runsCommand } from "./commands/runs.js";
 import { showCommand } from "./commands/show.js";
@@ -19,6 +21,27 @@ program
   .description("Durable, fault-tolerant runtime for fleets of LLM agents")
   .showHelpAfterError()
   .exitOverride();
+
+program
+  .command("demo")
+  .description(
+    "run a support-desk fleet on the simulated provider and tools, and report what happened",
+  )
+  .addOption(storeOption())
+  .option("--agents <n>", "tickets, one agent run each", "50")
+  .option("--provider <name>", "sim, or openai (needs OPENAI_API_KEY)", "sim")
+  .option("--seed <n>", "seed of the simulated world", "1")
+  .option("--json", "one JSON object on stdout")
+  .action(demoCommand);
+
+program
+  .command("fleet")
+  .description(
+    "fleet scheduling metrics shared through the limiter: queues, waits, admitted rate, 429 share, tenants",
+  )
+  .addOption(storeOption())
+  .option("--json", "one JSON object on stdout")
+  .action(fleetCommand);
 
 program
   .command("runs")

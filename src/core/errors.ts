@@ -165,10 +165,18 @@ export class EffectInProgressError extends FlotillaError {
   }
 }
 
-/** Raised to agent code when a step failed earlier; the journal replays it identically. */
+/**
+ * What agent code sees when a step fails: built from the journaled failure,
+ * both when it happens and on every replay, so a `catch` that branches on
+ * `code` or `name` behaves the same way each time. A Flotilla code is kept as
+ * is; any other error keeps its name and message under FLOTILLA_STEP_FAILED.
+ */
 export class StepFailedError extends FlotillaError {
-  constructor(step: string, recorded: SerializedError) {
-    super("FLOTILLA_STEP_FAILED", recorded.message, { step, error: recorded });
+  constructor(step: string, recorded: SerializedError, options?: ErrorOptions) {
+    const code = recorded.code?.startsWith("FLOTILLA_")
+      ? (recorded.code as ErrorCode)
+      : "FLOTILLA_STEP_FAILED";
+    super(code, recorded.message, { ...recorded.details, step, error: recorded }, options);
     this.name = recorded.name;
   }
 }

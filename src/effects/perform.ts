@@ -1,4 +1,5 @@
 import {
+  StepFailedError,
   CancelledError,
   EffectInProgressError,
   EffectOutcomeUnknownError,
@@ -154,19 +155,18 @@ async function attempt<A, R>(
   } catch (err) {
     // A failure only counts as "nothing happened" when repeating is safe or the tool says so.
     if (tool.effect === "idempotent" || effectNotApplied(err)) {
+      const error = serializeError(err);
       await exec.write(
         [
           {
             type: "effect.failed",
             step,
-            data: { kind: "tool", name: tool.name, error: serializeError(err) as unknown as Json },
+            data: { kind: "tool", name: tool.name, error: error as unknown as Json },
           },
         ],
-        {
-          effects: [{ key, runId: exec.runId, step, tool: tool.name, state: "failed" }],
-        },
+        { effects: [{ key, runId: exec.runId, step, tool: tool.name, state: "failed" }] },
       );
-      throw err;
+      throw new StepFailedError(step, error, { cause: err });
     }
     return park(exec, step, tool, key);
   }

@@ -1,6 +1,6 @@
 import type { Bulkhead } from "../resilience/Bulkhead.js";
 import type { Resilience } from "../resilience/Resilience.js";
-import type { Tool } from "./Tool.js";
+import { effectNotApplied, type Tool } from "./Tool.js";
 
 export interface ToolRunHost {
   readonly resilience: Resilience;
@@ -52,7 +52,8 @@ export async function runTool<A, R>(
     {
       signal: call.signal,
       deadline: call.deadline,
-      retryable: tool.effect === "read" || tool.effect === "idempotent",
+      // Safe to repeat: reads, idempotent tools, and any tool when the attempt certainly did nothing.
+      retryable: tool.effect === "read" || tool.effect === "idempotent" ? true : effectNotApplied,
       classifier: tool.classify,
     },
   );

@@ -5,6 +5,7 @@ import { ErrorCode, McpError, type Tool } from "@modelcontextprotocol/sdk/types.
 import { z } from "zod";
 import { ProviderError, type ProviderErrorKind } from "./errors.js";
 import { parseOptions } from "./parseOptions.js";
+import type { EffectKind } from "../effects/Tool.js";
 
 export const McpServerSchema = z.union([
   z.object({
@@ -38,8 +39,6 @@ export const McpToolsOptionsSchema = z.object({
   timeoutMs: z.number().int().positive().default(60_000),
 });
 export type McpToolsOptions = z.input<typeof McpToolsOptionsSchema>;
-
-export type EffectKind = "read" | "idempotent" | "compensable" | "irreversible";
 
 /** The annotations as Flotilla applied them, so a caller can see why a tool got its effect. */
 export interface McpToolContract {

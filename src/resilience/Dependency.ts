@@ -41,8 +41,12 @@ export interface ExecuteOptions {
   signal: AbortSignal;
   /** Absolute time after which no attempt may start. */
   deadline?: number | undefined;
-  /** False for effects that are not safe to repeat: one attempt only. */
-  retryable: boolean;
+  /**
+   * Whether a failed attempt may be repeated at all: false for effects that
+   * are not safe to repeat, or a test of the error (e.g. "the effect
+   * certainly did not happen").
+   */
+  retryable: boolean | ((err: unknown) => boolean);
   classifier?: ErrorClassifier | undefined;
   /** Called with each failed attempt's classification (for journals and metrics). */
   onFailure?: ((attempt: number, c: Classification) => void) | undefined;
@@ -121,7 +125,9 @@ export class Dependency {
         if (!c.dependencyFault) this.throttle.accepts++;
         this.metrics.failures++;
         options.onFailure?.(attempt, c);
-        if (!c.retryable || !options.retryable) throw err;
+        const safe =
+          typeof options.retryable === "function" ? options.retryable(err) : options.retryable;
+        if (!c.retryable || !safe) throw err;
         if (attempt >= this.policy.maxAttempts)
           throw new RetriesExhaustedError(this.name, attempt, err);
         if (!this.budget.tryRetry()) {

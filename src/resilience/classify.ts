@@ -54,10 +54,17 @@ function defaultClassification(err: unknown): Classification {
     }
     return { retryable: false, reason: err.code, dependencyFault: false };
   }
-  const e = err as { name?: string; code?: string; status?: number } | null;
+  const e = err as {
+    name?: string;
+    code?: string;
+    status?: number;
+    cause?: { code?: string };
+  } | null;
   if (e?.name === "AbortError")
     return { retryable: false, reason: "aborted", dependencyFault: false };
-  if (e?.code && NETWORK_CODES.has(e.code))
+  // fetch reports a dropped connection as a TypeError whose cause carries the socket error.
+  const code = e?.code ?? e?.cause?.code;
+  if (code && NETWORK_CODES.has(code))
     return { retryable: true, reason: "connection", dependencyFault: true };
   if (typeof e?.status === "number") {
     const retryable = RETRYABLE_STATUS.has(e.status);

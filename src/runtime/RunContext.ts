@@ -118,11 +118,12 @@ export class RunContext {
       try {
         out = await body(step);
       } catch (err) {
-        if (!this.signal.aborted) {
-          const error = serializeError(err) as unknown as Json;
-          await this.exec.write([{ type: "step.failed", step, data: { kind, name, error } }]);
-        }
-        throw err;
+        if (this.signal.aborted) throw err;
+        const error = serializeError(err);
+        await this.exec.write([
+          { type: "step.failed", step, data: { kind, name, error: error as unknown as Json } },
+        ]);
+        throw new StepFailedError(step, error, { cause: err });
       }
       const value = jsonCopy(out.value);
       const journaled = "journal" in out ? out.journal : (value as Json);

@@ -1,8 +1,8 @@
 import { EscalatedError, RefusedError, ValidationFailedError, messageOf } from "../core/errors.js";
 import { canonicalJson } from "../core/json.js";
 import type { Admission, AttemptOutcome } from "../fleet/types.js";
-import { isProviderError } from "../providers/errors.js";
-import type { LlmProvider, LlmRequest, LlmResponse } from "../providers/types.js";
+import { isProviderError, type ProviderError } from "../providers/errors.js";
+import type { LlmProvider, LlmRequest, LlmResponse, RateLimitState } from "../providers/types.js";
 import type { Resilience } from "../resilience/Resilience.js";
 import { throughBulkheads, type ToolRunHost } from "../effects/runTool.js";
 
@@ -63,6 +63,14 @@ function outcomeOf(err: unknown): AttemptOutcome {
   if (isProviderError(err, "rate_limited")) return "rate_limited";
   if (isProviderError(err, "timeout")) return "timeout";
   return "error";
+}
+
+/** What a failed call said about the provider's limits (retry-after included), for admission control. */
+function rateLimitOf(err: unknown): { rateLimit?: RateLimitState } {
+  if (!isProviderError(err)) return {};
+  const { rateLimit, retryAfterMs } = err as ProviderError;
+  if (!rateLimit && retryAfterMs === undefined) return {};
+  return { rateLimit: { ...rateLimit, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } };
 }
 
 function estimateTokens(request: LlmRequest): { inputTokens: number; outputTokens: number } {
@@ -193,7 +201,7 @@ async function sampleValid(
                 throw new Error("the answer failed the caller's relevance check");
               return r;
             } catch (err) {
-              permit?.release({ outcome: outcomeOf(err) });
+              permit?.release({ outcome: outcomeOf(err), ...rateLimitOf(err) });
               throw err;
             } finally {
               ctx.signal.removeEventListener("abort", onAbort);

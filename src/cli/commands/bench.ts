@@ -1,5 +1,7 @@
 import { crashBench } from "../../../bench/crash/index.js";
+import { fleetBench } from "../../../bench/fleet.js";
 import { journalBench } from "../../../bench/journal.js";
+import { redisSkipReason, redisUrl } from "../../../bench/support/redis.js";
 import { retryBench } from "../../../bench/retry.js";
 import { freshDatabase, postgresSkipReason } from "../../../bench/support/postgres.js";
 import { vectorBench } from "../../../bench/vector.js";
@@ -30,6 +32,18 @@ const BENCHES: Record<string, { usesPostgres: boolean; run: Bench }> = {
         ...(postgresUrl ? { postgresUrl } : {}),
         onProgress,
       }),
+  },
+  fleet: {
+    usesPostgres: true,
+    run: async (o, postgresUrl, onProgress) => {
+      const redisProblem = await redisSkipReason();
+      return fleetBench({
+        ...(o.quick ? { quick: true } : {}),
+        ...(postgresUrl ? { postgresUrl } : {}),
+        ...(redisProblem ? {} : { redisUrl: redisUrl() }),
+        onProgress,
+      });
+    },
   },
   journal: {
     usesPostgres: true,

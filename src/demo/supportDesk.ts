@@ -1,0 +1,153 @@
+import { isFlotillaError } from "../core/errors.js";
+import type { Json } from "../core/json.js";
+import type { LlmRequest } from "../providers/types.js";
+import type { RunContext } from "../runtime/RunContext.js";
+import type { Flotilla } from "../runtime/Flotilla.js";
+
+export interface Ticket {
+  id: string;
+  customer: string;
+  email: string;
+  text: string;
+  /** Set for refund requests: the charge to refund. */
+  chargeId?: string;
+}
+
+/** Errors that mean "the provider is down right now": wait durably, then ask again. */
+const PROVIDER_DOWN = [
+  "FLOTILLA_BREAKER_OPEN",
+  "FLOTILLA_RETRY_BUDGET_EXHAUSTED",
+  "FLOTILLA_RETRIES_EXHAUSTED",
+] as const;
+
+/** POSTs to a simulated service; an HTTP error status means the service refused before acting. */
+async function post(
+  base: string,
+  path: string,
+  args: object,
+  idempotencyKey: string,
+  signal: AbortSignal,
+): Promise<Json> {
+  const res = await fetch(`${base}/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "idempotency-key": idempotencyKey },
+    body: JSON.stringify(args),
+    signal,
+  });
+  const body = (await res.json()) as Json;
+  if (!res.ok) {
+    const message = `${path} answered ${res.status}: ${JSON.stringify(body)}`;
+    throw Object.assign(new Error(message), { status: res.status, effectApplied: false });
+  }
+  return body;
+}
+
+/**
+ * The support desk the demo runs: each ticket is looked up in the CRM,
+ * triaged by the model, refunded when asked (idempotent: the payments API
+ * honours Idempotency-Key), noted in the CRM (compensable, reconciled by
+ * reading the record back) and answered by email (irreversible: a lost
+ * response parks the run for a decision instead of sending twice).
+ */
+export function defineSupportDesk(flotilla: Flotilla, toolsUrl: string, model: string) {
+  const crmGet = flotilla.tool("crm.getRecord", {
+    effect: "read",
+    run: (a: { id: string }, c) => post(toolsUrl, "crm/getRecord", a, c.idempotencyKey, c.signal),
+  });
+  const refund = flotilla.tool("payments.refund", {
+    effect: "idempotent",
+    // Charge ids are only unique within one simulated world; the ticket makes the unit of work global.
+    key: (a: { chargeId: string; ticket: string }) => `refund:${a.ticket}:${a.chargeId}`,
+    run: (a, c) =>
+      post(toolsUrl, "payments/refund", { chargeId: a.chargeId }, c.idempotencyKey, c.signal),
+  });
+  const crmUpdate = flotilla.tool("crm.updateRecord", {
+    effect: "compensable",
+    run: (a: { id: string; fields: Record<string, string> }, c) =>
+      post(toolsUrl, "crm/updateRecord", a, c.idempotencyKey, c.signal),
+    compensate: async (a, result, c) =>
+      post(
+        toolsUrl,
+        "crm/revertRecord",
+        { id: a.id, revision: (result as { revision: number }).revision },
+        `${c.idempotencyKey}:undo`,
+        c.signal,
+      ),
+    reconcile: async (a, c) => {
+      const record = (await post(
+        toolsUrl,
+        "crm/getRecord",
+        { id: a.id },
+        c.idempotencyKey,
+        c.signal,
+      )) as {
+        fields: Record<string, unknown>;
+        revision: number;
+      };
+      return record.fields.lastTicket === a.fields.lastTicket
+        ? { status: "done", result: { id: a.id, revision: record.revision } }
+        : { status: "not-done" };
+    },
+  });
+  const email = flotilla.tool("email.send", {
+    effect: "irreversible",
+    run: (a: { to: string; subject: string; body: string }, c) =>
+      post(toolsUrl, "email/send", a, c.idempotencyKey, c.signal),
+  });
+
+  /** Asks the model, riding out a provider outage with durable sleeps rather than hot retries. */
+  async function ask(ctx: RunContext, request: LlmRequest, name: string) {
+    for (let wait = 0; ; wait++) {
+      try {
+        return await ctx.llm(request, { name });
+      } catch (err) {
+        if (wait >= 5 || !PROVIDER_DOWN.some((code) => isFlotillaError(err, code))) throw err;
+        await ctx.sleep(2_000 * 2 ** wait);
+      }
+    }
+  }
+
+  return flotilla.agent("support.ticket", async (ctx, t: Ticket) => {
+    const record = await ctx.call(crmGet, { id: t.customer });
+    const triage = await ask(
+      ctx,
+      {
+        model,
+        maxTokens: 60,
+        messages: [
+          {
+            role: "system",
+            content: "You triage support tickets. Answer with one line: category and urgency.",
+          },
+          {
+            role: "user",
+            content: `Customer record: ${JSON.stringify(record)}\nTicket: ${t.text}`,
+          },
+        ],
+      },
+      "triage",
+    );
+    if (t.chargeId) await ctx.call(refund, { chargeId: t.chargeId, ticket: t.id });
+    await ctx.call(crmUpdate, { id: t.customer, fields: { lastTicket: t.id, status: "answered" } });
+    const reply = await ask(
+      ctx,
+      {
+        model,
+        maxTokens: 120,
+        messages: [
+          { role: "system", content: "You write short, kind replies to customers." },
+          { role: "user", content: t.text },
+          triage.message,
+          { role: "user", content: t.chargeId ? "Confirm the refund." : "Answer the question." },
+        ],
+      },
+      "reply",
+    );
+    await ctx.call(email, {
+      to: t.email,
+      subject: `Re: ticket ${t.id}`,
+      body: reply.message.content ?? "",
+    });
+    return { ticket: t.id, refunded: Boolean(t.chargeId) };
+  });
+}
