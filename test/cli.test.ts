@@ -54,12 +54,34 @@ describe("flotilla CLI", () => {
       ["runs", "--store", "mysql://nope"],
       ["cancel", "no-such-run", "--store", store],
       ["bench", "nonsense"],
+      ["demo", "--agents", "0", "--store", store],
+      ["sim", "nope"],
     ]) {
       const r = cli(...args);
       assert.notEqual(r.code, 0, args.join(" "));
       assert.equal(r.stdout, "", args.join(" "));
       assert.match(r.stderr, /^flotilla: .+\n$/, args.join(" "));
     }
+  });
+
+  it("runs the demo twice on one store, with no duplicate effects", () => {
+    const demoStore = join(dir, "demo.db");
+    for (let i = 0; i < 2; i++) {
+      const r = cli("demo", "--agents", "6", "--store", demoStore, "--json");
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as Record<string, number>;
+      assert.equal(out.runs, 6);
+      assert.equal((out.completed ?? 0) + (out.parked ?? 0) + (out.failed ?? 0), 6);
+      assert.equal(out.duplicateEffects, 0);
+      assert.ok(
+        (out.providerRequests ?? 0) >= (out.logicalLlmCalls ?? 0) &&
+          (out.logicalLlmCalls ?? 0) >= 12,
+      );
+    }
+    const runs = JSON.parse(cli("runs", "--store", demoStore, "--json").stdout) as {
+      runs: unknown[];
+    };
+    assert.equal(runs.runs.length, 12);
   });
 
   it("refuses to cancel a finished run", () => {

@@ -4,6 +4,7 @@ import { isFlotillaError } from "../core/errors.js";
 import { DEFAULT_STORE } from "../store/open.js";
 import { benchCommand } from "./commands/bench.js";
 import { demoCommand } from "./commands/demo.js";
+import { simCommand } from "./commands/sim.js";
 import { fleetCommand } from "./commands/fleet.js";
 import { cancelCommand, resolveCommand, signalCommand } from "./commands/control.js";
 import { runsCommand } from "./commands/runs.js";
@@ -42,6 +43,18 @@ program
   .addOption(storeOption())
   .option("--json", "one JSON object on stdout")
   .action(fleetCommand);
+
+program
+  .command("sim")
+  .description(
+    "run the simulated provider or tool services (deterministic from a seed) until interrupted",
+  )
+  .argument("<provider|tools>")
+  .option("--port <n>", "port on 127.0.0.1 (default: any free port)")
+  .option("--seed <n>", "seed of every random decision")
+  .option("--config <file>", "JSON options: limits, faults, outages, latency, …")
+  .option("--json", "print the URLs as one JSON object")
+  .action(simCommand);
 
 program
   .command("runs")
