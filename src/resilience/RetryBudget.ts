@@ -41,17 +41,21 @@ export class RetryBudget {
 
   /**
    * Takes one retry from the budget if there is one. Besides the window
-   * allowance, retries within the current slot (a tenth of the window) may
-   * not exceed the ratio of that slot's requests (at least two, so a lone
-   * call can still use its attempts): a budget saved up in calm times is not
-   * spent in one burst when an outage begins.
+   * allowance, retries in the current slot (a tenth of the window) may not
+   * exceed the ratio of the requests in this slot and the one before (at least
+   * two, so a lone call can still use its attempts): a budget saved up in calm
+   * times is not spent in one burst when an outage begins.
    */
   tryRetry(): boolean {
     this.rotate();
     const { requests, retries } = this.totals();
     const allowed = Math.max(this.options.minRetriesPerWindow, this.options.ratio * requests);
     if (retries + 1 > allowed) return false;
-    const burst = Math.max(2, this.options.ratio * this.requests[this.slot]!);
+    const previous = (this.slot + SLOTS - 1) % SLOTS;
+    const burst = Math.max(
+      2,
+      this.options.ratio * (this.requests[this.slot]! + this.requests[previous]!),
+    );
     if (this.retries[this.slot]! + 1 > burst) return false;
     this.retries[this.slot]! += 1;
     return true;
