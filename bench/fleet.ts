@@ -10,7 +10,7 @@ import type { Admission } from "../src/fleet/types.js";
 import type { LlmProvider } from "../src/providers/types.js";
 import { createOpenAIProvider } from "../src/providers/openai.js";
 import { Flotilla } from "../src/runtime/Flotilla.js";
-import { createRng } from "../src/sim/rng.js";
+import { createRng } from "../src/core/rng.js";
 import { startSimProvider, type SimProvider } from "../src/sim/index.js";
 import {
   busiestWindowOverLimit,

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { shuffledIndices, seededRng } from "../src/vector/rng.js";
+import { createRng, type Rng } from "../src/core/rng.js";
 import { clusteredData } from "../src/vector/synthetic.js";
 
 export interface BenchDataset {
@@ -40,7 +40,7 @@ export async function loadGlove(n: number, q: number, seed: number): Promise<Ben
     for (let d = 0; d < dim; d++) rows[row * dim + d] = Number(parts[d]);
     at = close + 1;
   }
-  const order = shuffledIndices(n + q, seededRng(seed));
+  const order = shuffledIndices(n + q, createRng(seed));
   const pick = (from: number, count: number): Float32Array => {
     const out = new Float32Array(count * dim);
     for (let i = 0; i < count; i++) {
@@ -81,4 +81,17 @@ function gloveFile(): string | null {
   } catch {
     return null;
   }
+}
+
+/** Fisher–Yates shuffle of indices 0..n-1. */
+function shuffledIndices(n: number, rng: Rng): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    const t = out[i]!;
+    out[i] = out[j]!;
+    out[j] = t;
+  }
+  return out;
 }

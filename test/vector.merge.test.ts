@@ -3,7 +3,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { FlatIndex } from "../src/vector/flat-index.js";
 import { mergeTopK } from "../src/vector/merge.js";
-import { seededRng } from "../src/vector/rng.js";
+import { createRng } from "../src/core/rng.js";
 import { TopK } from "../src/vector/topk.js";
 
 const SEED = Number(process.env.FC_SEED ?? 20240611);
@@ -81,10 +81,10 @@ void test(`TopK keeps the k smallest by (distance, id) (fast-check seed ${SEED})
 });
 
 void test("FlatIndex finds the true neighbours and forgets removed ids", () => {
-  const rng = seededRng(3);
+  const rng = createRng(3);
   const dim = 8;
   const flat = new FlatIndex(dim, "l2", 2);
-  const rows = new Float32Array(50 * dim).map(() => rng.gaussian());
+  const rows = new Float32Array(50 * dim).map(() => rng.normal());
   for (let i = 0; i < 50; i++) flat.upsert(i, rows, i * dim);
   const query = rows.slice(7 * dim, 8 * dim);
   assert.equal(flat.search(query, 0, 1).ids[0], 7);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Flotilla } from "../../src/runtime/Flotilla.js";
 import type { Store } from "../../src/store/types.js";
-import { createRng, type Rng } from "../../src/sim/rng.js";
+import { createRng, type Rng } from "../../src/core/rng.js";
 import { KEYED_TOOLS, UNKEYED_TOOLS, randomProvider, setupCrashAgents } from "./agents.js";
 import { RecordingToolService } from "./toolService.js";
 

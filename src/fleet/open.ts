@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { systemClock, type Clock } from "../core/clock.js";
 import { messageOf } from "../core/errors.js";
-import { parseOptions } from "../providers/parseOptions.js";
+import { parseOptions } from "../core/validate.js";
 import { FallbackLimiter } from "./limiter/fallback.js";
 import { LocalLimiter } from "./limiter/local.js";
 import { PostgresLimiter } from "./limiter/postgres.js";

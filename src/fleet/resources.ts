@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { systemClock, type Clock } from "../core/clock.js";
 import { InvalidArgumentError } from "../core/errors.js";
-import { parseOptions } from "../providers/parseOptions.js";
+import { parseOptions } from "../core/validate.js";
 import { LockOrderError, ResourceTimeoutError, type ResourceHolder } from "./errors.js";
 
 const timeout = z.custom<number>((v) => typeof v === "number" && v > 0, {

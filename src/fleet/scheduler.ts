@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { systemClock, type Clock } from "../core/clock.js";
 import { InvalidArgumentError, messageOf } from "../core/errors.js";
-import { parseOptions } from "../providers/parseOptions.js";
+import { parseOptions } from "../core/validate.js";
 import { DependencyLane } from "./lane.js";
 import type { LimiterBackend } from "./limiter/types.js";
 import type { DependencySnapshot } from "./metrics.js";

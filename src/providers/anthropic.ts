@@ -10,7 +10,7 @@ import type {
 import { z } from "zod";
 import { ProviderError } from "./errors.js";
 import { ProviderOptionsSchema } from "./options.js";
-import { parseOptions } from "./parseOptions.js";
+import { parseOptions } from "../core/validate.js";
 import { costUsd } from "./pricing.js";
 import { parseRateLimitHeaders } from "./rateLimitHeaders.js";
 import { fromSdkError, type SdkErrorShape } from "./sdkErrors.js";

@@ -4,7 +4,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { ErrorCode, McpError, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { ProviderError, type ProviderErrorKind } from "./errors.js";
-import { parseOptions } from "./parseOptions.js";
+import { parseOptions } from "../core/validate.js";
 import type { EffectKind } from "../effects/Tool.js";
 
 export const McpServerSchema = z.union([

@@ -21,5 +21,5 @@ export type { SimTools, SimToolsStats, CatalogEntry } from "./tools/server.js";
 export { SimToolsOptionsSchema, SimToolFaultsSchema } from "./tools/options.js";
 export type { SimToolsOptions } from "./tools/options.js";
 export type { SimEffect, SimDuplicate } from "./tools/ledger.js";
-export { createRng, rngFor, type Rng } from "./rng.js";
+export { createRng, rngFor, type Rng } from "../core/rng.js";
 export { TokenBucket } from "./tokenBucket.js";

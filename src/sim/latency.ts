@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Rng } from "./rng.js";
+import type { Rng } from "../core/rng.js";
 
 /**
  * Response latency as a log-normal distribution given by its median and

@@ -20,5 +20,4 @@ export {
   type RetrievalToolSpec,
 } from "./retrieval-tool.js";
 export { clusteredData, type ClusteredData } from "./synthetic.js";
-export { seededRng, type Rng } from "./rng.js";
 export type { Space } from "./distance.js";

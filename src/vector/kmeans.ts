@@ -1,5 +1,5 @@
 import { normalizeRows, squaredL2, type Space } from "./distance.js";
-import { seededRng, type Rng } from "./rng.js";
+import { createRng, type Rng } from "../core/rng.js";
 
 export interface KMeansOptions {
   partitions: number;
@@ -23,7 +23,7 @@ export function trainBalancedKMeans(
 ): Float32Array {
   const n = data.length / dimension;
   const k = options.partitions;
-  const rng = seededRng(options.seed);
+  const rng = createRng(options.seed);
   const centroids = seedPlusPlus(data, n, dimension, k, rng);
   if (options.space === "cosine") normalizeRows(centroids, dimension);
   const capacity = Math.ceil((n / k) * (1 + options.slack));
@@ -45,7 +45,7 @@ function seedPlusPlus(
 ): Float32Array {
   const centroids = new Float32Array(k * dim);
   const nearest = new Float64Array(n).fill(Infinity);
-  let pick = rng.int(n);
+  let pick = rng.int(0, n - 1);
   for (let c = 0; c < k; c++) {
     centroids.set(data.subarray(pick * dim, (pick + 1) * dim), c * dim);
     let total = 0;
@@ -116,7 +116,7 @@ function recompute(
   for (let c = 0; c < k; c++) {
     // An empty partition is reseeded on a random point rather than left dead.
     if (counts[c] === 0) {
-      const i = rng.int(n);
+      const i = rng.int(0, n - 1);
       centroids.set(data.subarray(i * dim, (i + 1) * dim), c * dim);
       continue;
     }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { MergedHits } from "./merge.js";
 import { meanInterval, recallAtK } from "./recall.js";
-import { seededRng, type Rng } from "./rng.js";
+import { createRng, type Rng } from "../core/rng.js";
 import type { Disposable, SearchEvent } from "./search-result.js";
 import { parseOrThrow } from "./validate.js";
 
@@ -95,7 +95,7 @@ export class RecallMonitor {
     options: RecallMonitorOptions = {},
   ) {
     this.o = parseOrThrow(MonitorOptions, options, "RecallMonitor options");
-    this.rng = seededRng(this.o.seed);
+    this.rng = createRng(this.o.seed);
     this.shards = Array.from({ length: index.router.shardCount }, (_, shard) => ({
       shard,
       asked: 0,

@@ -1,4 +1,4 @@
-import { seededRng } from "./rng.js";
+import { createRng } from "../core/rng.js";
 
 export interface ClusteredData {
   dimension: number;
@@ -26,8 +26,8 @@ export interface ClusteredOptions {
 export function clusteredData(options: ClusteredOptions): ClusteredData {
   const { n, dimension: dim, clusters } = options;
   const spread = options.spread ?? 0.35;
-  const rng = seededRng(options.seed);
-  const centres = new Float32Array(clusters * dim).map(() => rng.gaussian());
+  const rng = createRng(options.seed);
+  const centres = new Float32Array(clusters * dim).map(() => rng.normal());
   const weights = Array.from({ length: clusters }, (_, c) => 1 / (c + 1));
   const total = weights.reduce((a, b) => a + b, 0);
   const draw = (out: Float32Array, row: number): void => {
@@ -35,7 +35,7 @@ export function clusteredData(options: ClusteredOptions): ClusteredData {
     let c = 0;
     while (c < clusters - 1 && (r -= weights[c]!) > 0) c++;
     for (let d = 0; d < dim; d++)
-      out[row * dim + d] = centres[c * dim + d]! + spread * rng.gaussian();
+      out[row * dim + d] = centres[c * dim + d]! + spread * rng.normal();
   };
   const vectors = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) draw(vectors, i);

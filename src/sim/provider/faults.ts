@@ -1,4 +1,4 @@
-import type { Rng } from "../rng.js";
+import type { Rng } from "../../core/rng.js";
 import type { SimFaults } from "./options.js";
 
 export type Fault =

@@ -1,5 +1,5 @@
 import { canonicalJson, sha256 } from "../../core/json.js";
-import { rngFor, type Rng } from "../rng.js";
+import { rngFor, type Rng } from "../../core/rng.js";
 import { estimateTokens, type SimChatRequest } from "./chatRequest.js";
 import type { SimRule } from "./options.js";
 

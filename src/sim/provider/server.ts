@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { canonicalJson, sha256 } from "../../core/json.js";
 import { systemClock, type Clock } from "../../core/clock.js";
-import { parseOptions } from "../../providers/parseOptions.js";
+import { parseOptions } from "../../core/validate.js";
 import {
   BadRequest,
   clientGone,
@@ -12,7 +12,7 @@ import {
   shutDown,
 } from "../http.js";
 import { sampleLatency } from "../latency.js";
-import { rngFor } from "../rng.js";
+import { rngFor } from "../../core/rng.js";
 import { anthropicWire } from "./anthropicWire.js";
 import {
   fromAnthropic,

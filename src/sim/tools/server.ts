@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { systemClock, type Clock } from "../../core/clock.js";
 import { canonicalJson } from "../../core/json.js";
-import { parseOptions } from "../../providers/parseOptions.js";
+import { parseOptions } from "../../core/validate.js";
 import {
   BadRequest,
   clientGone,
@@ -12,7 +12,7 @@ import {
   shutDown,
 } from "../http.js";
 import { sampleLatency } from "../latency.js";
-import { rngFor } from "../rng.js";
+import { rngFor } from "../../core/rng.js";
 import { EffectLedger, type SimDuplicate, type SimEffect } from "./ledger.js";
 import { OperationError, type Operation, type OperationContext } from "./operation.js";
 import { SimToolsOptionsSchema, type SimToolsOptions } from "./options.js";

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { InvalidArgumentError } from "../core/errors.js";
+import { InvalidArgumentError } from "./errors.js";
 
 /**
  * Validates a factory's options at the boundary. The error names the field
@@ -10,6 +10,8 @@ export function parseOptions<S extends z.ZodType>(
   schema: S,
   input: unknown,
   what: string,
+  toError: (message: string, details: { field: string; received: unknown }) => Error = (m, d) =>
+    new InvalidArgumentError(m, d),
 ): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
@@ -17,10 +19,10 @@ export function parseOptions<S extends z.ZodType>(
   const path = issue?.path.map(String) ?? [];
   const field = path.length > 0 ? `${what}.${path.join(".")}` : what;
   const received = valueAt(input, path);
-  throw new InvalidArgumentError(
-    `${field}: ${issue?.message ?? "invalid"} (received ${describe(received)})`,
-    { field, received: jsonSafe(received) },
-  );
+  throw toError(`${field}: ${issue?.message ?? "invalid"} (received ${describe(received)})`, {
+    field,
+    received: jsonSafe(received),
+  });
 }
 
 function valueAt(input: unknown, path: string[]): unknown {
@@ -34,6 +36,9 @@ function valueAt(input: unknown, path: string[]): unknown {
 
 function describe(value: unknown): string {
   if (value === undefined) return "undefined";
+  if (Array.isArray(value) && value.length > 8) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value))
+    return `a ${value.constructor.name} of length ${(value as Uint8Array).length}`;
   if (typeof value === "function") return "a function";
   try {
     const text = JSON.stringify(value);
