@@ -269,3 +269,53 @@ describe("bulkhead", () => {
     assert.equal(await second, "second");
   });
 });
+
+describe("shared resilience state", () => {
+  it("shares breaker state and retry counts between workers through the store", async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { openStore } = await import("../src/store/open.js");
+    const dir = mkdtempSync(join(tmpdir(), "flotilla-shared-"));
+    const store = await openStore(join(dir, "s.db"));
+    try {
+      const clock = new FakeClock();
+      clock.now = () => Date.now();
+      const policy = {
+        defaults: {
+          breaker: { minimumCalls: 2, cooldownMs: 60_000 },
+          budget: { minRetriesPerWindow: 0 },
+        },
+      };
+      const a = new Resilience(clock, Math.random, policy);
+      const b = new Resilience(clock, Math.random, policy);
+      const dep = a.dependency("sim:m");
+      for (let i = 0; i < 2; i++) {
+        await dep
+          .execute(() => Promise.reject(providerError("server")), {
+            signal: never,
+            retryable: false,
+          })
+          .catch(() => undefined);
+      }
+      assert.equal(dep.breakerState, "open");
+      for (let i = 0; i < 98; i++) dep.budget.recordRequest();
+      assert.equal(
+        b.dependency("sim:m").budget.tryRetry(),
+        false,
+        "no traffic of its own, no budget",
+      );
+      await a.sync(store, "worker-a");
+      await b.sync(store, "worker-b");
+      assert.equal(b.dependency("sim:m").breakerState, "open", "worker b fails fast too");
+      assert.equal(
+        b.dependency("sim:m").budget.tryRetry(),
+        true,
+        "worker a's requests fund b's retries",
+      );
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
