@@ -146,6 +146,17 @@ describe("circuit breaker", () => {
     assert.equal(restored.current, "closed");
   });
 
+  it("notices an outage at once even after a long healthy spell", () => {
+    const b = new CircuitBreaker("dep", new FakeClock(), {
+      ...DEFAULT_BREAKER,
+      windowCalls: 20,
+      minimumCalls: 10,
+    });
+    for (let i = 0; i < 200; i++) b.record(b.admit(), true);
+    for (let i = 0; i < 10; i++) b.record(b.admit(), false);
+    assert.equal(b.current, "open", "10 failures among the last 20 calls open it");
+  });
+
   it("adopts a peer's newer open state", () => {
     const clock = new FakeClock();
     const b = new CircuitBreaker("dep", clock);

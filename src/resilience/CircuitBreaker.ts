@@ -10,6 +10,11 @@ export interface BreakerOptions {
   minimumCalls: number;
   /** Window of recent calls considered. Default 10 s. */
   windowMs: number;
+  /**
+   * At most this many of the most recent calls in the window count. Default 20:
+   * a minute of healthy traffic must not hide an outage that began a second ago.
+   */
+  windowCalls: number;
   /** How long an open breaker fails fast before probing. Default 5 s. */
   cooldownMs: number;
   /** Concurrent probe calls let through while half-open. Default 1. */
@@ -20,6 +25,7 @@ export const DEFAULT_BREAKER: BreakerOptions = {
   failureRatio: 0.5,
   minimumCalls: 10,
   windowMs: 10_000,
+  windowCalls: 20,
   cooldownMs: 5_000,
   halfOpenProbes: 1,
 };
@@ -102,7 +108,9 @@ export class CircuitBreaker {
       return;
     }
     this.calls.push({ at: now, ok });
-    this.calls = this.calls.filter((c) => now - c.at <= this.options.windowMs);
+    this.calls = this.calls
+      .filter((c) => now - c.at <= this.options.windowMs)
+      .slice(-Math.max(this.options.windowCalls, this.options.minimumCalls));
     if (this.state !== "closed" || ok || this.calls.length < this.options.minimumCalls) return;
     const failures = this.calls.filter((c) => !c.ok).length;
     if (failures / this.calls.length >= this.options.failureRatio) this.open(now);

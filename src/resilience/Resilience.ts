@@ -26,6 +26,7 @@ const policySchema = z
         failureRatio: z.number().gt(0).max(1),
         minimumCalls: z.number().int().min(1),
         windowMs: z.number().min(100),
+        windowCalls: z.number().int().min(1),
         cooldownMs: z.number().min(0),
         halfOpenProbes: z.number().int().min(1),
       })

@@ -42,9 +42,10 @@ export class RetryBudget {
   /**
    * Takes one retry from the budget if there is one. Besides the window
    * allowance, retries in the current slot (a tenth of the window) may not
-   * exceed the ratio of the requests in this slot and the one before (at least
-   * two, so a lone call can still use its attempts): a budget saved up in calm
-   * times is not spent in one burst when an outage begins.
+   * exceed the ratio of one slot's requests (this one or the one before,
+   * whichever is busier; at least two, so a lone call can still use its
+   * attempts): a budget saved up in calm times is not spent in one burst when
+   * an outage begins.
    */
   tryRetry(): boolean {
     this.rotate();
@@ -52,10 +53,8 @@ export class RetryBudget {
     const allowed = Math.max(this.options.minRetriesPerWindow, this.options.ratio * requests);
     if (retries + 1 > allowed) return false;
     const previous = (this.slot + SLOTS - 1) % SLOTS;
-    const burst = Math.max(
-      2,
-      this.options.ratio * (this.requests[this.slot]! + this.requests[previous]!),
-    );
+    const recent = Math.max(this.requests[this.slot]!, this.requests[previous]!);
+    const burst = Math.max(2, this.options.ratio * recent);
     if (this.retries[this.slot]! + 1 > burst) return false;
     this.retries[this.slot]! += 1;
     return true;
