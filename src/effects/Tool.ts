@@ -45,6 +45,11 @@ export interface ToolSpec<A, R> {
   classify?: ErrorClassifier;
   /** Concurrent calls allowed, and how many may queue beyond that (default 0). */
   bulkhead?: { concurrency: number; queue?: number };
+  /**
+   * The tool's service has rate limits: every attempt is admitted by the
+   * fleet scheduler (when one is configured) as dependency `tool:<name>`.
+   */
+  rateLimited?: boolean;
 }
 
 export interface Tool<A = unknown, R = unknown> extends ToolSpec<A, R> {
@@ -66,6 +71,7 @@ const specSchema = z.object({
   compensate: z.function().optional(),
   reconcile: z.function().optional(),
   classify: z.function().optional(),
+  rateLimited: z.boolean().optional(),
   bulkhead: z
     .object({ concurrency: z.number().int().min(1), queue: z.number().int().min(0).optional() })
     .optional(),

@@ -1,9 +1,11 @@
+import type { Admission } from "../fleet/types.js";
 import type { Bulkhead } from "../resilience/Bulkhead.js";
 import type { Resilience } from "../resilience/Resilience.js";
 import { effectNotApplied, type Tool } from "./Tool.js";
 
 export interface ToolRunHost {
   readonly resilience: Resilience;
+  readonly admission: Admission | undefined;
   bulkhead(tool: Tool): Bulkhead | undefined;
   /** The tenant's bulkhead, when tenants are isolated from each other. */
   tenantBulkhead(tenant: string): Bulkhead | undefined;
@@ -40,13 +42,32 @@ export async function runTool<A, R>(
 ): Promise<{ value: R; attempts: number }> {
   const dependency = host.resilience.dependency(`tool:${tool.name}`);
   const bulkheads = [host.tenantBulkhead(call.tenant), host.bulkhead(tool as Tool)];
-  const once = (attempt: number) =>
-    tool.run(args, {
-      idempotencyKey: call.idempotencyKey,
-      signal: call.signal,
-      attempt: call.firstAttempt + attempt - 1,
-      ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
-    });
+  const admission = tool.rateLimited ? host.admission : undefined;
+  const once = async (attempt: number) => {
+    const permit = await admission?.acquire(
+      {
+        dependency: dependency.name,
+        tenant: call.tenant,
+        estimate: { inputTokens: 0, outputTokens: 0 },
+      },
+      call.signal,
+    );
+    try {
+      const value = await tool.run(args, {
+        idempotencyKey: call.idempotencyKey,
+        signal: call.signal,
+        attempt: call.firstAttempt + attempt - 1,
+        ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
+      });
+      permit?.release({ outcome: "ok" });
+      return value;
+    } catch (err) {
+      permit?.release({
+        outcome: (err as { status?: number }).status === 429 ? "rate_limited" : "error",
+      });
+      throw err;
+    }
+  };
   return dependency.execute(
     (attempt) => throughBulkheads(bulkheads, () => once(attempt), call.signal),
     {
