@@ -98,7 +98,9 @@ async function crashOneStore(
     const lane = async () => {
       while (kills < killTarget) {
         const child = await startWorker(storeUrl, serviceUrl, leaseMs);
-        await new Promise((r) => setTimeout(r, 20 + Math.floor(rng.next() * 400)));
+        // PostgreSQL workers resume a dead peer's runs only when its lease expires: give them time to.
+        const spread = storeUrl.startsWith("postgres") ? 1_200 : 400;
+        await new Promise((r) => setTimeout(r, 20 + Math.floor(rng.next() * spread)));
         await kill(child);
         kills++;
         progress(kills);
