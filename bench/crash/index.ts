@@ -89,8 +89,12 @@ async function crashOneStore(
   setupCrashAgents(client, serviceUrl);
   const ticket = client.agentByName("crash.ticket");
   const top: string[] = [];
+  // Ticket numbers name the units of work the tool service counts: taken synchronously, so two
+  // lanes adding waves at once never give two runs the same unit.
+  let nextTicket = 0;
   const addWave = async () => {
-    for (let i = 0; i < WAVE; i++) top.push((await client.start(ticket!, { n: top.length })).id);
+    const numbers = Array.from({ length: WAVE }, () => nextTicket++);
+    for (const n of numbers) top.push((await client.start(ticket!, { n })).id);
   };
   let kills = 0;
   try {
