@@ -25,3 +25,17 @@ export { Resilience } from "./resilience/Resilience.js";
 export type { ResilienceOptions, DependencyPolicyInput } from "./resilience/Resilience.js";
 export type { LlmResult, Provenance, OnFailure, LlmPolicy } from "./runtime/llmCall.js";
 export * from "./providers/index.js";
+export { DEAD_LETTER_CLASSES, classOf } from "./deadletter/taxonomy.js";
+export type { DeadLetterClass } from "./deadletter/taxonomy.js";
+export type {
+  DeadLetter,
+  DeadLetterContext,
+  DeadLetterFilter,
+  DeadLetterStatus,
+} from "./deadletter/types.js";
+export type { BudgetLimits, BudgetsOptions } from "./deadletter/budgets.js";
+export { DEFAULT_LOOP_THRESHOLDS } from "./deadletter/loops.js";
+export type { LoopThresholds } from "./deadletter/loops.js";
+export type { RedrivePatch, RedriveOptions, BulkRedriveOptions } from "./deadletter/redrive.js";
+export { signPayload, verifySignature } from "./deadletter/routes.js";
+export type { Route, Routes } from "./deadletter/routes.js";

@@ -285,10 +285,10 @@ describe("shared resilience state", () => {
   it("shares breaker state and retry counts between workers through the store", async () => {
     const { mkdtempSync, rmSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
+    const path = await import("node:path");
     const { openStore } = await import("../src/store/open.js");
-    const dir = mkdtempSync(join(tmpdir(), "flotilla-shared-"));
-    const store = await openStore(join(dir, "s.db"));
+    const dir = mkdtempSync(path.join(tmpdir(), "flotilla-shared-"));
+    const store = await openStore(path.join(dir, "s.db"));
     try {
       const clock = new FakeClock();
       clock.now = () => Date.now();

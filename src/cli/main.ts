@@ -4,6 +4,12 @@ import { isFlotillaError } from "../core/errors.js";
 import { DEFAULT_STORE } from "../store/open.js";
 import { benchCommand } from "./commands/bench.js";
 import { demoCommand } from "./commands/demo.js";
+import {
+  dlqDiscardCommand,
+  dlqListCommand,
+  dlqRedriveCommand,
+  dlqShowCommand,
+} from "./commands/dlq.js";
 import { simCommand } from "./commands/sim.js";
 import { fleetCommand } from "./commands/fleet.js";
 import { cancelCommand, resolveCommand, signalCommand } from "./commands/control.js";
@@ -104,6 +110,49 @@ program
   .option("--payload <json>", "JSON payload", undefined)
   .action(signalCommand);
 
+const dlq = program
+  .command("dlq")
+  .description("the dead-letter queue: runs that could not complete, and what to do with them");
+
+dlq
+  .command("list")
+  .description("dead letters, newest first")
+  .addOption(storeOption())
+  .option("--class <class>", "only this class (e.g. loop-detected)")
+  .option("--status <status>", "open, redriven, discarded or resolved")
+  .option("--limit <n>", "at most this many", "50")
+  .option("--json", "one JSON object on stdout")
+  .action(dlqListCommand);
+
+dlq
+  .command("show")
+  .description("one dead letter with its input, checkpoint, attempts, cost and effects")
+  .argument("<id>")
+  .addOption(storeOption())
+  .option("--json", "one JSON object on stdout")
+  .action(dlqShowCommand);
+
+dlq
+  .command("redrive")
+  .description("resume from the last checkpoint (no effect repeated), optionally patched")
+  .argument("[id]")
+  .addOption(storeOption())
+  .option("--class <class>", "every open dead letter of this class instead of one")
+  .option("--patch <file>", "JSON: { input?, model?, budget? }")
+  .option("--rate <n>", "with --class: redrives per second", "5")
+  .option("--reason <text>", "why, recorded in the journal")
+  .option("--json", "one JSON object on stdout")
+  .action(dlqRedriveCommand);
+
+dlq
+  .command("discard")
+  .description("close a dead letter without running it again")
+  .argument("<id>")
+  .addOption(storeOption())
+  .option("--reason <text>", "why (required), recorded in the journal")
+  .option("--json", "one JSON object on stdout")
+  .action(dlqDiscardCommand);
+
 program
   .command("worker")
   .description("run agents from a module exporting setup(flotilla)")
@@ -116,7 +165,7 @@ program
 program
   .command("bench")
   .description(
-    "reproduce a failure mode and measure Flotilla against a baseline (crash, journal, vector)",
+    "reproduce a failure mode and measure Flotilla against a baseline (crash, journal, retry, fleet, runaway, vector)",
   )
   .argument("<name>")
   .addOption(storeOption().default(undefined, "temporary stores"))

@@ -36,7 +36,11 @@ export type ErrorCode =
   | "FLOTILLA_ESCALATED"
   | "FLOTILLA_VALIDATION_FAILED"
   | "FLOTILLA_PROVIDER_ERROR"
-  | "FLOTILLA_VECTOR_ERROR";
+  | "FLOTILLA_VECTOR_ERROR"
+  | "FLOTILLA_BUDGET_EXHAUSTED"
+  | "FLOTILLA_LOOP_DETECTED"
+  | "FLOTILLA_NO_PROGRESS"
+  | "FLOTILLA_DEAD_LETTERED";
 
 export class FlotillaError extends Error {
   readonly [BRAND] = true;
@@ -298,6 +302,58 @@ export class ValidationFailedError extends FlotillaError {
       "FLOTILLA_VALIDATION_FAILED",
       `${what}: no valid answer in ${samples} sample(s): ${problem}`,
       final({ what, samples, problem }),
+    );
+  }
+}
+
+export class BudgetExhaustedError extends FlotillaError {
+  constructor(scope: string, resource: string, limit: number, wanted: number, used: number) {
+    super(
+      "FLOTILLA_BUDGET_EXHAUSTED",
+      `budget '${scope}' has ${resource} ${used} used of ${limit}; this step needs up to ${wanted} more, ` +
+        "so it was not started. Redrive the dead letter with a larger budget to continue",
+      final({ scope, resource, limit, wanted, used }),
+    );
+  }
+}
+
+export class LoopDetectedError extends FlotillaError {
+  constructor(runId: string, kind: "repeated-call" | "ping-pong", detail: Record<string, unknown>) {
+    super(
+      "FLOTILLA_LOOP_DETECTED",
+      `run ${runId} is looping (${kind}: ${JSON.stringify(detail)}); it was stopped before spending ` +
+        "more. Inspect it with flotilla dlq show, then redrive or discard it",
+      final({ runId, kind, ...detail }),
+    );
+  }
+}
+
+export class NoProgressError extends FlotillaError {
+  constructor(runId: string, steps: number) {
+    super(
+      "FLOTILLA_NO_PROGRESS",
+      `run ${runId} took ${steps} steps without a new effect, state change or output; it was stopped. ` +
+        "Inspect it with flotilla dlq show, then redrive or discard it",
+      final({ runId, steps }),
+    );
+  }
+}
+
+/**
+ * What a parent (or a caller of `result()`) sees when a run was dead-lettered:
+ * its class says why, so the parent can fall back, skip or escalate.
+ */
+export class RunDeadLetteredError extends FlotillaError {
+  constructor(
+    runId: string,
+    deadLetterClass: string,
+    deadLetterId: string | null,
+    error: SerializedError | null,
+  ) {
+    super(
+      "FLOTILLA_DEAD_LETTERED",
+      `run ${runId} was dead-lettered (${deadLetterClass}): ${error?.message ?? "no reason recorded"}`,
+      final({ runId, class: deadLetterClass, deadLetterId, error }),
     );
   }
 }

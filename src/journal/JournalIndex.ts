@@ -14,6 +14,13 @@ export interface EffectIntent {
   args: Json | undefined;
 }
 
+/** What an operator changed when redriving a dead letter. */
+export interface RedrivePatch {
+  input?: Json;
+  model?: string;
+  budget?: Record<string, Json>;
+}
+
 /** Everything the journal says about one step, folded from its events. */
 export interface StepRecord {
   step: string;
@@ -30,6 +37,8 @@ export interface StepRecord {
   childId?: string;
   wakeAt?: number;
   signalId?: number;
+  /** How many redrives the journal had when this step was first recorded. */
+  epoch: number;
   /** Extra data of the event that completed the step (e.g. dedupe, reconcile). */
   meta: Record<string, Json>;
 }
@@ -45,6 +54,10 @@ function dataOf(e: JournalEvent): Record<string, Json> {
 export class JournalIndex {
   readonly steps = new Map<string, StepRecord>();
   readonly consumedSignals = new Set<number>();
+  /** Redrives so far: steps recorded before the last one are not held against loop detectors. */
+  redrives = 0;
+  /** What redrives changed (input, model, budget), later patches winning. */
+  readonly patch: RedrivePatch = {};
 
   constructor(readonly events: readonly JournalEvent[]) {
     for (const e of events) this.apply(e);
@@ -56,8 +69,9 @@ export class JournalIndex {
 
   /** Folds one event in; used for the initial load and for every new event written. */
   apply(e: JournalEvent | { type: string; step?: string | null; data: Json }): void {
-    if (!e.step) return;
     const d = dataOf(e as JournalEvent);
+    if (e.type === "run.redriven") return this.redrive(d);
+    if (!e.step) return;
     let rec = this.steps.get(e.step);
     if (!rec) {
       rec = {
@@ -68,6 +82,7 @@ export class JournalIndex {
         unknown: false,
         retryApproved: false,
         revoked: false,
+        epoch: this.redrives,
         meta: {},
       };
       this.steps.set(e.step, rec);
@@ -112,6 +127,23 @@ export class JournalIndex {
       case "timer.set":
         rec.wakeAt = d.wakeAt as number;
         break;
+    }
+  }
+
+  /**
+   * A redrive resumes from the last checkpoint: every recorded success is kept
+   * (so no effect repeats) and every recorded failure is forgotten, so the
+   * step that caused the dead letter runs again. A failed effect was journaled
+   * only when it certainly did nothing, so calling it again is safe.
+   */
+  private redrive(d: Record<string, Json>): void {
+    this.redrives++;
+    const patch = dataOf({ data: d.patch ?? null } as JournalEvent) as RedrivePatch;
+    Object.assign(this.patch, patch);
+    for (const rec of this.steps.values()) {
+      if (rec.outcome?.ok !== false) continue;
+      delete rec.outcome;
+      if (rec.intent) rec.retryApproved = true;
     }
   }
 

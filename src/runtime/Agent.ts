@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from "../core/errors.js";
-import { checkName } from "../effects/Tool.js";
+import { LoopThresholdsSchema, type LoopThresholds } from "../deadletter/loops.js";
+import { checkName, describeZodError } from "../effects/Tool.js";
 import type { RunContext } from "./RunContext.js";
 
 export type AgentFn<I, O> = (ctx: RunContext, input: I) => Promise<O>;
@@ -7,6 +8,8 @@ export type AgentFn<I, O> = (ctx: RunContext, input: I) => Promise<O>;
 export interface AgentOptions<I> {
   /** Validates the input before a run is created (zod schema or any `{ parse }`). */
   schema?: { parse(value: unknown): I };
+  /** Loop-detector thresholds for this agent's runs (defaults: see DEFAULT_LOOP_THRESHOLDS), or false to turn them off. */
+  loops?: LoopThresholds | false;
 }
 
 export interface Agent<I = unknown, O = unknown> {
@@ -14,6 +17,7 @@ export interface Agent<I = unknown, O = unknown> {
   readonly name: string;
   readonly fn: AgentFn<I, O>;
   readonly schema: { parse(value: unknown): I } | undefined;
+  readonly loops: LoopThresholds | false;
 }
 
 export function defineAgent<I, O>(
@@ -31,7 +35,21 @@ export function defineAgent<I, O>(
       },
     );
   }
-  return Object.freeze({ kind: "flotilla.agent" as const, name, fn, schema: options.schema });
+  const loops =
+    options.loops === false ? false : LoopThresholdsSchema.safeParse(options.loops ?? {});
+  if (loops !== false && !loops.success) {
+    throw new InvalidArgumentError(`agent '${name}' loops: ${describeZodError(loops.error)}`, {
+      agent: name,
+      field: "loops",
+    });
+  }
+  return Object.freeze({
+    kind: "flotilla.agent" as const,
+    name,
+    fn,
+    schema: options.schema,
+    loops: loops === false ? false : loops.data,
+  });
 }
 
 export function isAgent(value: unknown): value is Agent {

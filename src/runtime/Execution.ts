@@ -1,5 +1,6 @@
 import type { Clock } from "../core/clock.js";
 import {
+  BudgetExhaustedError,
   DeadlineExceededError,
   CancelledError,
   FlotillaError,
@@ -9,6 +10,18 @@ import {
   type SerializedError,
 } from "../core/errors.js";
 import type { Json } from "../core/json.js";
+import {
+  BudgetReserver,
+  CostVelocity,
+  runBudgetOf,
+  type BudgetLimits,
+  type BudgetsOptions,
+  type RunBudget,
+} from "../deadletter/budgets.js";
+import { captureDeadLetter } from "../deadletter/capture.js";
+import { LoopGuard, type LoopLimits } from "../deadletter/loops.js";
+import { classOf, type DeadLetterClass } from "../deadletter/taxonomy.js";
+import type { NewDeadLetter } from "../deadletter/types.js";
 import { JournalIndex, type StepKind, type StepRecord } from "../journal/JournalIndex.js";
 import type { PayloadWriter } from "../journal/payloads.js";
 import type { LlmProvider } from "../providers/types.js";
@@ -33,10 +46,17 @@ export interface ExecutionHost extends LlmHost, ToolRunHost {
   provider(name?: string): LlmProvider;
   /** Told when a run reaches a state a caller may be waiting for. */
   settled(runId: string): void;
+  /** Budgets every run draws from (tenant, global) and the prices reservations use. */
+  readonly budgets: BudgetsOptions | undefined;
+  /** The loop detectors' thresholds for an agent, or false when it opted out. */
+  loopThresholds(agent: string): LoopLimits | false;
+  /** Told after a dead letter is durable, to route it (redrive, hold, escalate). */
+  deadLettered(entry: NewDeadLetter): void;
+  warn(message: string, err: unknown): void;
 }
 
 export type ExecutionOutcome =
-  "completed" | "failed" | "parked" | "cancelled" | "suspended" | "lease-lost";
+  "completed" | "failed" | "parked" | "dead-lettered" | "cancelled" | "suspended" | "lease-lost";
 
 interface Wait {
   reason: string;
@@ -61,6 +81,11 @@ export class Execution {
   private closed = false;
   private finish!: (outcome: ExecutionOutcome) => void;
   private checkScheduled = false;
+  private created: Record<string, Json> = {};
+  private guard: LoopGuard | undefined;
+  private limits: BudgetLimits = {};
+  /** Reserves worst-case LLM cost; undefined when no budget limits cost, so the hot path skips it. */
+  reserver: BudgetReserver | undefined;
 
   constructor(
     readonly host: ExecutionHost,
@@ -77,16 +102,47 @@ export class Execution {
 
   /** The run's absolute deadline, fixed when it was created (children inherit their parent's). */
   get deadline(): number | undefined {
-    const created = this.index.events.find((e) => e.type === "run.created")?.data as {
-      deadline?: number;
-    } | null;
-    return typeof created?.deadline === "number" ? created.deadline : undefined;
+    return typeof this.created.deadline === "number" ? this.created.deadline : undefined;
+  }
+
+  /** The run's input, as patched by the last redrive that changed it. */
+  get input(): unknown {
+    return "input" in this.index.patch ? this.index.patch.input : this.run.input;
+  }
+
+  /** The root of this run's tree: children draw from its budget. */
+  get root(): string {
+    return typeof this.created.root === "string" ? this.created.root : this.run.id;
+  }
+
+  /** The budget journaled with this run's creation, with any redrive patch applied. */
+  get budget(): RunBudget | undefined {
+    const own = runBudgetOf(this.created);
+    if (!own && !this.index.patch.budget) return undefined;
+    return {
+      root: own?.root ?? this.root,
+      startedAt: own?.startedAt ?? this.run.createdAt,
+      limits: this.limits,
+    };
+  }
+
+  /** What a child run journals at creation: its root, its budget and the chain of agents above it. */
+  childFacts(): Record<string, Json> {
+    const budget = this.budget;
+    return {
+      root: this.root,
+      // Kept even when this agent opted out of the detectors, so a cycle through it is still seen.
+      lineage: [...this.lineage(), this.run.agent],
+      ...(budget ? { budget: budget as unknown as Json } : {}),
+    };
   }
 
   /** Runs to one outcome; never rejects. */
   async execute(): Promise<ExecutionOutcome> {
     try {
       this.index = new JournalIndex(await this.host.store.readJournal(this.run.id));
+      const created = this.index.events.find((e) => e.type === "run.created")?.data;
+      if (created && typeof created === "object" && !Array.isArray(created)) this.created = created;
       if (this.run.cancelRequested) return await this.finalizeCancelled();
       const agent = this.host.agentByName(this.run.agent);
       if (!agent)
@@ -94,12 +150,13 @@ export class Execution {
           "FLOTILLA_UNKNOWN_AGENT",
           `no agent '${this.run.agent}' is registered`,
         );
+      this.armGuards();
       await this.write([{ type: "run.resumed", data: { worker: this.host.workerId } }]);
       this.armDeadline();
       const outcome = new Promise<ExecutionOutcome>((resolve) => (this.finish = resolve));
       const ctx = new RunContext(this, "", this.controller.signal);
       Promise.resolve()
-        .then(() => agent.fn(ctx, this.run.input))
+        .then(() => agent.fn(ctx, this.input))
         .then(
           (value) => this.onSettled({ ok: true, value }),
           (error: unknown) => this.onSettled({ ok: false, error }),
@@ -113,6 +170,105 @@ export class Execution {
   private async onStartFailure(err: unknown): Promise<ExecutionOutcome> {
     if (isFlotillaError(err, "FLOTILLA_LEASE_LOST")) return "lease-lost";
     return this.finalize("failed", serializeError(err)).catch(() => "lease-lost" as const);
+  }
+
+  /** Agent names from the root run to this run's parent, journaled at creation. */
+  private lineage(): string[] {
+    const l = this.created.lineage;
+    return Array.isArray(l) ? l.filter((a): a is string => typeof a === "string") : [];
+  }
+
+  private armGuards(): void {
+    const thresholds = this.host.loopThresholds(this.run.agent);
+    if (thresholds)
+      this.guard = new LoopGuard(this.run.id, thresholds, this.lineage(), this.run.agent);
+    const own = runBudgetOf(this.created);
+    this.limits = { ...own?.limits, ...(this.index.patch.budget as BudgetLimits | undefined) };
+    const options = this.host.budgets;
+    const tenant = this.run.tenant ?? "default";
+    const scopes = [
+      { scope: `run:${this.root}`, limits: this.limits },
+      { scope: `tenant:${tenant}`, limits: options?.tenants?.[tenant] },
+      { scope: "global", limits: options?.global },
+    ]
+      .filter((s) => s.limits?.usd !== undefined || s.limits?.tokens !== undefined)
+      .map((s) => ({
+        scope: s.scope,
+        ...(s.limits?.usd !== undefined ? { usd: s.limits.usd } : {}),
+        ...(s.limits?.tokens !== undefined ? { tokens: s.limits.tokens } : {}),
+      }));
+    if (scopes.length === 0) return;
+    const velocity = new CostVelocity(
+      this.limits.usdPerMinute,
+      () => this.host.clock.now(),
+      (usd) => {
+        this.host.warn(
+          `run ${this.run.id} is spending fast`,
+          `$${usd.toFixed(4)} in the last minute`,
+        );
+        void this.write([
+          {
+            type: "budget.alarm",
+            data: { usdLastMinute: usd, limit: this.limits.usdPerMinute ?? null },
+          },
+        ]).catch(() => undefined);
+      },
+    );
+    this.reserver = new BudgetReserver(
+      this.host.store,
+      scopes,
+      options?.prices ?? {},
+      options?.defaultMaxTokens ?? 4096,
+      (usd) => velocity.record(usd),
+    );
+  }
+
+  /**
+   * Checks a step against the loop detectors and the run's step and wall-time
+   * budgets. A trip stops the run (agent code cannot catch its way past it).
+   */
+  watch(rec: StepRecord | undefined, fp: string | undefined, isNew = !rec?.outcome): void {
+    try {
+      if (fp && this.guard && (rec === undefined || rec.epoch === this.index.redrives))
+        this.guard.observe(fp, isNew);
+      if (rec === undefined) this.checkStepBudget();
+    } catch (err) {
+      if (err instanceof FlotillaError) this.stop("fail", err);
+      throw err;
+    }
+  }
+
+  /** A step's value, for the no-progress detector; `effect` marks a committed effect. */
+  progress(value: unknown, effect = false): void {
+    this.guard?.outcome(value, effect);
+  }
+
+  /** Refuses a new child that would close an agent ping-pong cycle. */
+  checkSpawn(child: string): void {
+    try {
+      this.guard?.checkSpawn(child);
+    } catch (err) {
+      if (err instanceof FlotillaError) this.stop("fail", err);
+      throw err;
+    }
+  }
+
+  private checkStepBudget(): void {
+    const { steps, wallMs } = this.limits;
+    if (steps !== undefined && this.index.steps.size >= steps)
+      throw new BudgetExhaustedError(
+        `run:${this.run.id}`,
+        "steps",
+        steps,
+        1,
+        this.index.steps.size,
+      );
+    const startedAt = this.budget?.startedAt;
+    if (wallMs !== undefined && startedAt !== undefined) {
+      const used = this.host.clock.now() - startedAt;
+      if (used > wallMs)
+        throw new BudgetExhaustedError(`run:${this.root}`, "wall ms", wallMs, 0, used);
+    }
   }
 
   private armDeadline(): void {
@@ -284,41 +440,89 @@ export class Execution {
     this.finish?.(outcome);
   }
 
+  /**
+   * Ends the run. A failure whose cause has a dead-letter class ends it
+   * dead-lettered instead, with its context captured in the same commit; a
+   * parked run stays parked (`flotilla resolve` decides it) and is listed in
+   * the queue as effect-outcome-unknown.
+   */
   private async finalize(
     status: "completed" | "failed" | "parked",
     error: SerializedError | undefined,
     value?: unknown,
   ): Promise<ExecutionOutcome> {
+    const cls = status === "completed" ? undefined : classOf(error);
+    if (cls && status === "failed") return this.finalizeDeadLettered(cls, error ?? null);
+    const entry = cls && status === "parked" ? await this.capture(cls, error ?? null) : undefined;
     const result = value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as Json);
     const type = `run.${status}`;
     const data: Json =
       status === "completed" ? { value: result ?? null } : { error: error as unknown as Json };
-    await this.commitFinal([{ type, data }], {
-      status,
-      ...(result !== undefined ? { result } : {}),
-      error: error ?? null,
-      wakeAt: null,
-    });
+    await this.commitFinal(
+      [{ type, data }],
+      {
+        status,
+        ...(result !== undefined ? { result } : {}),
+        error: error ?? null,
+        wakeAt: null,
+      },
+      entry,
+    );
+    if (entry) this.host.deadLettered(entry);
     return status;
   }
 
+  private async capture(
+    cls: DeadLetterClass,
+    error: SerializedError | null,
+  ): Promise<NewDeadLetter> {
+    const events = await this.host.store.readJournal(this.run.id);
+    return captureDeadLetter({ ...this.run, input: this.input as Json }, events, cls, error);
+  }
+
+  private async finalizeDeadLettered(
+    cls: DeadLetterClass,
+    error: SerializedError | null,
+  ): Promise<ExecutionOutcome> {
+    const entry = await this.capture(cls, error);
+    await this.commitFinal(
+      [
+        {
+          type: "run.dead-lettered",
+          data: { class: cls, deadLetterId: entry.id, error: error as unknown as Json },
+        },
+      ],
+      { status: "dead-lettered", error, wakeAt: null },
+      entry,
+    );
+    this.host.deadLettered(entry);
+    return "dead-lettered";
+  }
+
   private async finalizeCancelled(): Promise<ExecutionOutcome> {
-    const { commit } = await cancellationCommit(this.host.store, this.run, {
-      leaseToken: this.run.leaseToken,
-    });
+    const { commit } = await cancellationCommit(
+      this.host.store,
+      { ...this.run, input: this.input as Json },
+      {
+        leaseToken: this.run.leaseToken,
+      },
+    );
     const { runId: _runId, fence: _fence, events, ...extra } = commit;
     await this.commit(events, extra);
+    if (commit.deadLetter) this.host.deadLettered(commit.deadLetter);
     return "cancelled";
   }
 
   private async commitFinal(
     events: NewEvent[],
     status: NonNullable<Commit["status"]>,
+    deadLetter?: NewDeadLetter,
   ): Promise<void> {
     await this.commit(events, {
       status,
       release: true,
       ...(this.run.parentId ? { wake: [this.run.parentId] } : {}),
+      ...(deadLetter ? { deadLetter } : {}),
     });
   }
 }

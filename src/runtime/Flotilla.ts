@@ -7,10 +7,29 @@ import {
   FlotillaError,
   InvalidArgumentError,
   NotFoundError,
+  RunDeadLetteredError,
   RunFailedError,
   RunParkedError,
   TimeoutError,
 } from "../core/errors.js";
+import {
+  BudgetLimitsSchema,
+  BudgetsOptionsSchema,
+  type BudgetLimits,
+  type BudgetsOptions,
+  type RunBudget,
+} from "../deadletter/budgets.js";
+import { DEFAULT_LOOP_THRESHOLDS, type LoopLimits } from "../deadletter/loops.js";
+import {
+  discardDeadLetter,
+  redriveClass,
+  redriveDeadLetter,
+  type BulkRedriveOptions,
+  type RedriveOptions,
+} from "../deadletter/redrive.js";
+import { escalate, HOLD, RoutesSchema, type Route, type Routes } from "../deadletter/routes.js";
+import { classOf, type DeadLetterClass } from "../deadletter/taxonomy.js";
+import type { DeadLetter, DeadLetterFilter, NewDeadLetter } from "../deadletter/types.js";
 import { newRunId, newToken } from "../core/ids.js";
 import type { Json } from "../core/json.js";
 import { defineTool, describeZodError, type Tool, type ToolSpec } from "../effects/Tool.js";
@@ -40,6 +59,8 @@ const optionsSchema = z.object({
   tenantBulkhead: z
     .object({ concurrency: z.number().int().min(1), queue: z.number().int().min(0).optional() })
     .optional(),
+  budgets: BudgetsOptionsSchema.optional(),
+  deadLetters: z.strictObject({ routes: RoutesSchema.optional() }).optional(),
 });
 
 export interface FlotillaOptions {
@@ -62,6 +83,14 @@ export interface FlotillaOptions {
   admission?: Admission;
   /** Isolates tenants: each may have this many LLM/tool calls in flight, and this many queued. */
   tenantBulkhead?: { concurrency: number; queue?: number };
+  /**
+   * Budgets: `run` (default for runs started without one), `tenants`,
+   * `global`; USD and tokens are reserved at worst case before each LLM call
+   * and shared by a run's children. None by default.
+   */
+  budgets?: BudgetsOptions;
+  /** What happens to new dead letters, per class. Default: every class is held for a human. */
+  deadLetters?: { routes?: Routes };
 }
 
 export interface StartOptions {
@@ -70,6 +99,8 @@ export interface StartOptions {
   tenant?: string;
   /** The run (and its children) must finish within this many ms; no attempt starts after. */
   deadlineMs?: number;
+  /** Limits for the run and its children together (default: `budgets.run` of Flotilla.open). */
+  budget?: BudgetLimits;
 }
 
 export type EffectDecision =
@@ -88,7 +119,7 @@ export class RunHandle<O = unknown> {
     return this.flotilla.getRun(this.id);
   }
 
-  /** Resolves with the run's result; rejects if it failed, was cancelled or is parked. */
+  /** Resolves with the run's result; rejects if it failed, was cancelled, is parked or was dead-lettered (`FLOTILLA_DEAD_LETTERED`). */
   result(options: { timeoutMs?: number } = {}): Promise<O> {
     return this.flotilla.waitForResult<O>(this.id, options.timeoutMs);
   }
@@ -122,6 +153,7 @@ export class Flotilla implements WorkerHost {
   private readonly settledRuns = new EventEmitter();
   private ownedWorker: Worker | undefined;
   private closed = false;
+  private readonly routing = new Set<Promise<void>>();
 
   private constructor(
     readonly store: Store,
@@ -221,6 +253,83 @@ export class Flotilla implements WorkerHost {
     return b;
   }
 
+  get budgets(): BudgetsOptions | undefined {
+    return this.options.budgets;
+  }
+
+  loopThresholds(agent: string): LoopLimits | false {
+    const own = this.agents.get(agent)?.loops ?? {};
+    if (own === false) return false;
+    const d = DEFAULT_LOOP_THRESHOLDS;
+    return {
+      repeatedCalls: own.repeatedCalls ?? d.repeatedCalls,
+      noProgressSteps: own.noProgressSteps ?? d.noProgressSteps,
+      pingPong: own.pingPong ?? d.pingPong,
+    };
+  }
+
+  /** Routes a new dead letter (hold, redrive, escalate); routing problems are warned, never thrown. */
+  deadLettered(entry: NewDeadLetter): void {
+    const route = this.options.deadLetters?.routes?.[entry.class] ?? HOLD;
+    if (route.action === "hold") return;
+    const work = this.route(route, entry).catch((err: unknown) =>
+      this.warn(`routing dead letter ${entry.id} (${entry.class}) failed`, err),
+    );
+    this.routing.add(work);
+    void work.finally(() => this.routing.delete(work));
+  }
+
+  private async route(
+    route: Exclude<Route, { action: "hold" }>,
+    entry: NewDeadLetter,
+  ): Promise<void> {
+    if (route.action === "escalate") return escalate(route, entry, this.clock.now());
+    const journal = await this.store.readJournal(entry.runId);
+    const automatic = journal.filter(
+      (e) => e.type === "run.redriven" && (e.data as { by?: unknown }).by === "route",
+    ).length;
+    if (automatic >= (route.maxRedrives ?? 1)) return;
+    await redriveDeadLetter(
+      this.store,
+      entry.id,
+      {
+        by: "route",
+        reason: `automatic redrive of ${entry.class}`,
+        ...(route.patch ? { patch: route.patch } : {}),
+      },
+      () => this.clock.now(),
+    );
+  }
+
+  // ---- dead letters --------------------------------------------------------
+
+  listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    return this.store.listDeadLetters(filter);
+  }
+
+  async getDeadLetter(id: string): Promise<DeadLetter> {
+    const entry = await this.store.getDeadLetter(id);
+    if (!entry) throw new NotFoundError("dead letter", id);
+    return entry;
+  }
+
+  /** Resumes a dead-lettered run from its last checkpoint, optionally patched; no effect repeats. */
+  redrive(id: string, options: RedriveOptions = {}): Promise<DeadLetter> {
+    return redriveDeadLetter(this.store, id, options, () => this.clock.now());
+  }
+
+  /** Redrives the open entries of a class at `perSecond` (default 5). */
+  redriveClass(
+    cls: DeadLetterClass,
+    options: BulkRedriveOptions = {},
+  ): Promise<{ redriven: string[]; skipped: { id: string; reason: string }[] }> {
+    return redriveClass(this.store, cls, options, this.clock);
+  }
+
+  discardDeadLetter(id: string, reason: string, by = "operator"): Promise<DeadLetter> {
+    return discardDeadLetter(this.store, id, { by, reason }, () => this.clock.now());
+  }
+
   /** Shares retry budgets and breaker states with the other workers on this store. */
   heartbeat(): Promise<void> {
     return this.resilience.sync(this.store, this.workerId);
@@ -265,12 +374,20 @@ export class Flotilla implements WorkerHost {
         field: "idempotencyKey",
       });
     }
+    const limits = this.budgetOf(options.budget);
     const checked = agent.schema ? agent.schema.parse(input) : input;
     const serialized = JSON.stringify(checked);
     if (serialized === undefined)
       throw new InvalidArgumentError("run input must be JSON-serializable");
+    const id = newRunId();
+    const budget: RunBudget | undefined = limits && {
+      root: id,
+      startedAt: this.clock.now(),
+      limits,
+    };
     const { run } = await this.store.createRun({
-      id: newRunId(),
+      id,
+      created: { root: id, lineage: [], ...(budget ? { budget: budget as unknown as Json } : {}) },
       agent: agent.name,
       input: JSON.parse(serialized) as Json,
       idempotencyKey: options.idempotencyKey ?? null,
@@ -279,6 +396,17 @@ export class Flotilla implements WorkerHost {
     });
     if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
     return new RunHandle<O>(this, run.id);
+  }
+
+  private budgetOf(given: BudgetLimits | undefined): BudgetLimits | undefined {
+    if (given === undefined) return this.options.budgets?.run;
+    const parsed = BudgetLimitsSchema.safeParse(given);
+    if (!parsed.success)
+      throw new InvalidArgumentError(`start: budget: ${describeZodError(parsed.error)}`, {
+        field: "budget",
+        received: given as unknown as Json,
+      });
+    return parsed.data;
   }
 
   handle<O = unknown>(runId: string): RunHandle<O> {
@@ -317,6 +445,15 @@ export class Flotilla implements WorkerHost {
       if (run.status === "cancelled")
         throw new CancelledError(runId, run.error?.message ?? "cancelled");
       if (run.status === "parked") throw new RunParkedError(runId, run.error);
+      if (run.status === "dead-lettered") {
+        const [entry] = await this.store.listDeadLetters({ runId, limit: 1 });
+        throw new RunDeadLetteredError(
+          runId,
+          entry?.class ?? classOf(run.error) ?? "non-retryable",
+          entry?.id ?? null,
+          run.error,
+        );
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw new TimeoutError(`run ${runId}`, timeoutMs ?? 0);
       await this.settledOrPoll(runId, Math.min(left, 250));
@@ -345,7 +482,7 @@ export class Flotilla implements WorkerHost {
   ): Promise<CancelReceipt> {
     const reason = options.reason ?? "cancelled by request";
     const requested = await this.store.requestCancel(runId, reason);
-    if (requested.status === "completed" || requested.status === "failed") {
+    if (["completed", "failed", "dead-lettered"].includes(requested.status)) {
       throw new InvalidArgumentError(
         `run ${runId} already ${requested.status}; there is nothing to cancel`,
         {
@@ -424,7 +561,23 @@ export class Flotilla implements WorkerHost {
       string,
       Json
     >;
+    const [entry] = await this.store.listDeadLetters({
+      runId,
+      class: "effect-outcome-unknown",
+      status: "open",
+      limit: 1,
+    });
+    const resolution = {
+      action: "resolve",
+      by,
+      at: this.clock.now(),
+      step,
+      decision: decision.outcome,
+    };
     await this.store.commit({
+      ...(entry
+        ? { deadLetterUpdate: { id: entry.id, status: "resolved" as const, resolution } }
+        : {}),
       runId,
       fence: { unleasedIn: ["parked"] },
       events: [
@@ -448,6 +601,7 @@ export class Flotilla implements WorkerHost {
     if (this.closed) return;
     this.closed = true;
     await this.ownedWorker?.stop();
+    await Promise.allSettled([...this.routing]);
     if (this.ownsStore) await this.store.close();
   }
 

@@ -3,6 +3,7 @@ import {
   isFlotillaError,
   CancelledError,
   InvalidArgumentError,
+  RunDeadLetteredError,
   RunFailedError,
   StepFailedError,
   TimeoutError,
@@ -18,7 +19,9 @@ import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.
 import { readMessage, type BlobBatch } from "../journal/payloads.js";
 import type { LlmRequest } from "../providers/types.js";
 import { callLlm, type LlmPolicy, type LlmResult } from "./llmCall.js";
-import type { Blob } from "../store/types.js";
+import type { Blob, RunRecord, Store } from "../store/types.js";
+import { fingerprint } from "../deadletter/loops.js";
+import { classOf } from "../deadletter/taxonomy.js";
 import { isAgent, type Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
 
@@ -77,6 +80,26 @@ export function replayOutcome<T>(step: string, outcome: StepOutcome): T {
 }
 
 /**
+ * What a parent sees when its child ended badly: a dead-lettered child is a
+ * typed error carrying its class (fall back, skip or escalate on it); any
+ * other end is a plain run failure.
+ */
+async function childError(store: Store, child: RunRecord): Promise<SerializedError> {
+  if (child.status !== "dead-lettered")
+    return new RunFailedError(
+      child.id,
+      child.error ?? { name: "Error", message: child.status },
+    ).toJSON();
+  const [entry] = await store.listDeadLetters({ runId: child.id, limit: 1 });
+  return new RunDeadLetteredError(
+    child.id,
+    entry?.class ?? classOf(child.error) ?? "non-retryable",
+    entry?.id ?? null,
+    child.error,
+  ).toJSON();
+}
+
+/**
  * The agent's handle on its run. Every method is a journaled step: on replay
  * it returns what the journal recorded instead of doing the work again.
  * Agent code must be deterministic given these results.
@@ -109,11 +132,17 @@ export class RunContext {
     body: (step: string) => Promise<StepWork<T>>,
     replay: (rec: StepRecord) => Promise<T> = (rec) =>
       Promise.resolve(replayOutcome<T>(rec.step, rec.outcome!)),
+    watched?: { fp: string; output: (value: T) => unknown },
   ): Promise<T> {
     const step = this.nextStep();
     const rec = this.exec.enter(this, step, kind, name);
     try {
-      if (rec?.outcome) return await replay(rec);
+      if (watched) this.exec.watch(rec, watched.fp);
+      if (rec?.outcome) {
+        const recorded = await replay(rec);
+        if (watched) this.exec.progress(watched.output(recorded));
+        return recorded;
+      }
       let out: StepWork<T>;
       try {
         out = await body(step);
@@ -126,6 +155,7 @@ export class RunContext {
         throw new StepFailedError(step, error, { cause: err });
       }
       const value = jsonCopy(out.value);
+      if (watched) this.exec.progress(watched.output(value));
       const journaled = "journal" in out ? out.journal : (value as Json);
       await this.exec.write(
         [
@@ -160,20 +190,25 @@ export class RunContext {
       return Promise.reject(new InvalidArgumentError(`ctx.llm: ${describeZodError(parsed.error)}`));
     }
     const host = this.exec.host;
+    const last = request.messages.at(-1)?.content ?? "";
     return this.once<LlmResult>(
       "llm",
       options.name ?? request.model,
       async () => {
         const provider = host.provider(options.provider);
+        // A redrive may switch the model of new calls; the step keeps its name, so replay still matches.
+        const model = this.exec.journal.patch.model ?? request.model;
         let response: LlmResult;
         try {
-          response = await callLlm(host, request, options, {
+          response = await callLlm(host, { ...request, model }, options, {
             signal: this.signal,
             deadline: this.deadline(options.deadlineMs),
             tenant: this.exec.run.tenant ?? "default",
+            ...(this.exec.reserver ? { budget: this.exec.reserver } : {}),
           });
         } catch (err) {
           if (isFlotillaError(err, "FLOTILLA_ESCALATED")) this.exec.stop("park", err);
+          if (isFlotillaError(err, "FLOTILLA_BUDGET_EXHAUSTED")) this.exec.stop("fail", err);
           throw err;
         }
         const blobs: BlobBatch = new Map();
@@ -202,6 +237,10 @@ export class RunContext {
         const message = await readMessage(host.store, Buffer.from(messageRef, "base64url"));
         return { ...rest, message } as unknown as LlmResult;
       },
+      {
+        fp: fingerprint("llm", request.model, last),
+        output: (r) => [r.message.content, r.message.toolCalls ?? null],
+      },
     );
   }
 
@@ -229,22 +268,41 @@ export class RunContext {
         });
       }
     }
+    const fp = fingerprint("tool", tool.name, checked);
     if (tool.effect === "read") {
-      return this.once<R>("tool", tool.name, async (step) => {
-        const { value, attempts } = await runTool<A, R>(this.exec.host, tool, checked, {
-          idempotencyKey: `${this.runId}:${step}`,
-          signal: this.signal,
-          firstAttempt: 1,
-          deadline,
-          tenant: this.exec.run.tenant ?? "default",
-        });
-        return { value, meta: { attempts } };
-      });
+      return this.once<R>(
+        "tool",
+        tool.name,
+        async (step) => {
+          const { value, attempts } = await runTool<A, R>(this.exec.host, tool, checked, {
+            idempotencyKey: `${this.runId}:${step}`,
+            signal: this.signal,
+            firstAttempt: 1,
+            deadline,
+            tenant: this.exec.run.tenant ?? "default",
+          });
+          return { value, meta: { attempts } };
+        },
+        undefined,
+        { fp, output: (v) => v },
+      );
     }
     const step = this.nextStep();
     const rec = this.exec.enter(this, step, "tool", tool.name, true);
     try {
-      return await performEffect<A, R>(this.exec, this.signal, step, rec, tool, checked, deadline);
+      // A recorded intent is not new work: it must be allowed to settle, never refused.
+      this.exec.watch(rec, fp, !rec?.intent);
+      const value = await performEffect<A, R>(
+        this.exec,
+        this.signal,
+        step,
+        rec,
+        tool,
+        checked,
+        deadline,
+      );
+      this.exec.progress(value, true);
+      return value;
     } finally {
       this.exec.leave();
     }
@@ -258,10 +316,16 @@ export class RunContext {
     const step = this.nextStep();
     const rec = this.exec.enter(this, step, "spawn", agent.name);
     try {
-      if (rec?.outcome) return replayOutcome<O>(step, rec.outcome);
+      this.exec.watch(rec, fingerprint("spawn", agent.name, jsonCopy(parsedInput) ?? null));
+      if (rec?.outcome) {
+        const recorded = replayOutcome<O>(step, rec.outcome);
+        this.exec.progress(recorded);
+        return recorded;
+      }
       const store = this.exec.host.store;
       let childId = rec?.childId;
       if (!childId) {
+        this.exec.checkSpawn(agent.name);
         childId = deriveId(this.runId, step);
         await this.exec.write(
           [{ type: "child.spawned", step, data: { kind: "spawn", name: agent.name, childId } }],
@@ -274,6 +338,7 @@ export class RunContext {
                 parentId: this.runId,
                 tenant: this.exec.run.tenant,
                 deadline: this.exec.deadline ?? null,
+                created: this.exec.childFacts(),
               },
             ],
           },
@@ -288,13 +353,15 @@ export class RunContext {
             data: { kind: "spawn", name: agent.name, value: child.result ?? null },
           },
         ]);
+        this.exec.progress(child.result);
         return child.result as O;
       }
-      if (child?.status === "failed" || child?.status === "cancelled") {
-        const error: SerializedError = new RunFailedError(
-          childId,
-          child.error ?? { name: "Error", message: child.status },
-        ).toJSON();
+      if (
+        child?.status === "failed" ||
+        child?.status === "cancelled" ||
+        child?.status === "dead-lettered"
+      ) {
+        const error: SerializedError = await childError(store, child);
         await this.exec.write([
           {
             type: "step.failed",

@@ -41,6 +41,7 @@ export class Worker {
     completed: 0,
     failed: 0,
     parked: 0,
+    "dead-lettered": 0,
     cancelled: 0,
     suspended: 0,
     "lease-lost": 0,

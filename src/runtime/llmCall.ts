@@ -1,4 +1,11 @@
-import { EscalatedError, RefusedError, ValidationFailedError, messageOf } from "../core/errors.js";
+import {
+  EscalatedError,
+  RefusedError,
+  ValidationFailedError,
+  isFlotillaError,
+  messageOf,
+} from "../core/errors.js";
+import type { BudgetReserver } from "../deadletter/budgets.js";
 import { canonicalJson } from "../core/json.js";
 import type { Admission, AttemptOutcome } from "../fleet/types.js";
 import { isProviderError, type ProviderError } from "../providers/errors.js";
@@ -79,11 +86,19 @@ function estimateTokens(request: LlmRequest): { inputTokens: number; outputToken
 }
 
 /** One logical LLM call: admission, retries under budget and breaker, sampling, then the failure policy. */
+/** Where a call runs: its signal and deadline, its tenant, and the budget it draws from. */
+export interface CallScope {
+  signal: AbortSignal;
+  deadline: number | undefined;
+  tenant: string;
+  budget?: BudgetReserver;
+}
+
 export async function callLlm(
   host: LlmHost,
   request: LlmRequest,
   policy: LlmPolicy,
-  ctx: { signal: AbortSignal; deadline: number | undefined; tenant: string },
+  ctx: CallScope,
 ): Promise<LlmResult> {
   const candidates: { provider?: string; model: string; source: string }[] = [
     {
@@ -121,7 +136,8 @@ export async function callLlm(
           : { degraded: true, reason: messageOf(firstError), source: c.source };
       return { ...result, provenance };
     } catch (err) {
-      if (ctx.signal.aborted) throw err;
+      // An exhausted budget is final: a fallback model would be refused by the same budget.
+      if (ctx.signal.aborted || isFlotillaError(err, "FLOTILLA_BUDGET_EXHAUSTED")) throw err;
       firstError ??= err;
     }
   }
@@ -164,7 +180,7 @@ async function sampleValid(
   request: LlmRequest,
   providerName: string | undefined,
   policy: LlmPolicy,
-  ctx: { signal: AbortSignal; deadline: number | undefined; tenant: string },
+  ctx: CallScope,
 ): Promise<Omit<LlmResult, "provenance">> {
   const provider = host.provider(providerName);
   const dependency = host.resilience.dependency(`${provider.name}:${request.model}`);
@@ -178,20 +194,28 @@ async function sampleValid(
         throughBulkheads(
           [tenantBulkhead],
           async () => {
-            const permit = await host.admission?.acquire(
-              {
-                dependency: dependency.name,
-                tenant: ctx.tenant,
-                estimate: estimateTokens(request),
-              },
-              ctx.signal,
-            );
+            // Worst case reserved before the attempt, so concurrent calls cannot overspend together.
+            const held = await ctx.budget?.reserve(request);
+            const permit = await host.admission
+              ?.acquire(
+                {
+                  dependency: dependency.name,
+                  tenant: ctx.tenant,
+                  estimate: estimateTokens(request),
+                },
+                ctx.signal,
+              )
+              .catch(async (err: unknown) => {
+                await held?.settle(undefined);
+                throw err;
+              });
             // A signal per attempt: SDKs attach listeners to it, and a run makes many calls.
             const attempt = new AbortController();
             const onAbort = () => attempt.abort(ctx.signal.reason);
             ctx.signal.addEventListener("abort", onAbort, { once: true });
             try {
               const r = await provider.complete(request, { signal: attempt.signal });
+              await held?.settle(r);
               permit?.release({
                 outcome: "ok",
                 usage: r.usage,
@@ -201,6 +225,7 @@ async function sampleValid(
                 throw new Error("the answer failed the caller's relevance check");
               return r;
             } catch (err) {
+              await held?.settle(undefined);
               permit?.release({ outcome: outcomeOf(err), ...rateLimitOf(err) });
               throw err;
             } finally {

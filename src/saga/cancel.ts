@@ -1,15 +1,19 @@
 import { CancelledError } from "../core/errors.js";
 import { text, type Json } from "../core/json.js";
-import type { Commit, Store } from "../store/types.js";
+import { captureDeadLetter } from "../deadletter/capture.js";
+import type { Commit, RunRecord, Store } from "../store/types.js";
 import { cancelReceipt, type CancelReceipt } from "./receipt.js";
 
 /**
  * Builds the commit that ends a run as cancelled: asks its unfinished children
- * to cancel too, and records a receipt computed from the journal.
+ * to cancel too, and records a receipt computed from the journal. A cancel
+ * that leaves effects whose outcome nobody knows also puts the run on the
+ * dead-letter queue (class cancelled-with-unsettled-effects): someone has to
+ * find out what happened to them.
  */
 export async function cancellationCommit(
   store: Store,
-  run: { id: string; parentId: string | null },
+  run: Pick<RunRecord, "id" | "parentId" | "agent" | "tenant" | "input">,
   fence: Commit["fence"],
 ): Promise<{ commit: Commit; receipt: CancelReceipt }> {
   const events = await store.readJournal(run.id);
@@ -24,19 +28,21 @@ export async function cancellationCommit(
     .map((e) => text((e.data as Record<string, Json>).childId));
   await Promise.all(children.map((id) => store.requestCancel(id, `parent ${run.id} cancelled`)));
   const receipt = cancelReceipt(run.id, events, children);
+  const error = new CancelledError(run.id, receipt.reason).toJSON();
+  const unsettled = receipt.inFlight.some((e) => e.settled === "unknown");
+  const deadLetter = unsettled
+    ? captureDeadLetter(run, events, "cancelled-with-unsettled-effects", error)
+    : undefined;
   return {
     receipt,
     commit: {
       runId: run.id,
       fence,
       events: [{ type: "run.cancelled", data: receipt as unknown as Json }],
-      status: {
-        status: "cancelled",
-        error: new CancelledError(run.id, receipt.reason).toJSON(),
-        wakeAt: null,
-      },
+      status: { status: "cancelled", error, wakeAt: null },
       release: true,
       ...(run.parentId ? { wake: [run.parentId] } : {}),
+      ...(deadLetter ? { deadLetter } : {}),
     },
   };
 }

@@ -1,6 +1,15 @@
 import type { SerializedError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
-import type { EffectRecord, EffectState, JournalEvent, RunRecord, RunStatus } from "./types.js";
+import type { DeadLetterClass } from "../deadletter/taxonomy.js";
+import type { DeadLetter, DeadLetterContext, DeadLetterStatus } from "../deadletter/types.js";
+import type {
+  BudgetUsage,
+  EffectRecord,
+  EffectState,
+  JournalEvent,
+  RunRecord,
+  RunStatus,
+} from "./types.js";
 
 /**
  * Postgres hands back parsed JSONB (a JSON string arrives as a JS string) and
@@ -62,4 +71,30 @@ export function rowToEffect(row: Record<string, unknown>, dialect: Dialect): Eff
 /** JSON text for a nullable column; `undefined` is stored as SQL NULL. */
 export function toJsonText(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value);
+}
+
+export function rowToDeadLetter(row: Record<string, unknown>, dialect: Dialect): DeadLetter {
+  return {
+    id: row.id as string,
+    runId: row.run_id as string,
+    rootId: row.root_id as string,
+    agent: row.agent as string,
+    tenant: (row.tenant as string | null) ?? null,
+    class: row.class as DeadLetterClass,
+    status: row.status as DeadLetterStatus,
+    error: (json(row.error, dialect) as SerializedError | undefined) ?? null,
+    context: json(row.context, dialect) as unknown as DeadLetterContext,
+    resolution: json(row.resolution, dialect) ?? null,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export function rowToBudget(row: Record<string, unknown> | undefined): BudgetUsage {
+  return {
+    spentUsd: Number(row?.spent_usd ?? 0),
+    reservedUsd: Number(row?.reserved_usd ?? 0),
+    spentTokens: Number(row?.spent_tokens ?? 0),
+    reservedTokens: Number(row?.reserved_tokens ?? 0),
+  };
 }

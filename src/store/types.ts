@@ -1,10 +1,29 @@
 import type { Json } from "../core/json.js";
 import type { SerializedError } from "../core/errors.js";
+import type {
+  DeadLetter,
+  DeadLetterFilter,
+  DeadLetterUpdate,
+  NewDeadLetter,
+} from "../deadletter/types.js";
 
 export type RunStatus =
-  "pending" | "running" | "waiting" | "completed" | "failed" | "parked" | "cancelled";
+  | "pending"
+  | "running"
+  | "waiting"
+  | "completed"
+  | "failed"
+  | "parked"
+  | "cancelled"
+  | "dead-lettered";
 
-export const TERMINAL_STATUSES: readonly RunStatus[] = ["completed", "failed", "cancelled"];
+/** A dead-lettered run is terminal until an operator redrives it. */
+export const TERMINAL_STATUSES: readonly RunStatus[] = [
+  "completed",
+  "failed",
+  "cancelled",
+  "dead-lettered",
+];
 export const RUN_STATUSES: readonly RunStatus[] = [
   "pending",
   "running",
@@ -13,6 +32,7 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   "failed",
   "parked",
   "cancelled",
+  "dead-lettered",
 ];
 
 export function isTerminal(status: RunStatus): boolean {
@@ -47,6 +67,8 @@ export interface NewRun {
   tenant?: string | null;
   /** Absolute deadline (ms since epoch), journaled with the run's creation. */
   deadline?: number | null;
+  /** More facts journaled with the run's creation (its budget, its root, its lineage). */
+  created?: Record<string, Json>;
 }
 
 export interface ClaimedRun extends RunRecord {
@@ -125,6 +147,36 @@ export interface Commit {
   release?: boolean;
   /** Runs to wake (e.g. the parent of a run that just finished). */
   wake?: string[];
+  /** Puts an entry on the dead-letter queue in the same transaction as the run's end. */
+  deadLetter?: NewDeadLetter;
+  /** Closes (or reopens) a dead-letter entry with the action that did it. */
+  deadLetterUpdate?: DeadLetterUpdate;
+}
+
+/** One scope a budget reservation is charged to, with its limits (none: only accounted). */
+export interface BudgetScope {
+  scope: string;
+  usd?: number;
+  tokens?: number;
+}
+
+export interface BudgetUsage {
+  spentUsd: number;
+  reservedUsd: number;
+  spentTokens: number;
+  reservedTokens: number;
+}
+
+/** Why a reservation was refused: the first scope it would have overdrawn. */
+export interface BudgetDenial extends BudgetUsage {
+  scope: string;
+  resource: "usd" | "tokens";
+  limit: number;
+}
+
+export interface BudgetAmount {
+  usd: number;
+  tokens: number;
 }
 
 export interface Signal {
@@ -221,6 +273,22 @@ export interface Store extends StoreEvents {
     excludeWorkerId: string,
     maxAgeMs: number,
   ): Promise<{ dependency: string; workerId: string; state: Json }[]>;
+
+  listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  getDeadLetter(id: string): Promise<DeadLetter | undefined>;
+
+  /**
+   * Reserves `amount` in every scope at once, or in none: refused (with the
+   * scope that would be overdrawn) when spent + reserved + amount exceeds a limit.
+   */
+  reserveBudget(scopes: readonly BudgetScope[], amount: BudgetAmount): Promise<BudgetDenial | null>;
+  /** Releases a reservation and records what was actually spent. */
+  settleBudget(
+    scopes: readonly string[],
+    reserved: BudgetAmount,
+    spent: BudgetAmount,
+  ): Promise<void>;
+  readBudget(scope: string): Promise<BudgetUsage>;
 
   /** Bytes held in the journal and in payload storage, store-wide. */
   storedBytes(): Promise<{ events: number; blobs: number }>;

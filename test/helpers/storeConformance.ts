@@ -357,5 +357,98 @@ export function storeConformance(
         await other.close();
       }
     });
+
+    it("reserves budgets in every scope or none, never past a limit, even concurrently", async () => {
+      const other = await f.open();
+      try {
+        const run = `run:${newRunId()}`;
+        const tenant = `tenant:${newRunId()}`;
+        const scopes = [
+          { scope: run, usd: 1 },
+          { scope: tenant, tokens: 1_000 },
+        ];
+        const answers = await Promise.all(
+          Array.from({ length: 16 }, (_, i) =>
+            (i % 2 ? other : store).reserveBudget(scopes, { usd: 0.1, tokens: 10 }),
+          ),
+        );
+        assert.equal(answers.filter((a) => a === null).length, 10);
+        const denial = answers.find((a) => a !== null);
+        assert.equal(denial?.scope, run);
+        assert.equal(denial?.resource, "usd");
+        assert.equal(
+          (await store.readBudget(tenant)).reservedTokens,
+          100,
+          "refusals reserved nothing",
+        );
+        await store.settleBudget([run, tenant], { usd: 0.1, tokens: 10 }, { usd: 0.04, tokens: 7 });
+        const after = await store.readBudget(run);
+        assert.ok(Math.abs(after.reservedUsd - 0.9) < 1e-9);
+        assert.ok(Math.abs(after.spentUsd - 0.04) < 1e-9);
+        assert.equal((await store.readBudget(tenant)).spentTokens, 7);
+        const tokenDenial = await store.reserveBudget(scopes.slice(1), { usd: 0, tokens: 904 });
+        assert.equal(tokenDenial?.resource, "tokens");
+        assert.deepEqual(await store.readBudget(`run:${newRunId()}`), {
+          spentUsd: 0,
+          reservedUsd: 0,
+          spentTokens: 0,
+          reservedTokens: 0,
+        });
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("records a dead letter with the run's final commit, lists it by class and closes it", async () => {
+      const { run } = await store.createRun({ id: newRunId(), agent: "dlq", input: { q: 1 } });
+      const claimed = await claimOne(store, "dlq");
+      const id = `dl-${run.id}`;
+      const error = { name: "LoopDetectedError", code: "FLOTILLA_LOOP_DETECTED", message: "loop" };
+      await store.commit({
+        runId: run.id,
+        fence: { leaseToken: claimed.leaseToken },
+        events: [{ type: "run.dead-lettered", data: { class: "loop-detected" } }],
+        status: { status: "dead-lettered", error },
+        release: true,
+        deadLetter: {
+          id,
+          runId: run.id,
+          rootId: run.id,
+          agent: "dlq",
+          tenant: null,
+          class: "loop-detected",
+          error,
+          context: {
+            input: { q: 1 },
+            checkpoint: null,
+            partialResults: [],
+            attempts: [],
+            cost: { usd: 0.5, inputTokens: 1, outputTokens: 2, llmCalls: 1 },
+            effects: [],
+            steps: 3,
+          },
+        },
+      });
+      assert.equal((await store.getRun(run.id))?.status, "dead-lettered");
+      const listed = await store.listDeadLetters({ class: "loop-detected", status: "open" });
+      assert.ok(listed.some((d) => d.id === id));
+      const entry = await store.getDeadLetter(id);
+      assert.equal(entry?.context.cost.usd, 0.5);
+      assert.deepEqual(entry?.error, error);
+      assert.equal(
+        (await store.listDeadLetters({ class: "no-progress", runId: run.id })).length,
+        0,
+      );
+      await store.commit({
+        runId: run.id,
+        fence: { unleasedIn: ["dead-lettered"] },
+        events: [{ type: "dead-letter.discarded", data: { reason: "test" } }],
+        deadLetterUpdate: { id, status: "discarded", resolution: { reason: "test" } },
+      });
+      const closed = await store.getDeadLetter(id);
+      assert.equal(closed?.status, "discarded");
+      assert.deepEqual(closed?.resolution, { reason: "test" });
+      assert.equal(await store.getDeadLetter("missing"), undefined);
+    });
   });
 }

@@ -3,6 +3,7 @@ import { fleetBench } from "../../../bench/fleet.js";
 import { journalBench } from "../../../bench/journal.js";
 import { redisSkipReason, redisUrl } from "../../../bench/support/redis.js";
 import { retryBench } from "../../../bench/retry.js";
+import { runawayBench } from "../../../bench/runaway.js";
 import { freshDatabase, postgresSkipReason } from "../../../bench/support/postgres.js";
 import { vectorBench } from "../../../bench/vector.js";
 import { InvalidArgumentError } from "../../core/errors.js";
@@ -64,6 +65,10 @@ const BENCHES: Record<string, { usesPostgres: boolean; run: Bench }> = {
         ...(o.seed !== undefined ? { seed: Number(o.seed) } : {}),
         onProgress,
       }),
+  },
+  runaway: {
+    usesPostgres: false,
+    run: (o, _pg, onProgress) => runawayBench({ ...(o.quick ? { quick: true } : {}), onProgress }),
   },
   vector: {
     usesPostgres: false,

@@ -17,6 +17,10 @@ function summarize(e: JournalEvent): string {
     case "run.failed":
     case "run.parked":
       return `${name} ${text((d.error as Record<string, Json> | undefined)?.message ?? "")}`.trim();
+    case "run.dead-lettered":
+      return `${text(d.class)} → dlq ${text(d.deadLetterId)}`;
+    case "run.redriven":
+      return `by ${text(d.by)}${d.reason ? ` (${text(d.reason)})` : ""}`;
     case "run.resumed":
       return `worker ${text(d.worker)}`;
     case "run.suspended":

@@ -10,8 +10,21 @@ import type { Json } from "../../core/json.js";
 import { GroupCommitter } from "../groupCommit.js";
 import { loadMigrations } from "../migrations.js";
 import { StoreNotifier } from "../notifier.js";
-import { rowToEffect, rowToEvent, rowToRun, toJsonText } from "../rows.js";
+import { overdrawn } from "../budget.js";
+import {
+  rowToBudget,
+  rowToDeadLetter,
+  rowToEffect,
+  rowToEvent,
+  rowToRun,
+  toJsonText,
+} from "../rows.js";
+import type { DeadLetter, DeadLetterFilter } from "../../deadletter/types.js";
 import type {
+  BudgetAmount,
+  BudgetDenial,
+  BudgetScope,
+  BudgetUsage,
   ClaimOptions,
   ClaimedRun,
   Commit,
@@ -25,6 +38,7 @@ import type {
   Signal,
   Store,
 } from "../types.js";
+import { isTerminal } from "../types.js";
 
 type Row = Record<string, unknown>;
 
@@ -290,10 +304,7 @@ export class PostgresStore extends StoreNotifier implements Store {
       const { rows } = await c.query<Row>("SELECT * FROM runs WHERE id = $1 FOR UPDATE", [runId]);
       if (!rows[0]) throw new NotFoundError("run", runId);
       const current = rowToRun(rows[0], "postgres");
-      if (
-        current.cancelRequested ||
-        ["completed", "failed", "cancelled"].includes(current.status)
-      ) {
+      if (current.cancelRequested || isTerminal(current.status)) {
         return current;
       }
       await c.query(
@@ -347,6 +358,75 @@ export class PostgresStore extends StoreNotifier implements Store {
     return { events: Number(ev?.n ?? 0), blobs: Number(bl?.n ?? 0) };
   }
 
+  async listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    const rows = await this.query(
+      `SELECT * FROM dead_letters WHERE ($1::text IS NULL OR class = $1)
+         AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR run_id = $3)
+       ORDER BY created_at DESC, id DESC LIMIT $4`,
+      [filter.class ?? null, filter.status ?? null, filter.runId ?? null, filter.limit ?? 100],
+    );
+    return rows.map((r) => rowToDeadLetter(r, "postgres"));
+  }
+
+  async getDeadLetter(id: string): Promise<DeadLetter | undefined> {
+    const [row] = await this.query("SELECT * FROM dead_letters WHERE id = $1", [id]);
+    return row ? rowToDeadLetter(row, "postgres") : undefined;
+  }
+
+  async reserveBudget(
+    scopes: readonly BudgetScope[],
+    amount: BudgetAmount,
+  ): Promise<BudgetDenial | null> {
+    const names = [...new Set(scopes.map((s) => s.scope))].sort();
+    return this.tx(async (c) => {
+      // Rows exist before they are locked, and are locked in name order so reservers cannot deadlock.
+      await c.query(
+        "INSERT INTO budget_ledger (scope) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        [names],
+      );
+      const { rows } = await c.query<Row>(
+        "SELECT * FROM budget_ledger WHERE scope = ANY($1) ORDER BY scope FOR UPDATE",
+        [names],
+      );
+      const usage = new Map(rows.map((r) => [r.scope as string, rowToBudget(r)]));
+      for (const s of scopes) {
+        const denial = overdrawn(s, usage.get(s.scope) ?? rowToBudget(undefined), amount);
+        if (denial) return denial;
+      }
+      await c.query(
+        `UPDATE budget_ledger SET reserved_usd = reserved_usd + $2, reserved_tokens = reserved_tokens + $3
+         WHERE scope = ANY($1)`,
+        [names, amount.usd, amount.tokens],
+      );
+      return null;
+    });
+  }
+
+  async settleBudget(
+    scopes: readonly string[],
+    reserved: BudgetAmount,
+    spent: BudgetAmount,
+  ): Promise<void> {
+    const names = [...new Set(scopes)].sort();
+    await this.tx(async (c) => {
+      await c.query(
+        "INSERT INTO budget_ledger (scope) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        [names],
+      );
+      await c.query(
+        `UPDATE budget_ledger SET spent_usd = spent_usd + $2, spent_tokens = spent_tokens + $3,
+           reserved_usd = greatest(0, reserved_usd - $4), reserved_tokens = greatest(0, reserved_tokens - $5)
+         WHERE scope = ANY($1)`,
+        [names, spent.usd, spent.tokens, reserved.usd, reserved.tokens],
+      );
+    });
+  }
+
+  async readBudget(scope: string): Promise<BudgetUsage> {
+    const [row] = await this.query("SELECT * FROM budget_ledger WHERE scope = $1", [scope]);
+    return rowToBudget(row);
+  }
+
   async close(): Promise<void> {
     await this.committer.drain();
     await this.listener?.end().catch(() => undefined);
@@ -379,6 +459,7 @@ async function insertRuns(c: pg.PoolClient, runs: readonly NewRun[]): Promise<nu
         rows.map((r) => r.id),
         rows.map((r) =>
           JSON.stringify({
+            ...runs.find((x) => x.id === r.id)?.created,
             agent: r.agent,
             parentId: r.parent_id,
             deadline: runs.find((x) => x.id === r.id)?.deadline ?? null,
@@ -472,6 +553,32 @@ async function applyBatchIn(c: pg.PoolClient, batch: Commit[]): Promise<(Error |
         effects.map((e) => toJsonText(e.result)),
       ],
     );
+  }
+  for (const b of ok) {
+    const d = b.deadLetter;
+    if (d) {
+      await c.query(
+        `INSERT INTO dead_letters (id, run_id, root_id, agent, tenant, class, status, error, context, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, ${NOW_MS}, ${NOW_MS}) ON CONFLICT DO NOTHING`,
+        [
+          d.id,
+          d.runId,
+          d.rootId,
+          d.agent,
+          d.tenant,
+          d.class,
+          toJsonText(d.error ?? undefined),
+          JSON.stringify(d.context),
+        ],
+      );
+    }
+    const u = b.deadLetterUpdate;
+    if (u) {
+      await c.query(
+        `UPDATE dead_letters SET status = $1, resolution = $2, updated_at = ${NOW_MS} WHERE id = $3`,
+        [u.status, JSON.stringify(u.resolution), u.id],
+      );
+    }
   }
   // One row per run: UPDATE … FROM applies only one match per target row.
   const byRun = new Map<string, { runId: string; status?: Commit["status"]; release: boolean }>();

@@ -13,8 +13,21 @@ import type { Json } from "../../core/json.js";
 import { GroupCommitter } from "../groupCommit.js";
 import { loadMigrations } from "../migrations.js";
 import { StoreNotifier } from "../notifier.js";
-import { rowToEffect, rowToEvent, rowToRun, toJsonText } from "../rows.js";
+import { overdrawn } from "../budget.js";
+import {
+  rowToBudget,
+  rowToDeadLetter,
+  rowToEffect,
+  rowToEvent,
+  rowToRun,
+  toJsonText,
+} from "../rows.js";
+import type { DeadLetter, DeadLetterFilter } from "../../deadletter/types.js";
 import type {
+  BudgetAmount,
+  BudgetDenial,
+  BudgetScope,
+  BudgetUsage,
   ClaimOptions,
   ClaimedRun,
   Commit,
@@ -28,6 +41,7 @@ import type {
   Signal,
   Store,
 } from "../types.js";
+import { isTerminal } from "../types.js";
 
 type Row = Record<string, unknown>;
 
@@ -141,6 +155,7 @@ export class SqliteStore extends StoreNotifier implements Store {
       .run(
         run.id,
         JSON.stringify({
+          ...run.created,
           agent: run.agent,
           parentId: run.parentId ?? null,
           deadline: run.deadline ?? null,
@@ -335,6 +350,32 @@ export class SqliteStore extends StoreNotifier implements Store {
     for (const e of c.events)
       putEvent.run(c.runId, e.type, e.step ?? null, JSON.stringify(e.data), now);
     for (const e of c.effects ?? []) this.upsertEffect(e, now);
+    if (c.deadLetter) {
+      const d = c.deadLetter;
+      this.db
+        .prepare(
+          `INSERT INTO dead_letters (id, run_id, root_id, agent, tenant, class, status, error, context, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .run(
+          d.id,
+          d.runId,
+          d.rootId,
+          d.agent,
+          d.tenant,
+          d.class,
+          toJsonText(d.error ?? undefined),
+          JSON.stringify(d.context),
+          now,
+          now,
+        );
+    }
+    if (c.deadLetterUpdate) {
+      const u = c.deadLetterUpdate;
+      this.db
+        .prepare("UPDATE dead_letters SET status = ?, resolution = ?, updated_at = ? WHERE id = ?")
+        .run(u.status, JSON.stringify(u.resolution), now, u.id);
+    }
     let runnable = (c.newRuns?.length ?? 0) > 0;
     if (c.status) {
       const s = c.status;
@@ -464,10 +505,7 @@ export class SqliteStore extends StoreNotifier implements Store {
           Row | undefined;
         if (!row) throw new NotFoundError("run", runId);
         const current = rowToRun(row, "sqlite");
-        if (
-          current.cancelRequested ||
-          ["completed", "failed", "cancelled"].includes(current.status)
-        ) {
+        if (current.cancelRequested || isTerminal(current.status)) {
           return current;
         }
         const now = Date.now();
@@ -513,6 +551,83 @@ export class SqliteStore extends StoreNotifier implements Store {
       workerId: r.worker_id as string,
       state: JSON.parse(r.state as string) as Json,
     }));
+  }
+
+  async listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    await Promise.resolve();
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM dead_letters WHERE (@class IS NULL OR class = @class)
+           AND (@status IS NULL OR status = @status) AND (@run IS NULL OR run_id = @run)
+         ORDER BY created_at DESC, id DESC LIMIT @limit`,
+      )
+      .all({
+        class: filter.class ?? null,
+        status: filter.status ?? null,
+        run: filter.runId ?? null,
+        limit: filter.limit ?? 100,
+      }) as Row[];
+    return rows.map((r) => rowToDeadLetter(r, "sqlite"));
+  }
+
+  async getDeadLetter(id: string): Promise<DeadLetter | undefined> {
+    await Promise.resolve();
+    const row = this.db.prepare("SELECT * FROM dead_letters WHERE id = ?").get(id) as
+      Row | undefined;
+    return row ? rowToDeadLetter(row, "sqlite") : undefined;
+  }
+
+  async reserveBudget(
+    scopes: readonly BudgetScope[],
+    amount: BudgetAmount,
+  ): Promise<BudgetDenial | null> {
+    await Promise.resolve();
+    return this.db
+      .transaction(() => {
+        const read = this.db.prepare("SELECT * FROM budget_ledger WHERE scope = ?");
+        for (const s of scopes) {
+          const denial = overdrawn(s, rowToBudget(read.get(s.scope) as Row | undefined), amount);
+          if (denial) return denial;
+        }
+        const reserve = this.db.prepare(
+          `INSERT INTO budget_ledger (scope, reserved_usd, reserved_tokens) VALUES (?, ?, ?)
+           ON CONFLICT (scope) DO UPDATE SET reserved_usd = reserved_usd + excluded.reserved_usd,
+             reserved_tokens = reserved_tokens + excluded.reserved_tokens`,
+        );
+        for (const s of scopes) reserve.run(s.scope, amount.usd, amount.tokens);
+        return null;
+      })
+      .immediate();
+  }
+
+  async settleBudget(
+    scopes: readonly string[],
+    reserved: BudgetAmount,
+    spent: BudgetAmount,
+  ): Promise<void> {
+    await Promise.resolve();
+    const settle = this.db.prepare(
+      `INSERT INTO budget_ledger (scope, spent_usd, spent_tokens) VALUES (@scope, @usd, @tokens)
+       ON CONFLICT (scope) DO UPDATE SET spent_usd = spent_usd + @usd, spent_tokens = spent_tokens + @tokens,
+         reserved_usd = max(0, reserved_usd - @rusd), reserved_tokens = max(0, reserved_tokens - @rtokens)`,
+    );
+    this.db.transaction(() => {
+      for (const scope of scopes)
+        settle.run({
+          scope,
+          usd: spent.usd,
+          tokens: spent.tokens,
+          rusd: reserved.usd,
+          rtokens: reserved.tokens,
+        });
+    })();
+  }
+
+  async readBudget(scope: string): Promise<BudgetUsage> {
+    await Promise.resolve();
+    return rowToBudget(
+      this.db.prepare("SELECT * FROM budget_ledger WHERE scope = ?").get(scope) as Row | undefined,
+    );
   }
 
   async storedBytes(): Promise<{ events: number; blobs: number }> {
