@@ -8,8 +8,7 @@ import type {
   Usage,
 } from "@anthropic-ai/sdk/resources/messages";
 import { z } from "zod";
-import { ProviderError } from "./errors.js";
-import { ProviderOptionsSchema } from "./options.js";
+import { ProviderOptionsSchema, modelOf, sdkClientOptions } from "./options.js";
 import { parseOptions } from "../core/validate.js";
 import { costUsd } from "./pricing.js";
 import { parseRateLimitHeaders } from "./rateLimitHeaders.js";
@@ -39,22 +38,10 @@ export type AnthropicProviderOptions = z.input<typeof AnthropicProviderOptionsSc
 export function createAnthropicProvider(options: AnthropicProviderOptions = {}): LlmProvider {
   const o = parseOptions(AnthropicProviderOptionsSchema, options, "anthropic provider options");
   const name = o.name ?? "anthropic";
-  const client = new Anthropic({
-    ...(o.apiKey !== undefined && { apiKey: o.apiKey }),
-    ...(o.baseURL !== undefined && { baseURL: o.baseURL }),
-    ...(o.headers !== undefined && { defaultHeaders: o.headers }),
-    maxRetries: 0,
-    timeout: o.timeoutMs,
-  });
+  const client = new Anthropic(sdkClientOptions(o));
 
   async function complete(request: LlmRequest, call: LlmCallOptions): Promise<LlmResponse> {
-    const model = request.model || o.model;
-    if (!model) {
-      throw new ProviderError(
-        { provider: name, kind: "bad_request" },
-        "the request has no model and the provider has no default; set `model` on one of them",
-      );
-    }
+    const model = modelOf(name, request.model, o.model);
     const body = toBody(request, model, o.maxTokens);
     try {
       const { data, response, request_id } = o.stream

@@ -6,8 +6,7 @@ import type {
   ChatCompletionMessageParam,
 } from "openai/resources/chat/completions";
 import { z } from "zod";
-import { ProviderError } from "./errors.js";
-import { ProviderOptionsSchema } from "./options.js";
+import { ProviderOptionsSchema, modelOf, sdkClientOptions } from "./options.js";
 import { parseOptions } from "../core/validate.js";
 import { costUsd } from "./pricing.js";
 import { parseRateLimitHeaders } from "./rateLimitHeaders.js";
@@ -40,17 +39,10 @@ export type OpenAIProviderOptions = z.input<typeof OpenAIProviderOptionsSchema>;
 export function createOpenAIProvider(options: OpenAIProviderOptions = {}): LlmProvider {
   const o = parseOptions(OpenAIProviderOptionsSchema, options, "openai provider options");
   const name = o.name ?? "openai";
-  const client = new OpenAI({
-    ...(o.apiKey !== undefined && { apiKey: o.apiKey }),
-    ...(o.baseURL !== undefined && { baseURL: o.baseURL }),
-    ...(o.headers !== undefined && { defaultHeaders: o.headers }),
-    maxRetries: 0,
-    timeout: o.timeoutMs,
-  });
+  const client = new OpenAI(sdkClientOptions(o));
 
   async function complete(request: LlmRequest, call: LlmCallOptions): Promise<LlmResponse> {
-    const model = request.model || o.model;
-    if (!model) throw noModel(name);
+    const model = modelOf(name, request.model, o.model);
     const body = toBody(request, model, o.maxTokensField);
     try {
       const result = o.stream
@@ -237,13 +229,6 @@ function toMessage(m: LlmMessage): ChatCompletionMessageParam {
           }),
       };
   }
-}
-
-function noModel(provider: string): ProviderError {
-  return new ProviderError(
-    { provider, kind: "bad_request" },
-    "the request has no model and the provider has no default; set `model` on one of them",
-  );
 }
 
 const OPENAI_ERRORS: SdkErrorShape = {

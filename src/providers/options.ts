@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ProviderError } from "./errors.js";
 import { PriceTableSchema } from "./pricing.js";
 
 /** Options every SDK-backed provider accepts. */
@@ -20,3 +21,26 @@ export const ProviderOptionsSchema = z.object({
   /** Extra headers on every request (gateway auth, tenant tags). */
   headers: z.record(z.string(), z.string()).optional(),
 });
+
+/** What both official SDK clients are built with: the caller's settings, and retries off (Flotilla owns them). */
+export function sdkClientOptions(o: z.output<typeof ProviderOptionsSchema>) {
+  return {
+    ...(o.apiKey !== undefined && { apiKey: o.apiKey }),
+    ...(o.baseURL !== undefined && { baseURL: o.baseURL }),
+    ...(o.headers !== undefined && { defaultHeaders: o.headers }),
+    maxRetries: 0,
+    timeout: o.timeoutMs,
+  };
+}
+
+/** The model of a request, or the provider's default; neither is a caller error. */
+export function modelOf(provider: string, requested: string, fallback: string | undefined): string {
+  const model = requested || fallback;
+  if (!model) {
+    throw new ProviderError(
+      { provider, kind: "bad_request" },
+      "the request has no model and the provider has no default; set `model` on one of them",
+    );
+  }
+  return model;
+}
