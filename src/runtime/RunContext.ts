@@ -99,6 +99,24 @@ async function childError(store: Store, child: RunRecord): Promise<SerializedErr
   ).toJSON();
 }
 
+/** What most answers are: first attempt, first sample, from the primary. Left out of the journal. */
+const PLAIN_ANSWER = {
+  attempts: 1,
+  samples: 1,
+  provenance: { degraded: false, source: "primary" },
+} as const;
+
+/** A response's fields for the journal, without those that say what most answers say. */
+function journaledResponse(r: Omit<LlmResult, "message">): Partial<Omit<LlmResult, "message">> {
+  const { attempts, samples, provenance, ...rest } = r;
+  return {
+    ...rest,
+    ...(attempts !== PLAIN_ANSWER.attempts ? { attempts } : {}),
+    ...(samples !== PLAIN_ANSWER.samples ? { samples } : {}),
+    ...(provenance.degraded ? { provenance } : {}),
+  };
+}
+
 /**
  * The agent's handle on its run. Every method is a journaled step: on replay
  * it returns what the journal recorded instead of doing the work again.
@@ -226,16 +244,21 @@ export class RunContext {
               ...params,
               messagesRef: requestHead.toString("base64url"),
             } as unknown as Json,
-            response: { ...rest, messageRef: messageRef.toString("base64url") } as unknown as Json,
+            response: {
+              ...journaledResponse(rest),
+              messageRef: messageRef.toString("base64url"),
+            } as unknown as Json,
           },
         };
       },
       async (rec) => {
         if (!rec.outcome?.ok) return replayOutcome<LlmResult>(rec.step, rec.outcome!);
-        const response = rec.meta.response as unknown as LlmResult & { messageRef: string };
+        const response = rec.meta.response as unknown as Partial<LlmResult> & {
+          messageRef: string;
+        };
         const { messageRef, ...rest } = response;
         const message = await readMessage(host.store, Buffer.from(messageRef, "base64url"));
-        return { ...rest, message } as unknown as LlmResult;
+        return { ...PLAIN_ANSWER, ...rest, message } as unknown as LlmResult;
       },
       {
         fp: fingerprint("llm", request.model, last),
