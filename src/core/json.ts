@@ -19,6 +19,11 @@ export function sha256(data: string | Buffer): Buffer {
   return createHash("sha256").update(data).digest();
 }
 
+/** JSON round trip: what a first execution returns is exactly what replay will return. */
+export function jsonCopy<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
 /** A journal value as text for messages and listings. */
 export function text(value: unknown): string {
   if (typeof value === "string") return value;

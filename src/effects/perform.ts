@@ -6,16 +6,12 @@ import {
   isFlotillaError,
   serializeError,
 } from "../core/errors.js";
-import type { Json } from "../core/json.js";
+import { jsonCopy, type Json } from "../core/json.js";
 import type { StepRecord } from "../journal/JournalIndex.js";
 import type { Execution } from "../runtime/Execution.js";
 import { replayOutcome } from "../runtime/RunContext.js";
 import { runTool } from "./runTool.js";
 import { effectNotApplied, type Tool } from "./Tool.js";
-
-function jsonCopy<T>(value: T): T {
-  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
-}
 
 /**
  * The effect protocol for a tool that changes the world:

@@ -9,7 +9,7 @@ import {
   serializeError,
   type SerializedError,
 } from "../core/errors.js";
-import type { Json } from "../core/json.js";
+import { jsonCopy, type Json } from "../core/json.js";
 import {
   BudgetReserver,
   CostVelocity,
@@ -454,7 +454,7 @@ export class Execution {
     const cls = status === "completed" ? undefined : classOf(error);
     if (cls && status === "failed") return this.finalizeDeadLettered(cls, error ?? null);
     const entry = cls && status === "parked" ? await this.capture(cls, error ?? null) : undefined;
-    const result = value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as Json);
+    const result = jsonCopy(value as Json | undefined);
     const type = `run.${status}`;
     const data: Json =
       status === "completed" ? { value: result ?? null } : { error: error as unknown as Json };

@@ -11,7 +11,7 @@ import {
   type SerializedError,
 } from "../core/errors.js";
 import { deriveId } from "../core/ids.js";
-import type { Json } from "../core/json.js";
+import { jsonCopy, type Json } from "../core/json.js";
 import { describeZodError, isTool, type Tool } from "../effects/Tool.js";
 import { performEffect } from "../effects/perform.js";
 import { runTool } from "../effects/runTool.js";
@@ -67,11 +67,6 @@ export interface LlmOptions extends LlmPolicy {
 export interface WaitForOptions {
   /** Give up after this long (durable: measured from the first wait). */
   timeoutMs?: number;
-}
-
-/** JSON round trip: what the first execution returns is exactly what replay will return. */
-function jsonCopy<T>(value: T): T {
-  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
 }
 
 export function replayOutcome<T>(step: string, outcome: StepOutcome): T {
