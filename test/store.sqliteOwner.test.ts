@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { isFlotillaError } from "../src/core/errors.js";
+import { openStore } from "../src/store/open.js";
+
+const storeModule = join(import.meta.dirname, "..", "src", "store", "open.ts");
+
+describe("SQLite worker ownership", () => {
+  it("refuses a second worker process while the first lives, and takes over once it is killed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "flotilla-owner-"));
+    const path = join(dir, "f.db");
+    const script = `const { openStore } = await import(${JSON.stringify(storeModule)});
+      const s = await openStore(${JSON.stringify(path)});
+      await s.registerWorker("other");
+      process.stdout.write("owner\\n");
+      setInterval(() => undefined, 1000);`;
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", script],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.once("data", () => resolve());
+        child.once("exit", (code) => reject(new Error(`owner exited with ${code}`)));
+      });
+      const store = await openStore(path);
+      try {
+        await assert.rejects(store.registerWorker("me"), (e) =>
+          isFlotillaError(e, "FLOTILLA_STORE_OWNED"),
+        );
+        await new Promise<void>((resolve) => {
+          child.once("exit", () => resolve());
+          child.kill("SIGKILL");
+        });
+        await store.registerWorker("me");
+      } finally {
+        await store.close();
+      }
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
