@@ -25,6 +25,13 @@ export function parseOptions<S extends z.ZodType>(
   });
 }
 
+/** Turns zod's report into one line that names each field and what was wrong. */
+export function describeZodError(err: z.ZodError): string {
+  return err.issues
+    .map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
+    .join("; ");
+}
+
 function valueAt(input: unknown, path: string[]): unknown {
   let current = input;
   for (const key of path) {

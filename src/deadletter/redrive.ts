@@ -2,11 +2,11 @@ import { z } from "zod";
 import type { Clock } from "../core/clock.js";
 import { InvalidArgumentError, NotFoundError, isFlotillaError } from "../core/errors.js";
 import { text, type Json } from "../core/json.js";
-import { describeZodError } from "../effects/Tool.js";
 import type { Store } from "../store/types.js";
 import { BudgetLimitsSchema } from "./budgets.js";
 import type { DeadLetterClass } from "./taxonomy.js";
 import type { DeadLetter } from "./types.js";
+import { parseOptions } from "../core/validate.js";
 
 /** What a redrive may change: the input, the model of new LLM calls, the budget. */
 export const RedrivePatchSchema = z.strictObject({
@@ -32,16 +32,12 @@ const NOT_REDRIVABLE: Partial<Record<DeadLetterClass, string>> = {
 };
 
 function checkPatch(patch: unknown): RedrivePatch {
-  const parsed = RedrivePatchSchema.safeParse(patch ?? {});
-  if (!parsed.success)
-    throw new InvalidArgumentError(`redrive patch: ${describeZodError(parsed.error)}`, {
-      field: "patch",
-    });
-  if ("input" in parsed.data && JSON.stringify(parsed.data.input) === undefined)
+  const parsed = parseOptions(RedrivePatchSchema, patch ?? {}, "redrive patch");
+  if ("input" in parsed && JSON.stringify(parsed.input) === undefined)
     throw new InvalidArgumentError("redrive patch: input must be JSON-serializable", {
       field: "patch.input",
     });
-  return parsed.data;
+  return parsed;
 }
 
 async function openEntry(store: Store, id: string): Promise<DeadLetter> {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { FlotillaError, InvalidArgumentError } from "../core/errors.js";
 import type { ErrorClassifier } from "../resilience/classify.js";
+import { parseOptions } from "../core/validate.js";
 
 /**
  * What a tool does to the world, which decides what recovery may do:
@@ -88,21 +89,9 @@ export function checkName(what: string, name: unknown): string {
   return name;
 }
 
-/** Turns zod's report into one line that names the field and what was wrong. */
-export function describeZodError(err: z.ZodError): string {
-  return err.issues
-    .map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`)
-    .join("; ");
-}
-
 export function defineTool<A, R>(name: string, spec: ToolSpec<A, R>): Tool<A, R> {
   checkName("tool", name);
-  const parsed = specSchema.safeParse(spec);
-  if (!parsed.success) {
-    throw new InvalidArgumentError(`tool '${name}': ${describeZodError(parsed.error)}`, {
-      tool: name,
-    });
-  }
+  parseOptions(specSchema, spec, `tool '${name}'`);
   if (spec.effect === "compensable" && !spec.compensate) {
     throw new InvalidArgumentError(`tool '${name}' is compensable but has no compensate function`, {
       tool: name,

@@ -1,14 +1,13 @@
 import { z } from "zod";
 import type { Clock } from "../core/clock.js";
-import { InvalidArgumentError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
-import { describeZodError } from "../effects/Tool.js";
 import type { Store } from "../store/types.js";
 import { DEFAULT_BACKOFF } from "./backoff.js";
 import type { BreakerSnapshot } from "./CircuitBreaker.js";
 import { DEFAULT_BREAKER } from "./CircuitBreaker.js";
 import { Dependency, type DependencyMetrics, type DependencyPolicy } from "./Dependency.js";
 import { DEFAULT_RETRY_BUDGET } from "./RetryBudget.js";
+import { parseOptions } from "../core/validate.js";
 
 const policySchema = z
   .object({
@@ -89,9 +88,7 @@ export class Resilience {
       ["defaults", options.defaults],
       ...Object.entries(options.dependencies ?? {}),
     ] as const) {
-      const parsed = policySchema.safeParse(p ?? {});
-      if (!parsed.success)
-        throw new InvalidArgumentError(`resilience.${name}: ${describeZodError(parsed.error)}`);
+      parseOptions(policySchema, p ?? {}, `resilience.${name}`);
     }
     this.defaults = merge(
       {

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from "../core/errors.js";
 import { LoopThresholdsSchema, type LoopThresholds } from "../deadletter/loops.js";
-import { checkName, describeZodError } from "../effects/Tool.js";
+import { checkName } from "../effects/Tool.js";
 import type { RunContext } from "./RunContext.js";
+import { parseOptions } from "../core/validate.js";
 
 export type AgentFn<I, O> = (ctx: RunContext, input: I) => Promise<O>;
 
@@ -36,19 +37,15 @@ export function defineAgent<I, O>(
     );
   }
   const loops =
-    options.loops === false ? false : LoopThresholdsSchema.safeParse(options.loops ?? {});
-  if (loops !== false && !loops.success) {
-    throw new InvalidArgumentError(`agent '${name}' loops: ${describeZodError(loops.error)}`, {
-      agent: name,
-      field: "loops",
-    });
-  }
+    options.loops === false
+      ? false
+      : parseOptions(LoopThresholdsSchema, options.loops ?? {}, `agent '${name}' loops`);
   return Object.freeze({
     kind: "flotilla.agent" as const,
     name,
     fn,
     schema: options.schema,
-    loops: loops === false ? false : loops.data,
+    loops,
   });
 }
 

@@ -32,7 +32,7 @@ import { classOf, type DeadLetterClass } from "../deadletter/taxonomy.js";
 import type { DeadLetter, DeadLetterFilter, NewDeadLetter } from "../deadletter/types.js";
 import { newRunId, newToken } from "../core/ids.js";
 import type { Json } from "../core/json.js";
-import { defineTool, describeZodError, type Tool, type ToolSpec } from "../effects/Tool.js";
+import { defineTool, type Tool, type ToolSpec } from "../effects/Tool.js";
 import { PayloadWriter } from "../journal/payloads.js";
 import type { Admission } from "../fleet/types.js";
 import type { LlmProvider, LlmResponse } from "../providers/types.js";
@@ -44,6 +44,7 @@ import { DEFAULT_STORE, openStore } from "../store/open.js";
 import { isTerminal, type RunRecord, type Store } from "../store/types.js";
 import { defineAgent, isAgent, type Agent, type AgentFn, type AgentOptions } from "./Agent.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "./Worker.js";
+import { parseOptions } from "../core/validate.js";
 
 const optionsSchema = z.object({
   store: z.union([z.string().min(1), z.object({ commit: z.function() }).loose()]).optional(),
@@ -171,9 +172,7 @@ export class Flotilla implements WorkerHost {
   }
 
   static async open(options: FlotillaOptions = {}): Promise<Flotilla> {
-    const parsed = optionsSchema.safeParse(options);
-    if (!parsed.success)
-      throw new InvalidArgumentError(`Flotilla.open: ${describeZodError(parsed.error)}`);
+    parseOptions(optionsSchema, options, "Flotilla.open");
     const given = options.store;
     const store = typeof given === "object" ? given : await openStore(given ?? DEFAULT_STORE);
     return new Flotilla(store, typeof given !== "object", options);
@@ -400,13 +399,7 @@ export class Flotilla implements WorkerHost {
 
   private budgetOf(given: BudgetLimits | undefined): BudgetLimits | undefined {
     if (given === undefined) return this.options.budgets?.run;
-    const parsed = BudgetLimitsSchema.safeParse(given);
-    if (!parsed.success)
-      throw new InvalidArgumentError(`start: budget: ${describeZodError(parsed.error)}`, {
-        field: "budget",
-        received: given as unknown as Json,
-      });
-    return parsed.data;
+    return parseOptions(BudgetLimitsSchema, given, "start budget");
   }
 
   handle<O = unknown>(runId: string): RunHandle<O> {

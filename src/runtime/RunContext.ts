@@ -12,7 +12,7 @@ import {
 } from "../core/errors.js";
 import { deriveId } from "../core/ids.js";
 import { jsonCopy, type Json } from "../core/json.js";
-import { describeZodError, isTool, type Tool } from "../effects/Tool.js";
+import { isTool, type Tool } from "../effects/Tool.js";
 import { performEffect } from "../effects/perform.js";
 import { runTool } from "../effects/runTool.js";
 import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.js";
@@ -24,6 +24,7 @@ import { fingerprint } from "../deadletter/loops.js";
 import { classOf } from "../deadletter/taxonomy.js";
 import { isAgent, type Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
+import { describeZodError, parseOptions } from "../core/validate.js";
 
 const llmRequestSchema = z.object({
   model: z.string().min(1),
@@ -197,11 +198,8 @@ export class RunContext {
   }
 
   /** Calls the model once; its answer is journaled before the next step starts. */
-  llm(request: LlmRequest, options: LlmOptions = {}): Promise<LlmResult> {
-    const parsed = llmRequestSchema.safeParse(request);
-    if (!parsed.success) {
-      return Promise.reject(new InvalidArgumentError(`ctx.llm: ${describeZodError(parsed.error)}`));
-    }
+  async llm(request: LlmRequest, options: LlmOptions = {}): Promise<LlmResult> {
+    parseOptions(llmRequestSchema, request, "ctx.llm");
     const host = this.exec.host;
     const last = request.messages.at(-1)?.content ?? "";
     return this.once<LlmResult>(

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { InvalidArgumentError, LeaseLostError } from "../core/errors.js";
-import { describeZodError } from "../effects/Tool.js";
+import { LeaseLostError } from "../core/errors.js";
 import { Execution, type ExecutionHost, type ExecutionOutcome } from "./Execution.js";
+import { parseOptions } from "../core/validate.js";
 
 export const workerOptionsSchema = z.object({
   /** Runs executed at once. Default 16. */
@@ -51,10 +51,7 @@ export class Worker {
     private readonly host: WorkerHost,
     options: WorkerOptions = {},
   ) {
-    const parsed = workerOptionsSchema.safeParse(options);
-    if (!parsed.success)
-      throw new InvalidArgumentError(`worker options: ${describeZodError(parsed.error)}`);
-    this.options = parsed.data;
+    this.options = parseOptions(workerOptionsSchema, options, "worker options");
   }
 
   get active(): number {
