@@ -1,5 +1,7 @@
-export { Flotilla, RunHandle } from "./runtime/Flotilla.js";
-export type { FlotillaOptions, StartOptions, EffectDecision } from "./runtime/Flotilla.js";
+export { Flotilla } from "./runtime/Flotilla.js";
+export type { FlotillaOptions, StartOptions } from "./runtime/Flotilla.js";
+export { RunHandle } from "./runtime/RunHandle.js";
+export type { EffectDecision } from "./effects/resolve.js";
 export { RunContext } from "./runtime/RunContext.js";
 export type { Branch, LlmOptions, WaitForOptions } from "./runtime/RunContext.js";
 export type { Agent, AgentFn, AgentOptions } from "./runtime/Agent.js";

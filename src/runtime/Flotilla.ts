@@ -1,17 +1,10 @@
-import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import { z } from "zod";
 import { systemClock, type Clock } from "../core/clock.js";
-import {
-  CancelledError,
-  FlotillaError,
-  InvalidArgumentError,
-  NotFoundError,
-  RunDeadLetteredError,
-  RunFailedError,
-  RunParkedError,
-  TimeoutError,
-} from "../core/errors.js";
+import { FlotillaError, InvalidArgumentError, NotFoundError } from "../core/errors.js";
+import { newRunId, newToken } from "../core/ids.js";
+import type { Json } from "../core/json.js";
+import { parseOptions } from "../core/validate.js";
 import {
   BudgetLimitsSchema,
   BudgetsOptionsSchema,
@@ -27,24 +20,25 @@ import {
   type BulkRedriveOptions,
   type RedriveOptions,
 } from "../deadletter/redrive.js";
-import { escalate, HOLD, RoutesSchema, type Route, type Routes } from "../deadletter/routes.js";
-import { classOf, type DeadLetterClass } from "../deadletter/taxonomy.js";
+import { RoutesSchema, type Routes } from "../deadletter/routes.js";
+import { DeadLetterRouting } from "../deadletter/routing.js";
+import type { DeadLetterClass } from "../deadletter/taxonomy.js";
 import type { DeadLetter, DeadLetterFilter, NewDeadLetter } from "../deadletter/types.js";
-import { newRunId, newToken } from "../core/ids.js";
-import type { Json } from "../core/json.js";
+import { resolveEffect as resolveParkedEffect, type EffectDecision } from "../effects/resolve.js";
 import { defineTool, type Tool, type ToolSpec } from "../effects/Tool.js";
-import { PayloadWriter } from "../journal/payloads.js";
 import type { Admission } from "../fleet/types.js";
+import { PayloadWriter } from "../journal/payloads.js";
 import type { LlmProvider, LlmResponse } from "../providers/types.js";
 import { Bulkhead } from "../resilience/Bulkhead.js";
 import { Resilience, type ResilienceOptions } from "../resilience/Resilience.js";
-import { cancellationCommit } from "../saga/cancel.js";
+import { cancelRun, type CancelRunOptions } from "../saga/cancelRun.js";
 import type { CancelReceipt } from "../saga/receipt.js";
 import { DEFAULT_STORE, openStore } from "../store/open.js";
-import { isTerminal, type RunRecord, type Store } from "../store/types.js";
+import type { RunRecord, Store } from "../store/types.js";
 import { defineAgent, isAgent, type Agent, type AgentFn, type AgentOptions } from "./Agent.js";
+import { RunHandle } from "./RunHandle.js";
+import { Settlement } from "./Settlement.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "./Worker.js";
-import { parseOptions } from "../core/validate.js";
 
 const optionsSchema = z.object({
   store: z.union([z.string().min(1), z.object({ commit: z.function() }).loose()]).optional(),
@@ -104,36 +98,6 @@ export interface StartOptions {
   budget?: BudgetLimits;
 }
 
-export type EffectDecision =
-  | { outcome: "committed"; result?: Json }
-  | { outcome: "retry" }
-  | { outcome: "failed"; reason: string };
-
-/** A started run: await its result, cancel it, or signal it. */
-export class RunHandle<O = unknown> {
-  constructor(
-    private readonly flotilla: Flotilla,
-    readonly id: string,
-  ) {}
-
-  status(): Promise<RunRecord> {
-    return this.flotilla.getRun(this.id);
-  }
-
-  /** Resolves with the run's result; rejects if it failed, was cancelled, is parked or was dead-lettered (`FLOTILLA_DEAD_LETTERED`). */
-  result(options: { timeoutMs?: number } = {}): Promise<O> {
-    return this.flotilla.waitForResult<O>(this.id, options.timeoutMs);
-  }
-
-  cancel(reason?: string): Promise<CancelReceipt> {
-    return this.flotilla.cancel(this.id, reason === undefined ? {} : { reason });
-  }
-
-  signal(name: string, payload: Json = null): Promise<void> {
-    return this.flotilla.signal(this.id, name, payload);
-  }
-}
-
 /**
  * The runtime: define agents and tools, start runs, and run them durably on
  * the embedded SQLite store (default) or on PostgreSQL shared by many workers.
@@ -151,10 +115,10 @@ export class Flotilla implements WorkerHost {
   private readonly tools = new Map<string, Tool>();
   private readonly providers = new Map<string, LlmProvider>();
   private readonly bulkheads = new Map<string, Bulkhead>();
-  private readonly settledRuns = new EventEmitter();
+  private readonly settlement: Settlement;
+  private readonly deadLetterRouting: DeadLetterRouting;
   private ownedWorker: Worker | undefined;
   private closed = false;
-  private readonly routing = new Set<Promise<void>>();
 
   private constructor(
     readonly store: Store,
@@ -168,7 +132,13 @@ export class Flotilla implements WorkerHost {
     this.admission = options.admission;
     this.stopGraceMs = options.stopGraceMs ?? 10_000;
     for (const [name, p] of Object.entries(options.providers ?? {})) this.providers.set(name, p);
-    this.settledRuns.setMaxListeners(0);
+    this.settlement = new Settlement(store);
+    this.deadLetterRouting = new DeadLetterRouting(
+      store,
+      options.deadLetters?.routes ?? {},
+      this.clock,
+      (message, err) => this.warn(message, err),
+    );
   }
 
   static async open(options: FlotillaOptions = {}): Promise<Flotilla> {
@@ -226,7 +196,7 @@ export class Flotilla implements WorkerHost {
   }
 
   settled(runId: string): void {
-    this.settledRuns.emit(runId);
+    this.settlement.settled(runId);
   }
 
   bulkhead(tool: Tool): Bulkhead | undefined {
@@ -269,35 +239,7 @@ export class Flotilla implements WorkerHost {
 
   /** Routes a new dead letter (hold, redrive, escalate); routing problems are warned, never thrown. */
   deadLettered(entry: NewDeadLetter): void {
-    const route = this.options.deadLetters?.routes?.[entry.class] ?? HOLD;
-    if (route.action === "hold") return;
-    const work = this.route(route, entry).catch((err: unknown) =>
-      this.warn(`routing dead letter ${entry.id} (${entry.class}) failed`, err),
-    );
-    this.routing.add(work);
-    void work.finally(() => this.routing.delete(work));
-  }
-
-  private async route(
-    route: Exclude<Route, { action: "hold" }>,
-    entry: NewDeadLetter,
-  ): Promise<void> {
-    if (route.action === "escalate") return escalate(route, entry, this.clock.now());
-    const journal = await this.store.readJournal(entry.runId);
-    const automatic = journal.filter(
-      (e) => e.type === "run.redriven" && (e.data as { by?: unknown }).by === "route",
-    ).length;
-    if (automatic >= (route.maxRedrives ?? 1)) return;
-    await redriveDeadLetter(
-      this.store,
-      entry.id,
-      {
-        by: "route",
-        reason: `automatic redrive of ${entry.class}`,
-        ...(route.patch ? { patch: route.patch } : {}),
-      },
-      () => this.clock.now(),
-    );
+    this.deadLetterRouting.route(entry);
   }
 
   // ---- dead letters --------------------------------------------------------
@@ -406,10 +348,8 @@ export class Flotilla implements WorkerHost {
     return new RunHandle<O>(this, runId);
   }
 
-  async getRun(runId: string): Promise<RunRecord> {
-    const run = await this.store.getRun(runId);
-    if (!run) throw new NotFoundError("run", runId);
-    return run;
+  getRun(runId: string): Promise<RunRecord> {
+    return this.settlement.getRun(runId);
   }
 
   /** Starts (once) the in-process worker that executes this instance's agents. */
@@ -428,94 +368,19 @@ export class Flotilla implements WorkerHost {
     return this.ownedWorker;
   }
 
-  async waitForResult<O>(runId: string, timeoutMs?: number): Promise<O> {
-    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-    for (;;) {
-      const run = await this.getRun(runId);
-      if (run.status === "completed") return run.result as O;
-      if (run.status === "failed")
-        throw new RunFailedError(runId, run.error ?? { name: "Error", message: "failed" });
-      if (run.status === "cancelled")
-        throw new CancelledError(runId, run.error?.message ?? "cancelled");
-      if (run.status === "parked") throw new RunParkedError(runId, run.error);
-      if (run.status === "dead-lettered") {
-        const [entry] = await this.store.listDeadLetters({ runId, limit: 1 });
-        throw new RunDeadLetteredError(
-          runId,
-          entry?.class ?? classOf(run.error) ?? "non-retryable",
-          entry?.id ?? null,
-          run.error,
-        );
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new TimeoutError(`run ${runId}`, timeoutMs ?? 0);
-      await this.settledOrPoll(runId, Math.min(left, 250));
-    }
-  }
-
-  private settledOrPoll(runId: string, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.settledRuns.off(runId, done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.settledRuns.on(runId, done);
-    });
+  waitForResult<O>(runId: string, timeoutMs?: number): Promise<O> {
+    return this.settlement.result<O>(runId, timeoutMs);
   }
 
   /**
    * Cancels a run: records the request durably, stops its steps and tools, and
    * returns a receipt of what was committed, in flight and never started.
    */
-  async cancel(
-    runId: string,
-    options: { reason?: string; timeoutMs?: number } = {},
-  ): Promise<CancelReceipt> {
-    const reason = options.reason ?? "cancelled by request";
-    const requested = await this.store.requestCancel(runId, reason);
-    if (["completed", "failed", "dead-lettered"].includes(requested.status)) {
-      throw new InvalidArgumentError(
-        `run ${runId} already ${requested.status}; there is nothing to cancel`,
-        {
-          runId,
-          status: requested.status,
-        },
-      );
-    }
-    const deadline = Date.now() + (options.timeoutMs ?? this.stopGraceMs + 5_000);
-    for (;;) {
-      const run = await this.getRun(runId);
-      if (run.status === "cancelled") return this.receiptOf(runId);
-      if (isTerminal(run.status)) {
-        throw new InvalidArgumentError(`run ${runId} ${run.status} before the cancel took effect`, {
-          runId,
-        });
-      }
-      const leased = run.leaseOwner !== null && (run.leaseExpiresAt ?? 0) >= Date.now();
-      if (!leased) {
-        const { commit, receipt } = await cancellationCommit(this.store, run, {
-          unleasedIn: ["pending", "waiting", "parked", "running"],
-        });
-        try {
-          await this.store.commit(commit);
-          this.settled(runId);
-          return receipt;
-        } catch (err) {
-          if (!(err instanceof FlotillaError && err.code === "FLOTILLA_LEASE_LOST")) throw err;
-        }
-      }
-      if (Date.now() > deadline)
-        throw new TimeoutError(`cancelling run ${runId}`, options.timeoutMs ?? 0);
-      await this.settledOrPoll(runId, 100);
-    }
-  }
-
-  private async receiptOf(runId: string): Promise<CancelReceipt> {
-    const events = await this.store.readJournal(runId);
-    const last = events.filter((e) => e.type === "run.cancelled").at(-1);
-    return last?.data as unknown as CancelReceipt;
+  cancel(runId: string, options: CancelRunOptions = {}): Promise<CancelReceipt> {
+    return cancelRun(this.store, this.settlement, runId, {
+      ...options,
+      timeoutMs: options.timeoutMs ?? this.stopGraceMs + 5_000,
+    });
   }
 
   async signal(runId: string, name: string, payload: Json = null): Promise<void> {
@@ -527,66 +392,17 @@ export class Flotilla implements WorkerHost {
   }
 
   /** Decides a parked effect whose outcome was lost; the run then resumes. */
-  async resolveEffect(
+  resolveEffect(
     runId: string,
     step: string,
     decision: EffectDecision,
     by = "operator",
   ): Promise<void> {
-    const run = await this.getRun(runId);
-    if (run.status !== "parked") {
-      throw new InvalidArgumentError(
-        `run ${runId} is ${run.status}, not parked; only parked effects can be resolved`,
-      );
-    }
-    const events = await this.store.readJournal(runId);
-    const unknown = events.some((e) => e.type === "effect.unknown" && e.step === step);
-    if (!unknown)
-      throw new InvalidArgumentError(
-        `run ${runId} has no effect of unknown outcome at step ${step}`,
-      );
-    if (!["committed", "retry", "failed"].includes(decision.outcome)) {
-      throw new InvalidArgumentError(
-        `decision must be committed, retry or failed, received ${JSON.stringify(decision.outcome)}`,
-      );
-    }
-    const tool = events.find((e) => e.type === "effect.intent" && e.step === step)?.data as Record<
-      string,
-      Json
-    >;
-    const [entry] = await this.store.listDeadLetters({
+    return resolveParkedEffect(this.store, this.settlement, this.clock.now(), {
       runId,
-      class: "effect-outcome-unknown",
-      status: "open",
-      limit: 1,
-    });
-    const resolution = {
-      action: "resolve",
-      by,
-      at: this.clock.now(),
       step,
-      decision: decision.outcome,
-    };
-    await this.store.commit({
-      ...(entry
-        ? { deadLetterUpdate: { id: entry.id, status: "resolved" as const, resolution } }
-        : {}),
-      runId,
-      fence: { unleasedIn: ["parked"] },
-      events: [
-        {
-          type: "effect.resolved",
-          step,
-          data: {
-            kind: "tool",
-            name: tool.name ?? null,
-            decision: decision.outcome,
-            by,
-            ...decisionData(decision),
-          },
-        },
-      ],
-      status: { status: "pending", error: null, wakeAt: null },
+      decision,
+      by,
     });
   }
 
@@ -594,17 +410,11 @@ export class Flotilla implements WorkerHost {
     if (this.closed) return;
     this.closed = true;
     await this.ownedWorker?.stop();
-    await Promise.allSettled([...this.routing]);
+    await this.deadLetterRouting.drain();
     if (this.ownsStore) await this.store.close();
   }
 
   private assertOpen(): void {
     if (this.closed) throw new InvalidArgumentError("this Flotilla instance is closed");
   }
-}
-
-function decisionData(d: EffectDecision): Record<string, Json> {
-  if (d.outcome === "committed") return { value: d.result ?? null };
-  if (d.outcome === "failed") return { reason: d.reason };
-  return {};
 }

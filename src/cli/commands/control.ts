@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "../../core/errors.js";
 import type { Json } from "../../core/json.js";
-import { Flotilla, type EffectDecision } from "../../runtime/Flotilla.js";
+import type { EffectDecision } from "../../effects/resolve.js";
+import { Flotilla } from "../../runtime/Flotilla.js";
 import { printJson, printLine } from "../output.js";
 
 async function withFlotilla<T>(store: string, fn: (f: Flotilla) => Promise<T>): Promise<T> {

@@ -1,0 +1,36 @@
+import type { Json } from "../core/json.js";
+import type { CancelReceipt } from "../saga/receipt.js";
+import type { RunRecord } from "../store/types.js";
+
+/** What a handle asks of the runtime it came from. */
+export interface RunOperations {
+  getRun(runId: string): Promise<RunRecord>;
+  waitForResult<O>(runId: string, timeoutMs?: number): Promise<O>;
+  cancel(runId: string, options?: { reason?: string }): Promise<CancelReceipt>;
+  signal(runId: string, name: string, payload?: Json): Promise<void>;
+}
+
+/** A started run: await its result, cancel it, or signal it. */
+export class RunHandle<O = unknown> {
+  constructor(
+    private readonly runtime: RunOperations,
+    readonly id: string,
+  ) {}
+
+  status(): Promise<RunRecord> {
+    return this.runtime.getRun(this.id);
+  }
+
+  /** Resolves with the run's result; rejects if it failed, was cancelled, is parked or was dead-lettered (`FLOTILLA_DEAD_LETTERED`). */
+  result(options: { timeoutMs?: number } = {}): Promise<O> {
+    return this.runtime.waitForResult<O>(this.id, options.timeoutMs);
+  }
+
+  cancel(reason?: string): Promise<CancelReceipt> {
+    return this.runtime.cancel(this.id, reason === undefined ? {} : { reason });
+  }
+
+  signal(name: string, payload: Json = null): Promise<void> {
+    return this.runtime.signal(this.id, name, payload);
+  }
+}

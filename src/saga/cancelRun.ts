@@ -1,0 +1,65 @@
+import { FlotillaError, InvalidArgumentError, TimeoutError } from "../core/errors.js";
+import type { Settlement } from "../runtime/Settlement.js";
+import { isTerminal, type Store } from "../store/types.js";
+import { cancellationCommit } from "./cancel.js";
+import type { CancelReceipt } from "./receipt.js";
+
+export interface CancelRunOptions {
+  reason?: string;
+  /** How long to wait for the cancel to take effect. */
+  timeoutMs?: number;
+}
+
+/**
+ * Cancels a run: records the request durably, then either lets the worker
+ * holding the run stop it (its steps and tools see the abort) or, when no
+ * live worker holds it, ends it here. Returns the receipt of what was
+ * committed, in flight and never started.
+ */
+export async function cancelRun(
+  store: Store,
+  settlement: Settlement,
+  runId: string,
+  options: CancelRunOptions & { timeoutMs: number },
+): Promise<CancelReceipt> {
+  const reason = options.reason ?? "cancelled by request";
+  const requested = await store.requestCancel(runId, reason);
+  if (["completed", "failed", "dead-lettered"].includes(requested.status)) {
+    throw new InvalidArgumentError(
+      `run ${runId} already ${requested.status}; there is nothing to cancel`,
+      { runId, status: requested.status },
+    );
+  }
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const run = await settlement.getRun(runId);
+    if (run.status === "cancelled") return receiptOf(store, runId);
+    if (isTerminal(run.status)) {
+      throw new InvalidArgumentError(`run ${runId} ${run.status} before the cancel took effect`, {
+        runId,
+      });
+    }
+    const leased = run.leaseOwner !== null && (run.leaseExpiresAt ?? 0) >= Date.now();
+    if (!leased) {
+      const { commit, receipt } = await cancellationCommit(store, run, {
+        unleasedIn: ["pending", "waiting", "parked", "running"],
+      });
+      try {
+        await store.commit(commit);
+        settlement.settled(runId);
+        return receipt;
+      } catch (err) {
+        // A worker claimed the run meanwhile: it will see the request and stop it.
+        if (!(err instanceof FlotillaError && err.code === "FLOTILLA_LEASE_LOST")) throw err;
+      }
+    }
+    if (Date.now() > deadline) throw new TimeoutError(`cancelling run ${runId}`, options.timeoutMs);
+    await settlement.settledOrPoll(runId, 100);
+  }
+}
+
+async function receiptOf(store: Store, runId: string): Promise<CancelReceipt> {
+  const events = await store.readJournal(runId);
+  const last = events.filter((e) => e.type === "run.cancelled").at(-1);
+  return last?.data as unknown as CancelReceipt;
+}
