@@ -48,6 +48,55 @@ async function timeBatch(c: Config): Promise<number> {
   return performance.now() - t0;
 }
 
+interface Quality {
+  recall: number;
+  /** Mean shard requests per query, re-asks included. */
+  calls: number;
+  /** Mean HNSW beam (max(ef, k)) summed over a query's shard requests. */
+  beam: number;
+}
+
+async function qualityOf(c: Config): Promise<Quality> {
+  const results = await c.m.index.searchBatch(c.m.queries, c.m.k, optionsOf(c));
+  return {
+    recall: mean(results.map((res, i) => recallAtK(res.ids, c.m.truth[i]!.ids, c.m.k))),
+    calls: mean(results.map((res) => res.asked.length)),
+    beam: mean(results.map((res) => res.asked.reduce((a, t) => a + Math.max(t.ef, t.k), 0))),
+  };
+}
+
+export interface MatchedPoint {
+  ef: number;
+  recall: number;
+  beamPerQuery: number;
+}
+
+/**
+ * The smallest ef in [lo, hi] at which `config` reaches `target` recall, by
+ * bisection (recall rises with ef), or null when even `hi` falls short. A
+ * grid would hand each strategy whatever overshoot its nearest grid point
+ * happens to give, and that quantization can decide a comparison of two.
+ */
+export async function minimalEf(
+  config: Omit<Config, "ef">,
+  target: number,
+  lo: number,
+  hi: number,
+): Promise<MatchedPoint | null> {
+  const at = (ef: number) => qualityOf({ ...config, ef });
+  let best = await at(hi);
+  if (best.recall < target) return null;
+  let high = hi;
+  let low = lo - 1;
+  while (high - low > 1) {
+    const mid = Math.floor((low + high) / 2);
+    const q = await at(mid);
+    if (q.recall >= target) [high, best] = [mid, q];
+    else low = mid;
+  }
+  return { ef: high, recall: round(best.recall, 4), beamPerQuery: round(best.beam, 1) };
+}
+
 /** Recall and throughput of one configuration; the first (untimed) run gives recall and warms up. */
 export async function point(
   m: Measure,
@@ -56,17 +105,14 @@ export async function point(
   router?: Router,
 ): Promise<CurvePoint> {
   const c: Config = { m, ef, nprobe, router };
-  const results = await m.index.searchBatch(m.queries, m.k, optionsOf(c));
+  const { recall, calls, beam } = await qualityOf(c);
   let best = Infinity;
   for (let r = 0; r < m.repeats; r++) best = Math.min(best, await timeBatch(c));
-  const recall = mean(results.map((res, i) => recallAtK(res.ids, m.truth[i]!.ids, m.k)));
-  const calls = mean(results.map((res) => res.asked.length));
-  const beam = mean(results.map((res) => res.asked.reduce((a, t) => a + Math.max(t.ef, t.k), 0)));
   return {
     ef,
     nprobe,
     recall: round(recall, 4),
-    qps: Math.round((results.length / best) * 1000),
+    qps: Math.round((m.queries.length / m.index.dimension / best) * 1000),
     shardCallsPerQuery: round(calls, 3),
     beamPerQuery: round(beam, 1),
   };
@@ -106,11 +152,6 @@ export async function efCurve(
     out.push(p);
   }
   return out;
-}
-
-/** The first point (in sweep order) reaching `recall`, or null. */
-export function firstReaching(curve: readonly CurvePoint[], recall: number): CurvePoint | null {
-  return curve.find((p) => p.recall >= recall) ?? null;
 }
 
 export function meanRecall(found: { ids: number[] }[], truth: MergedHits[], k: number): number {

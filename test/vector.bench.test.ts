@@ -14,6 +14,27 @@ void test("the vector benchmark runs end to end on synthetic data in quick mode"
     assert.ok((curves[name]?.length ?? 0) > 0, `missing curve ${name}`);
     for (const p of curves[name]!) assert.ok(p.recall >= 0 && p.recall <= 1 && p.qps > 0);
   }
+  for (const [name, k] of [
+    ["matched", 10],
+    ["matchedLargeK", 100],
+  ] as const) {
+    const m = out[name] as {
+      k: number;
+      recall: number;
+      at: Record<string, { ef: number; recall: number; beamPerQuery: number } | null>;
+    };
+    assert.equal(m.k, k);
+    for (const strategy of ["single", "fanout4", "adaptive4"]) {
+      const at = m.at[strategy];
+      assert.ok(at && at.recall >= m.recall, `${name}.${strategy} never reached ${m.recall}`);
+    }
+    // Full fan-out searches every shard with a beam of at least k.
+    assert.ok(m.at.fanout4!.beamPerQuery >= 4 * k);
+    if (k === 100) {
+      // ...which is where asking each shard for its share does less work at the same recall.
+      assert.ok(m.at.adaptive4!.beamPerQuery < m.at.fanout4!.beamPerQuery);
+    }
+  }
   const monitor = out.monitor as { sampled: number; absError: number };
   assert.ok(monitor.sampled > 0);
   // With half the queries sampled, the estimate must track the offline figure closely.

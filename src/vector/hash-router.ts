@@ -17,6 +17,11 @@ export type HashRouterOptions = z.input<typeof HashOptions>;
  * them. `full` asks each shard for k (strategy A); `adaptive` asks each for
  * its expected share plus a margin and re-asks the ones that may hold more
  * (strategy B, Lucene's optimistic per-segment k).
+ *
+ * hnswlib searches with a beam of max(ef, k), and its best k' at one ef are
+ * the first k' of its best k at that ef. So adaptive saves work only where k,
+ * not ef, sets the beam: at k = 100 it reaches recall 0.95 with about two
+ * thirds of full fan-out's beam on GloVe; at k = 10 the two do the same work.
  */
 export class HashRouter implements Router {
   readonly strategy: "hash-fanout" | "hash-adaptive";
