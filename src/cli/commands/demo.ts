@@ -2,6 +2,7 @@ import { InvalidArgumentError } from "../../core/errors.js";
 import { runDemo, type DemoReport } from "../../demo/runDemo.js";
 import { printJson, printLine } from "../output.js";
 import { progressBar } from "../progress.js";
+import { nonNegativeInteger, positiveInteger } from "../numbers.js";
 
 function reasons(by: Record<string, number>): string {
   return Object.entries(by)
@@ -62,17 +63,15 @@ export async function demoCommand(opts: {
   if (opts.provider !== "sim" && opts.provider !== "openai") {
     throw new InvalidArgumentError(`--provider must be sim or openai, received '${opts.provider}'`);
   }
-  if (!/^\d+$/.test(opts.seed))
-    throw new InvalidArgumentError(
-      `--seed must be a non-negative integer, received '${opts.seed}'`,
-    );
+  const seed = nonNegativeInteger("--seed", opts.seed);
+  const agents = positiveInteger("--agents", opts.agents);
   const bar = progressBar();
   try {
     const report = await runDemo({
-      agents: Number(opts.agents),
+      agents,
       store: opts.store,
       provider: opts.provider,
-      seed: Number(opts.seed),
+      seed,
       onProgress: bar.update,
     });
     bar.stop();

@@ -5,6 +5,7 @@ import { DEAD_LETTER_STATUSES, type DeadLetterStatus } from "../../deadletter/ty
 import type { RedrivePatch } from "../../deadletter/redrive.js";
 import { Flotilla } from "../../runtime/Flotilla.js";
 import { ago, printJson, printLine, table } from "../output.js";
+import { positiveInteger, positiveNumber } from "../numbers.js";
 
 async function withFlotilla<T>(store: string, fn: (f: Flotilla) => Promise<T>): Promise<T> {
   const f = await Flotilla.open({ store, worker: false });
@@ -51,9 +52,7 @@ export async function dlqListCommand(opts: {
     throw new InvalidArgumentError(
       `--status must be one of ${DEAD_LETTER_STATUSES.join(", ")}, received '${opts.status}'`,
     );
-  const limit = Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new InvalidArgumentError(`--limit must be a positive integer, received '${opts.limit}'`);
+  const limit = positiveInteger("--limit", opts.limit);
   const entries = await withFlotilla(opts.store, (f) =>
     f.listDeadLetters({
       ...(opts.class ? { class: opts.class as never } : {}),
@@ -117,9 +116,7 @@ export async function dlqRedriveCommand(
   if ((id === undefined) === (opts.class === undefined))
     throw new InvalidArgumentError("give a dead-letter id or --class, not both");
   checkClass(opts.class);
-  const rate = Number(opts.rate);
-  if (!(rate > 0))
-    throw new InvalidArgumentError(`--rate must be a positive number, received '${opts.rate}'`);
+  const rate = positiveNumber("--rate", opts.rate);
   const patch = readPatch(opts.patch);
   const options = {
     by: by(),

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from "../../core/errors.js";
 import { openStore } from "../../store/open.js";
 import { RUN_STATUSES, type RunStatus } from "../../store/types.js";
 import { ago, printJson, printLine, table } from "../output.js";
+import { positiveInteger } from "../numbers.js";
 
 export async function runsCommand(opts: {
   store: string;
@@ -14,9 +15,7 @@ export async function runsCommand(opts: {
       `--status must be one of ${RUN_STATUSES.join(", ")}, received '${opts.status}'`,
     );
   }
-  const limit = Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new InvalidArgumentError(`--limit must be a positive integer, received '${opts.limit}'`);
+  const limit = positiveInteger("--limit", opts.limit);
   const store = await openStore(opts.store, { listen: false });
   try {
     const runs = await store.listRuns({

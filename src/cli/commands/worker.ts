@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../../core/errors.js";
 import { Flotilla } from "../../runtime/Flotilla.js";
+import { positiveInteger } from "../numbers.js";
 
 type Setup = (flotilla: Flotilla) => void | Promise<void>;
 
@@ -25,8 +26,8 @@ export async function workerCommand(
   if (flotilla.agentNames().length === 0)
     throw new InvalidArgumentError(`${modulePath} defined no agents`);
   const worker = await flotilla.worker({
-    concurrency: Number(opts.concurrency),
-    leaseMs: Number(opts.leaseMs),
+    concurrency: positiveInteger("--concurrency", opts.concurrency),
+    leaseMs: positiveInteger("--lease-ms", opts.leaseMs),
   });
   process.stderr.write(
     `flotilla worker ${flotilla.workerId} on ${flotilla.store.location}: agents ${flotilla.agentNames().join(", ")}\n`,
