@@ -1,0 +1,51 @@
+import { rowToEffect, toJsonText } from "../rows.js";
+import type { EffectRecord, EffectUpdate } from "../types.js";
+import { NOW_MS, type Queryable, type Row } from "./sql.js";
+
+export async function claimKey(
+  db: Queryable,
+  e: Omit<EffectUpdate, "state" | "result">,
+): Promise<EffectRecord> {
+  const [row] = (
+    await db.query<Row>(
+      `WITH ins AS (
+         INSERT INTO effects (key, run_id, step, tool, state, updated_at)
+         VALUES ($1, $2, $3, $4, 'intent', ${NOW_MS}) ON CONFLICT DO NOTHING RETURNING *)
+       SELECT * FROM ins UNION ALL SELECT * FROM effects WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM ins)`,
+      [e.key, e.runId, e.step, e.tool],
+    )
+  ).rows;
+  return rowToEffect(row as Row, "postgres");
+}
+
+export async function get(db: Queryable, key: string): Promise<EffectRecord | undefined> {
+  const [row] = (await db.query<Row>("SELECT * FROM effects WHERE key = $1", [key])).rows;
+  return row ? rowToEffect(row, "postgres") : undefined;
+}
+
+/**
+ * Records each effect's new state; a key held by another (run, step) is left
+ * as it is. Rows are written in key order so concurrent batches lock them in
+ * the same order.
+ */
+export async function upsert(db: Queryable, updates: readonly EffectUpdate[]): Promise<void> {
+  const effects = [...updates].sort((a, b) => (a.key < b.key ? -1 : 1));
+  if (effects.length === 0) return;
+  await db.query(
+    `INSERT INTO effects AS e (key, run_id, step, tool, state, result, updated_at)
+     SELECT key, run_id, step, tool, state, result, ${NOW_MS}
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+       AS t(key, run_id, step, tool, state, result)
+     ON CONFLICT (key) DO UPDATE SET state = excluded.state, result = excluded.result,
+       updated_at = excluded.updated_at
+     WHERE e.run_id = excluded.run_id AND e.step = excluded.step`,
+    [
+      effects.map((e) => e.key),
+      effects.map((e) => e.runId),
+      effects.map((e) => e.step),
+      effects.map((e) => e.tool),
+      effects.map((e) => e.state),
+      effects.map((e) => toJsonText(e.result)),
+    ],
+  );
+}

@@ -1,0 +1,51 @@
+import { newToken } from "../../core/ids.js";
+import { rowToRun } from "../rows.js";
+import type { ClaimOptions, ClaimedRun, LeaseRenewal } from "../types.js";
+import { NOW_MS, type Queryable, type Row } from "./sql.js";
+
+export async function claim(db: Queryable, options: ClaimOptions): Promise<ClaimedRun[]> {
+  const token = newToken();
+  const { rows } = await db.query<Row>(
+    `UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2,
+       lease_expires_at = ${NOW_MS} + $3, wake_requested = false, updated_at = ${NOW_MS}
+     WHERE id IN (
+       SELECT id FROM runs
+       WHERE agent = ANY($4)
+         AND (status = 'pending' OR (status = 'waiting' AND wake_at <= ${NOW_MS})
+              OR (status = 'running' AND lease_expires_at < ${NOW_MS}))
+       ORDER BY created_at LIMIT $5
+       FOR UPDATE SKIP LOCKED)
+     RETURNING *`,
+    [options.workerId, token, options.leaseMs, options.agents, options.limit],
+  );
+  return rows.map((r) => ({ ...rowToRun(r, "postgres"), leaseToken: token }));
+}
+
+export async function renewLeases(
+  db: Queryable,
+  leases: readonly { runId: string; leaseToken: string }[],
+  leaseMs: number,
+): Promise<LeaseRenewal> {
+  if (leases.length === 0) return { lost: [], cancelRequested: [] };
+  const { rows } = await db.query<Row>(
+    `UPDATE runs r SET lease_expires_at = ${NOW_MS} + $3
+     FROM unnest($1::text[], $2::text[]) AS l(id, token)
+     WHERE r.id = l.id AND r.lease_token = l.token
+     RETURNING r.id, r.lease_token, r.cancel_requested`,
+    [leases.map((l) => l.runId), leases.map((l) => l.leaseToken), leaseMs],
+  );
+  const held = new Set(rows.map((r) => `${r.id as string}/${r.lease_token as string}`));
+  return {
+    lost: leases.filter((l) => !held.has(`${l.runId}/${l.leaseToken}`)).map((l) => l.runId),
+    cancelRequested: rows.filter((r) => r.cancel_requested).map((r) => r.id as string),
+  };
+}
+
+export async function nextWakeAt(db: Queryable): Promise<number | null> {
+  const [row] = (
+    await db.query<Row>(
+      "SELECT min(wake_at) AS at FROM runs WHERE status = 'waiting' AND wake_at IS NOT NULL",
+    )
+  ).rows;
+  return row?.at === null || row?.at === undefined ? null : Number(row.at);
+}
