@@ -248,6 +248,54 @@ export function storeConformance(
       assert.equal((await store.getRun(idle.id))?.status, "cancelled");
     });
 
+    it("settles concurrent creates with one idempotency key on one run, across handles", async () => {
+      const other = await f.open();
+      try {
+        // A few rounds: one race may happen to serialize.
+        for (let round = 0; round < 5; round++) {
+          const key = `race-${newRunId()}`;
+          const results = await Promise.all(
+            Array.from({ length: 12 }, (_, i) =>
+              (i % 2 ? other : store).createRun({
+                id: newRunId(),
+                agent: "a",
+                input: { i },
+                idempotencyKey: key,
+              }),
+            ),
+          );
+          assert.equal(results.filter((r) => r.created).length, 1);
+          assert.equal(new Set(results.map((r) => r.run.id)).size, 1);
+        }
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("hands one effect key to one unit of work when claims race, across handles", async () => {
+      const other = await f.open();
+      try {
+        for (let round = 0; round < 5; round++) {
+          const key = `race:${newRunId()}`;
+          const holders = await Promise.all(
+            Array.from({ length: 12 }, (_, i) =>
+              (i % 2 ? other : store).claimEffectKey({
+                key,
+                runId: `run-${i}`,
+                step: String(i),
+                tool: "refund",
+              }),
+            ),
+          );
+          const winners = new Set(holders.map((h) => `${h.runId}/${h.step}`));
+          assert.equal(winners.size, 1, [...winners].join(", "));
+          assert.deepEqual(await store.getEffect(key), holders[0]);
+        }
+      } finally {
+        await other.close();
+      }
+    });
+
     it("registers an effect key for one unit of work and updates it only from there", async () => {
       const key = `refund:${newRunId()}`;
       const { run } = await store.createRun({ id: newRunId(), agent: "fx", input: null });

@@ -2,6 +2,10 @@ import { rowToEffect, toJsonText } from "../rows.js";
 import type { EffectRecord, EffectUpdate } from "../types.js";
 import { NOW_MS, type Queryable, type Row } from "./sql.js";
 
+/**
+ * Registers `e.key` for this (run, step) unless some unit of work holds it
+ * already; returns the holder either way.
+ */
 export async function claimKey(
   db: Queryable,
   e: Omit<EffectUpdate, "state" | "result">,
@@ -15,7 +19,10 @@ export async function claimKey(
       [e.key, e.runId, e.step, e.tool],
     )
   ).rows;
-  return rowToEffect(row as Row, "postgres");
+  if (row) return rowToEffect(row, "postgres");
+  // The key was inserted by a transaction that committed while this statement
+  // waited on it: the statement's snapshot predates that row, a new one does not.
+  return (await get(db, e.key)) ?? claimKey(db, e);
 }
 
 export async function get(db: Queryable, key: string): Promise<EffectRecord | undefined> {

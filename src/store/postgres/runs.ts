@@ -23,8 +23,13 @@ export function create(pool: pg.Pool, run: NewRun): Promise<{ run: RunRecord; cr
       if (existing.rows[0]) return { run: rowToRun(existing.rows[0], "postgres"), created: false };
     }
     const created = await insert(c, [run]);
-    const { rows } = await c.query<Row>("SELECT * FROM runs WHERE id = $1", [run.id]);
     if (created > 0) await notifyRunnable(c);
+    // When a concurrent create with the same key won, the insert waited for its
+    // commit and did nothing; this statement's fresh snapshot sees that run.
+    const { rows } =
+      created > 0 || !run.idempotencyKey
+        ? await c.query<Row>("SELECT * FROM runs WHERE id = $1", [run.id])
+        : await c.query<Row>("SELECT * FROM runs WHERE idempotency_key = $1", [run.idempotencyKey]);
     return { run: rowToRun(rows[0] as Row, "postgres"), created: created > 0 };
   });
 }
