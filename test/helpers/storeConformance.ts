@@ -330,6 +330,25 @@ export function storeConformance(
       assert.deepEqual([done?.state, done?.result], ["committed", { id: 7 }]);
     });
 
+    it("applies a commit that updates one effect key twice, in order", async () => {
+      const key = `twice:${newRunId()}`;
+      const { run } = await store.createRun({ id: newRunId(), agent: "fx2", input: null });
+      const claimed = await claimOne(store, "fx2");
+      const unit = { key, runId: run.id, step: "1", tool: "refund" };
+      await store.claimEffectKey(unit);
+      await store.commit({
+        runId: run.id,
+        fence: { leaseToken: claimed.leaseToken },
+        events: [],
+        effects: [
+          { ...unit, state: "intent" },
+          { ...unit, state: "committed", result: { id: 9 } },
+        ],
+      });
+      const done = await store.getEffect(key);
+      assert.deepEqual([done?.state, done?.result], ["committed", { id: 9 }]);
+    });
+
     it("stores payloads once per content hash", async () => {
       const { run } = await store.createRun({ id: newRunId(), agent: "blob", input: null });
       const claimed = await claimOne(store, "blob");

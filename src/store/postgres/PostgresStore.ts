@@ -29,7 +29,7 @@ import * as deadLetters from "./deadLetters.js";
 import * as dependencyStates from "./dependencyStates.js";
 import * as effects from "./effects.js";
 import * as journal from "./journal.js";
-import { CHANNEL } from "./notify.js";
+import { NotificationListener } from "./listener.js";
 import * as runs from "./runs.js";
 import * as signals from "./signals.js";
 import { NOW_MS } from "./sql.js";
@@ -46,7 +46,7 @@ const MIGRATION_LOCK = 7_260_111_001;
 export class PostgresStore extends StoreNotifier implements Store {
   readonly kind = "postgres" as const;
   private readonly committer: GroupCommitter;
-  private listener: pg.Client | undefined;
+  private listener: NotificationListener | undefined;
 
   private constructor(
     readonly location: string,
@@ -92,7 +92,8 @@ export class PostgresStore extends StoreNotifier implements Store {
           );
           await client.query("COMMIT");
         } catch (err) {
-          await client.query("ROLLBACK");
+          // The migration's own error is the one to report, not a failed rollback's.
+          await client.query("ROLLBACK").catch(() => undefined);
           throw err;
         }
       }
@@ -103,16 +104,10 @@ export class PostgresStore extends StoreNotifier implements Store {
   }
 
   private async listen(url: string): Promise<void> {
-    const client = new pg.Client({ connectionString: url });
-    client.on("error", () => undefined);
-    await client.connect();
-    client.on("notification", (msg) => {
-      const payload = msg.payload ?? "";
-      if (payload === "runnable") this.emitRunnable();
-      else if (payload.startsWith("cancel:")) this.emitCancel(payload.slice(7));
+    this.listener = await NotificationListener.start(url, {
+      runnable: () => this.emitRunnable(),
+      cancel: (runId) => this.emitCancel(runId),
     });
-    await client.query(`LISTEN ${CHANNEL}`);
-    this.listener = client;
   }
 
   createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }> {
@@ -227,7 +222,7 @@ export class PostgresStore extends StoreNotifier implements Store {
 
   async close(): Promise<void> {
     await this.committer.drain();
-    await this.listener?.end().catch(() => undefined);
+    await this.listener?.close();
     await this.pool.end();
   }
 }

@@ -33,11 +33,26 @@ export async function get(db: Queryable, key: string): Promise<EffectRecord | un
 /**
  * Records each effect's new state; a key held by another (run, step) is left
  * as it is. Rows are written in key order so concurrent batches lock them in
- * the same order.
+ * the same order. One statement may not touch a row twice, so a batch that
+ * names a key more than once is written in as many statements, in batch order.
  */
 export async function upsert(db: Queryable, updates: readonly EffectUpdate[]): Promise<void> {
+  for (const round of distinctKeyRounds(updates)) await upsertDistinct(db, round);
+}
+
+function distinctKeyRounds(updates: readonly EffectUpdate[]): EffectUpdate[][] {
+  const rounds: EffectUpdate[][] = [];
+  const seen = new Map<string, number>();
+  for (const u of updates) {
+    const round = seen.get(u.key) ?? 0;
+    seen.set(u.key, round + 1);
+    (rounds[round] ??= []).push(u);
+  }
+  return rounds;
+}
+
+async function upsertDistinct(db: Queryable, updates: readonly EffectUpdate[]): Promise<void> {
   const effects = [...updates].sort((a, b) => (a.key < b.key ? -1 : 1));
-  if (effects.length === 0) return;
   await db.query(
     `INSERT INTO effects AS e (key, run_id, step, tool, state, result, updated_at)
      SELECT key, run_id, step, tool, state, result, ${NOW_MS}

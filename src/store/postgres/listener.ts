@@ -1,0 +1,87 @@
+import pg from "pg";
+import { CHANNEL } from "./notify.js";
+
+export interface ListenerEvents {
+  runnable(): void;
+  cancel(runId: string): void;
+}
+
+const RECONNECT_MS = { first: 250, max: 10_000 };
+
+/**
+ * The LISTEN connection that wakes idle workers. It lives outside the pool
+ * and is re-established when the server drops it (restart, failover,
+ * pg_terminate_backend); notifications sent meanwhile are lost, so a
+ * reconnect announces runnable work once to make workers look.
+ */
+export class NotificationListener {
+  private client: pg.Client | undefined;
+  private closed = false;
+  private retryMs = RECONNECT_MS.first;
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly url: string,
+    private readonly events: ListenerEvents,
+  ) {}
+
+  /** Connects and listens; the first connection's failure is thrown. */
+  static async start(url: string, events: ListenerEvents): Promise<NotificationListener> {
+    const listener = new NotificationListener(url, events);
+    await listener.connect();
+    return listener;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    let lost = false;
+    const onLost = () => {
+      if (lost) return;
+      lost = true;
+      if (this.client === client) this.client = undefined;
+      void client.end().catch(() => undefined);
+      this.scheduleReconnect();
+    };
+    client.on("error", onLost);
+    client.on("end", onLost);
+    client.on("notification", (msg) => {
+      const payload = msg.payload ?? "";
+      if (payload === "runnable") this.events.runnable();
+      else if (payload.startsWith("cancel:")) this.events.cancel(payload.slice(7));
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      lost = true;
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.retryMs = RECONNECT_MS.first;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.connect().then(
+        () => this.events.runnable(),
+        () => {
+          this.retryMs = Math.min(this.retryMs * 2, RECONNECT_MS.max);
+          this.scheduleReconnect();
+        },
+      );
+    }, this.retryMs);
+    this.timer.unref();
+  }
+}
