@@ -71,39 +71,29 @@ describe("flotilla worker, bad input", () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("refuses a module without setup(flotilla) with one line on stderr", () => {
+  /** Runs `flotilla worker` expecting a refusal: non-zero exit, one line on stderr. */
+  function refusal(module: string, ...flags: string[]): string {
     const r = spawnSync(
       process.execPath,
-      [
-        ...cliArgs,
-        "worker",
-        join(root, "test", "helpers", "fakeClock.ts"),
-        "--store",
-        join(dir, "f.db"),
-      ],
+      [...cliArgs, "worker", module, "--store", join(dir, "f.db"), ...flags],
       { encoding: "utf8" },
     );
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /must export a function setup\(flotilla\)/);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    return r.stderr;
+  }
+
+  it("refuses a module without setup(flotilla) with one line on stderr", () => {
+    const stderr = refusal(join(root, "test", "helpers", "fakeClock.ts"));
+    assert.match(stderr, /must export a function setup\(flotilla\)/);
   });
 
   it("refuses a concurrency that is not a positive integer, naming the option", () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        ...cliArgs,
-        "worker",
-        join(root, "test", "fixtures", "worker-module.ts"),
-        "--store",
-        join(dir, "g.db"),
-        "--concurrency",
-        "lots",
-      ],
-      { encoding: "utf8" },
+    const stderr = refusal(
+      join(root, "test", "fixtures", "worker-module.ts"),
+      "--concurrency",
+      "lots",
     );
-    assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /concurrency/);
-    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(stderr, /--concurrency must be a positive integer, received 'lots'/);
   });
 });
