@@ -1,0 +1,78 @@
+import type Database from "better-sqlite3";
+import { CancelledError, LeaseLostError, NotFoundError } from "../../core/errors.js";
+import type { Commit } from "../types.js";
+import type { Announce } from "./announce.js";
+import * as deadLetters from "./deadLetters.js";
+import * as effects from "./effects.js";
+import * as journal from "./journal.js";
+import * as runs from "./runs.js";
+import { prepared } from "./sql.js";
+
+const fenceOf = prepared(
+  "SELECT status, lease_token, lease_expires_at, cancel_requested FROM runs WHERE id = ?",
+);
+
+/** One transaction for the whole batch; a savepoint per commit so one bad fence fails alone. */
+export function applyBatch(
+  db: Database.Database,
+  batch: Commit[],
+  announce: Announce,
+): (Error | undefined)[] {
+  const outcomes: (Error | undefined)[] = [];
+  let runnable = false;
+  db.transaction(() => {
+    const now = Date.now();
+    for (const c of batch) {
+      try {
+        db.transaction(() => {
+          runnable = apply(db, c, now) || runnable;
+        })();
+        outcomes.push(undefined);
+      } catch (err) {
+        outcomes.push(err as Error);
+      }
+    }
+  }).immediate();
+  if (runnable) announce.runnable();
+  return outcomes;
+}
+
+/** Applies one commit whose fence holds; returns whether runs may have become claimable. */
+function apply(db: Database.Database, c: Commit, now: number): boolean {
+  checkFence(db, c, now);
+  journal.putBlobs(db, c.blobs ?? []);
+  for (const r of c.newRuns ?? []) runs.insert(db, r, now);
+  journal.append(db, c.runId, c.events, now);
+  effects.upsert(db, c.effects ?? [], now);
+  if (c.deadLetter) deadLetters.insert(db, c.deadLetter, now);
+  if (c.deadLetterUpdate) deadLetters.update(db, c.deadLetterUpdate, now);
+  let runnable = (c.newRuns?.length ?? 0) > 0;
+  if (c.status) {
+    const status = runs.changeStatus(db, c.runId, c.status, now);
+    runnable ||= status === "pending" || status === "waiting";
+  }
+  if (c.release) runs.release(db, c.runId);
+  for (const id of c.wake ?? []) runs.wake(db, id, now);
+  return runnable || (c.wake?.length ?? 0) > 0;
+}
+
+function checkFence(db: Database.Database, c: Commit, now: number): void {
+  const run = fenceOf(db).get(c.runId) as
+    | {
+        status: string;
+        lease_token: string | null;
+        lease_expires_at: number | null;
+        cancel_requested: number;
+      }
+    | undefined;
+  if (!run) throw new NotFoundError("run", c.runId);
+  if ("leaseToken" in c.fence) {
+    if (run.lease_token !== c.fence.leaseToken) throw new LeaseLostError(c.runId);
+    if (c.fence.requireNotCancelled && run.cancel_requested) throw new CancelledError(c.runId);
+  } else {
+    const leased = run.lease_token !== null && (run.lease_expires_at ?? 0) >= now;
+    if (leased || !c.fence.unleasedIn.includes(run.status as never)) {
+      throw new LeaseLostError(c.runId);
+    }
+  }
+}

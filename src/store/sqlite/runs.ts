@@ -1,0 +1,158 @@
+import type Database from "better-sqlite3";
+import { NotFoundError } from "../../core/errors.js";
+import { rowToRun, toJsonText } from "../rows.js";
+import type { NewRun, RunFilter, RunRecord, StatusChange } from "../types.js";
+import { isTerminal } from "../types.js";
+import type { Announce } from "./announce.js";
+import { prepared, type Row } from "./sql.js";
+
+const byId = prepared("SELECT * FROM runs WHERE id = ?");
+const byIdempotencyKey = prepared("SELECT * FROM runs WHERE idempotency_key = ?");
+const insertRun = prepared(
+  `INSERT INTO runs (id, agent, status, parent_id, idempotency_key, tenant, input, created_at, updated_at)
+   VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+);
+const journalCreated = prepared(
+  "INSERT INTO events (run_id, type, step, data, at) VALUES (?, 'run.created', NULL, ?, ?)",
+);
+const filtered = prepared(
+  `SELECT * FROM runs WHERE (@status IS NULL OR status = @status)
+     AND (@agent IS NULL OR agent = @agent) AND (@parent IS NULL OR parent_id = @parent)
+   ORDER BY created_at DESC, id DESC LIMIT @limit`,
+);
+const markCancelRequested = prepared(
+  "UPDATE runs SET cancel_requested = 1, updated_at = ? WHERE id = ?",
+);
+const journalCancelRequested = prepared(
+  "INSERT INTO events (run_id, type, step, data, at) VALUES (?, 'run.cancel-requested', NULL, ?, ?)",
+);
+const setStatus = prepared(
+  `UPDATE runs SET status = CASE WHEN @status = 'waiting' AND wake_requested = 1 THEN 'pending' ELSE @status END,
+     result = @result, error = @error, wake_at = @wakeAt, updated_at = @now WHERE id = @id RETURNING status`,
+);
+const releaseLease = prepared(
+  "UPDATE runs SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ?",
+);
+const markWake = prepared(
+  `UPDATE runs SET wake_requested = 1, updated_at = ?,
+     status = CASE WHEN status = 'waiting' THEN 'pending' ELSE status END WHERE id = ?`,
+);
+
+export function create(
+  db: Database.Database,
+  run: NewRun,
+  announce: Announce,
+): { run: RunRecord; created: boolean } {
+  const result = db
+    .transaction(() => {
+      if (run.idempotencyKey) {
+        const existing = byIdempotencyKey(db).get(run.idempotencyKey) as Row | undefined;
+        if (existing) return { run: rowToRun(existing, "sqlite"), created: false };
+      }
+      const created = insert(db, run, Date.now());
+      const row = byId(db).get(run.id) as Row;
+      return { run: rowToRun(row, "sqlite"), created };
+    })
+    .immediate();
+  // Only once committed: a wake-up for a run that rolled back would send workers looking for nothing.
+  if (result.created) announce.runnable();
+  return result;
+}
+
+export function get(db: Database.Database, id: string): RunRecord | undefined {
+  const row = byId(db).get(id) as Row | undefined;
+  return row ? rowToRun(row, "sqlite") : undefined;
+}
+
+export function list(db: Database.Database, filter: RunFilter): RunRecord[] {
+  const rows = filtered(db).all({
+    status: filter.status ?? null,
+    agent: filter.agent ?? null,
+    parent: filter.parentId ?? null,
+    limit: filter.limit ?? 100,
+  }) as Row[];
+  return rows.map((r) => rowToRun(r, "sqlite"));
+}
+
+export function requestCancel(
+  db: Database.Database,
+  runId: string,
+  reason: string,
+  announce: Announce,
+): RunRecord {
+  const { run, changed } = db
+    .transaction(() => {
+      const row = byId(db).get(runId) as Row | undefined;
+      if (!row) throw new NotFoundError("run", runId);
+      const current = rowToRun(row, "sqlite");
+      if (current.cancelRequested || isTerminal(current.status)) {
+        return { run: current, changed: false };
+      }
+      const now = Date.now();
+      markCancelRequested(db).run(now, runId);
+      journalCancelRequested(db).run(runId, JSON.stringify({ reason }), now);
+      return { run: { ...current, cancelRequested: true }, changed: true };
+    })
+    .immediate();
+  if (changed) announce.cancel(runId);
+  return run;
+}
+
+/** Inserts the run unless already present and journals its creation; returns whether it was new. */
+export function insert(db: Database.Database, run: NewRun, now: number): boolean {
+  const info = insertRun(db).run(
+    run.id,
+    run.agent,
+    run.parentId ?? null,
+    run.idempotencyKey ?? null,
+    run.tenant ?? null,
+    JSON.stringify(run.input),
+    now,
+    now,
+  );
+  if (info.changes === 0) return false;
+  journalCreated(db).run(
+    run.id,
+    JSON.stringify({
+      ...run.created,
+      agent: run.agent,
+      parentId: run.parentId ?? null,
+      deadline: run.deadline ?? null,
+    }),
+    now,
+  );
+  return true;
+}
+
+/**
+ * Applies a status change; a wait after a wake-up becomes pending instead.
+ * Returns the status the run ended in.
+ */
+export function changeStatus(
+  db: Database.Database,
+  runId: string,
+  s: StatusChange,
+  now: number,
+): string {
+  const res = setStatus(db).get({
+    status: s.status,
+    result: toJsonText(s.result),
+    error: toJsonText(s.error ?? undefined),
+    wakeAt: s.wakeAt ?? null,
+    now,
+    id: runId,
+  }) as { status: string };
+  return res.status;
+}
+
+export function release(db: Database.Database, runId: string): void {
+  releaseLease(db).run(runId);
+}
+
+/**
+ * Marks a wake-up on the run: a waiting run becomes pending, and a running
+ * one that suspends later is made pending instead (see `changeStatus`).
+ */
+export function wake(db: Database.Database, runId: string, now: number): void {
+  markWake(db).run(now, runId);
+}

@@ -1,0 +1,114 @@
+import type Database from "better-sqlite3";
+import { StoreOwnedError } from "../../core/errors.js";
+import { newToken } from "../../core/ids.js";
+import { rowToRun } from "../rows.js";
+import type { ClaimOptions, ClaimedRun, LeaseRenewal } from "../types.js";
+import { prepared, type Row } from "./sql.js";
+
+/** A worker whose heartbeat is older than this is presumed dead even if its pid lives on. */
+const OWNER_STALE_MS = 30_000;
+
+const owner = prepared("SELECT * FROM worker_owner WHERE id = 1");
+const putOwner = prepared(
+  "INSERT OR REPLACE INTO worker_owner (id, worker_id, pid, heartbeat_at) VALUES (1, ?, ?, ?)",
+);
+const expireLeasesOf = prepared(
+  "UPDATE runs SET lease_expires_at = 0 WHERE status = 'running' AND lease_owner = ?",
+);
+const deleteOwner = prepared("DELETE FROM worker_owner WHERE worker_id = ?");
+const claimDue = prepared(
+  `UPDATE runs SET status = 'running', lease_owner = @worker, lease_token = @token,
+     lease_expires_at = @expires, wake_requested = 0, updated_at = @now
+   WHERE id IN (
+     SELECT id FROM runs
+     WHERE agent IN (SELECT value FROM json_each(@agents))
+       AND (status = 'pending' OR (status = 'waiting' AND wake_at <= @now)
+            OR (status = 'running' AND lease_expires_at < @now))
+     ORDER BY created_at, id LIMIT @limit)
+   RETURNING *`,
+);
+const heartbeat = prepared("UPDATE worker_owner SET heartbeat_at = ? WHERE worker_id = ?");
+const renewLease = prepared(
+  "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? RETURNING cancel_requested",
+);
+const earliestWake = prepared(
+  "SELECT min(wake_at) AS at FROM runs WHERE status = 'waiting' AND wake_at IS NOT NULL",
+);
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export function register(db: Database.Database, location: string, workerId: string): void {
+  // Immediate: it reads then writes, and a deferred upgrade fails at once if another process wrote.
+  db.transaction(() => {
+    const current = owner(db).get() as
+      { worker_id: string; pid: number; heartbeat_at: number } | undefined;
+    const now = Date.now();
+    if (
+      current &&
+      current.worker_id !== workerId &&
+      current.pid !== process.pid &&
+      pidAlive(current.pid) &&
+      now - current.heartbeat_at < OWNER_STALE_MS
+    ) {
+      throw new StoreOwnedError(location, current.pid);
+    }
+    putOwner(db).run(workerId, process.pid, now);
+    // The previous owner is gone: nothing holds its leases any more.
+    if (current && current.worker_id !== workerId) {
+      expireLeasesOf(db).run(current.worker_id);
+    }
+  }).immediate();
+}
+
+export function unregister(db: Database.Database, workerId: string): void {
+  deleteOwner(db).run(workerId);
+}
+
+export function claim(db: Database.Database, options: ClaimOptions): ClaimedRun[] {
+  const now = Date.now();
+  const token = newToken();
+  const rows = claimDue(db).all({
+    worker: options.workerId,
+    token,
+    expires: now + options.leaseMs,
+    now,
+    agents: JSON.stringify(options.agents),
+    limit: options.limit,
+  }) as Row[];
+  return rows.map((r) => ({ ...rowToRun(r, "sqlite"), leaseToken: token }));
+}
+
+export function renewLeases(
+  db: Database.Database,
+  workerId: string,
+  leases: readonly { runId: string; leaseToken: string }[],
+  leaseMs: number,
+): LeaseRenewal {
+  const now = Date.now();
+  return db
+    .transaction(() => {
+      heartbeat(db).run(now, workerId);
+      const renew = renewLease(db);
+      const result: LeaseRenewal = { lost: [], cancelRequested: [] };
+      for (const l of leases) {
+        const row = renew.get(now + leaseMs, l.runId, l.leaseToken) as
+          { cancel_requested: number } | undefined;
+        if (!row) result.lost.push(l.runId);
+        else if (row.cancel_requested) result.cancelRequested.push(l.runId);
+      }
+      return result;
+    })
+    .immediate();
+}
+
+export function nextWakeAt(db: Database.Database): number | null {
+  const row = earliestWake(db).get() as { at: number | null };
+  return row.at;
+}
