@@ -13,7 +13,7 @@ export async function claim(db: Queryable, options: ClaimOptions): Promise<Claim
        WHERE agent = ANY($4)
          AND (status = 'pending' OR (status = 'waiting' AND wake_at <= ${NOW_MS})
               OR (status = 'running' AND lease_expires_at < ${NOW_MS}))
-       ORDER BY created_at LIMIT $5
+       ORDER BY created_at, id LIMIT $5
        FOR UPDATE SKIP LOCKED)
      RETURNING *`,
     [options.workerId, token, options.leaseMs, options.agents, options.limit],
