@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { BudgetExhaustedError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
+import { newToken } from "../core/ids.js";
 import { costUsd, priceFor, type PriceTable } from "../providers/pricing.js";
 import type { LlmRequest, LlmResponse } from "../providers/types.js";
 import type { BudgetAmount, BudgetScope, Store } from "../store/types.js";
@@ -34,7 +35,14 @@ export const BudgetsOptionsSchema = z.strictObject({
     .optional(),
   /** Output tokens reserved for a call that sets no `maxTokens`. Default 4096. */
   defaultMaxTokens: z.number().int().positive().optional(),
+  /**
+   * A reservation not settled within this long (its worker died mid-call) is
+   * released. Keep it above the longest LLM call. Default 10 minutes.
+   */
+  reservationTtlMs: z.number().int().positive().optional(),
 });
+
+export const DEFAULT_RESERVATION_TTL_MS = 600_000;
 export type BudgetsOptions = z.infer<typeof BudgetsOptionsSchema>;
 
 /** The budget a run tree draws from, journaled with the root's creation and inherited by children. */
@@ -80,6 +88,7 @@ export class BudgetReserver {
     private readonly scopes: readonly BudgetScope[],
     private readonly prices: PriceTable,
     private readonly defaultMaxTokens: number,
+    private readonly reservationTtlMs: number,
     private readonly onSpent: (usd: number) => void,
   ) {}
 
@@ -94,7 +103,13 @@ export class BudgetReserver {
       tokens: worst.tokens,
       usd: price ? (worst.input * price.input + worst.output * price.output) / 1_000_000 : 0,
     };
-    const denial = await this.store.reserveBudget(this.scopes, amount);
+    const id = newToken();
+    const denial = await this.store.reserveBudget({
+      id,
+      scopes: this.scopes,
+      amount,
+      ttlMs: this.reservationTtlMs,
+    });
     if (denial) {
       const usdDenied = denial.resource === "usd";
       throw new BudgetExhaustedError(
@@ -118,8 +133,8 @@ export class BudgetReserver {
           : 0;
         this.onSpent(usd);
         await this.store.settleBudget(
+          id,
           this.scopes.map((s) => s.scope),
-          amount,
           { usd, tokens },
         );
       },

@@ -13,6 +13,7 @@ import { jsonCopy, type Json } from "../core/json.js";
 import {
   BudgetReserver,
   CostVelocity,
+  DEFAULT_RESERVATION_TTL_MS,
   runBudgetOf,
   type BudgetLimits,
   type BudgetsOptions,
@@ -219,6 +220,7 @@ export class Execution {
       scopes,
       options?.prices ?? {},
       options?.defaultMaxTokens ?? 4096,
+      options?.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS,
       (usd) => velocity.record(usd),
     );
   }

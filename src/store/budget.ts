@@ -21,3 +21,17 @@ export function overdrawn(
     return { scope: scope.scope, resource: "tokens", limit: scope.tokens, ...usage };
   return null;
 }
+
+/** Expired reservations' amounts summed per scope they were charged to. */
+export function releasedByScope(
+  expired: readonly { scopes: readonly string[]; usd: number; tokens: number }[],
+): Map<string, BudgetAmount> {
+  const out = new Map<string, BudgetAmount>();
+  for (const r of expired) {
+    for (const scope of r.scopes) {
+      const sum = out.get(scope) ?? { usd: 0, tokens: 0 };
+      out.set(scope, { usd: sum.usd + Number(r.usd), tokens: sum.tokens + Number(r.tokens) });
+    }
+  }
+  return out;
+}

@@ -179,6 +179,19 @@ export interface BudgetAmount {
   tokens: number;
 }
 
+/** Worst-case cost held against budgets while one LLM attempt is in flight. */
+export interface BudgetReservation {
+  /** Unique per reservation; settling names it. */
+  id: string;
+  scopes: readonly BudgetScope[];
+  amount: BudgetAmount;
+  /**
+   * Unsettled for this long (its holder crashed, say), the reservation is
+   * released by the next reservation made on the store.
+   */
+  ttlMs: number;
+}
+
 export interface Signal {
   id: number;
   runId: string;
@@ -278,14 +291,18 @@ export interface Store extends StoreEvents {
   getDeadLetter(id: string): Promise<DeadLetter | undefined>;
 
   /**
-   * Reserves `amount` in every scope at once, or in none: refused (with the
-   * scope that would be overdrawn) when spent + reserved + amount exceeds a limit.
+   * Reserves the amount in every scope at once, or in none: refused (with the
+   * scope that would be overdrawn) when spent + reserved + amount exceeds a
+   * limit. Expired reservations are released first.
    */
-  reserveBudget(scopes: readonly BudgetScope[], amount: BudgetAmount): Promise<BudgetDenial | null>;
-  /** Releases a reservation and records what was actually spent. */
+  reserveBudget(reservation: BudgetReservation): Promise<BudgetDenial | null>;
+  /**
+   * Releases a reservation (unless it expired and was released already) and
+   * records in `scopes` what was actually spent.
+   */
   settleBudget(
+    reservationId: string,
     scopes: readonly string[],
-    reserved: BudgetAmount,
     spent: BudgetAmount,
   ): Promise<void>;
   readBudget(scope: string): Promise<BudgetUsage>;

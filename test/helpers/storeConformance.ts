@@ -12,6 +12,11 @@ export interface StoreFactory {
   destroy(): Promise<void>;
 }
 
+/** A reservation of `usd` and `tokens` under `id`, for scopes the caller adds. */
+function hold(id: string, usd: number, tokens: number) {
+  return { id, scopes: [], amount: { usd, tokens }, ttlMs: 60_000 };
+}
+
 async function claimOne(store: Store, agent = "a", leaseMs = 30_000) {
   const [run] = await store.claimRuns({ workerId: "w1", agents: [agent], limit: 1, leaseMs });
   assert.ok(run, "expected a claimable run");
@@ -434,9 +439,10 @@ export function storeConformance(
           { scope: run, usd: 1 },
           { scope: tenant, tokens: 1_000 },
         ];
+        const ids = Array.from({ length: 16 }, () => newRunId());
         const answers = await Promise.all(
-          Array.from({ length: 16 }, (_, i) =>
-            (i % 2 ? other : store).reserveBudget(scopes, { usd: 0.1, tokens: 10 }),
+          ids.map((id, i) =>
+            (i % 2 ? other : store).reserveBudget({ ...hold(id, 0.1, 10), scopes }),
           ),
         );
         assert.equal(answers.filter((a) => a === null).length, 10);
@@ -448,12 +454,16 @@ export function storeConformance(
           100,
           "refusals reserved nothing",
         );
-        await store.settleBudget([run, tenant], { usd: 0.1, tokens: 10 }, { usd: 0.04, tokens: 7 });
+        const granted = ids.find((_, i) => answers[i] === null)!;
+        await store.settleBudget(granted, [run, tenant], { usd: 0.04, tokens: 7 });
         const after = await store.readBudget(run);
         assert.ok(Math.abs(after.reservedUsd - 0.9) < 1e-9);
         assert.ok(Math.abs(after.spentUsd - 0.04) < 1e-9);
         assert.equal((await store.readBudget(tenant)).spentTokens, 7);
-        const tokenDenial = await store.reserveBudget(scopes.slice(1), { usd: 0, tokens: 904 });
+        const tokenDenial = await store.reserveBudget({
+          ...hold(newRunId(), 0, 904),
+          scopes: scopes.slice(1),
+        });
         assert.equal(tokenDenial?.resource, "tokens");
         assert.deepEqual(await store.readBudget(`run:${newRunId()}`), {
           spentUsd: 0,
@@ -464,6 +474,27 @@ export function storeConformance(
       } finally {
         await other.close();
       }
+    });
+
+    it("releases a reservation its holder never settles once it expires", async () => {
+      const scope = `tenant:${newRunId()}`;
+      const scopes = [{ scope, usd: 1 }];
+      const lost = newRunId();
+      assert.equal(await store.reserveBudget({ ...hold(lost, 0.8, 5), scopes, ttlMs: 50 }), null);
+      const refused = await store.reserveBudget({ ...hold(newRunId(), 0.8, 5), scopes });
+      assert.equal(refused?.scope, scope, "the unexpired reservation holds the budget");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const next = newRunId();
+      assert.equal(await store.reserveBudget({ ...hold(next, 0.8, 5), scopes }), null);
+      let usage = await store.readBudget(scope);
+      assert.ok(Math.abs(usage.reservedUsd - 0.8) < 1e-9, `reserved ${usage.reservedUsd}`);
+      // The crashed holder comes back after all: its spend counts, its hold is not released twice.
+      await store.settleBudget(lost, [scope], { usd: 0.3, tokens: 3 });
+      await store.settleBudget(next, [scope], { usd: 0.5, tokens: 4 });
+      usage = await store.readBudget(scope);
+      assert.ok(Math.abs(usage.spentUsd - 0.8) < 1e-9, `spent ${usage.spentUsd}`);
+      assert.equal(usage.reservedUsd, 0);
+      assert.equal(usage.spentTokens, 7);
     });
 
     it("records a dead letter with the run's final commit, lists it by class and closes it", async () => {

@@ -8,7 +8,7 @@ import { StoreNotifier } from "../notifier.js";
 import type {
   BudgetAmount,
   BudgetDenial,
-  BudgetScope,
+  BudgetReservation,
   BudgetUsage,
   ClaimOptions,
   ClaimedRun,
@@ -201,19 +201,16 @@ export class PostgresStore extends StoreNotifier implements Store {
     return deadLetters.get(this.pool, id);
   }
 
-  reserveBudget(
-    scopes: readonly BudgetScope[],
-    amount: BudgetAmount,
-  ): Promise<BudgetDenial | null> {
-    return budgetLedger.reserve(this.pool, scopes, amount);
+  reserveBudget(reservation: BudgetReservation): Promise<BudgetDenial | null> {
+    return budgetLedger.reserve(this.pool, reservation);
   }
 
   settleBudget(
+    reservationId: string,
     scopes: readonly string[],
-    reserved: BudgetAmount,
     spent: BudgetAmount,
   ): Promise<void> {
-    return budgetLedger.settle(this.pool, scopes, reserved, spent);
+    return budgetLedger.settle(this.pool, reservationId, scopes, spent);
   }
 
   readBudget(scope: string): Promise<BudgetUsage> {

@@ -10,7 +10,7 @@ import { StoreNotifier } from "../notifier.js";
 import type {
   BudgetAmount,
   BudgetDenial,
-  BudgetScope,
+  BudgetReservation,
   BudgetUsage,
   ClaimOptions,
   ClaimedRun,
@@ -209,21 +209,18 @@ export class SqliteStore extends StoreNotifier implements Store {
     return deadLetters.get(this.db, id);
   }
 
-  async reserveBudget(
-    scopes: readonly BudgetScope[],
-    amount: BudgetAmount,
-  ): Promise<BudgetDenial | null> {
+  async reserveBudget(reservation: BudgetReservation): Promise<BudgetDenial | null> {
     await Promise.resolve();
-    return budgetLedger.reserve(this.db, scopes, amount);
+    return budgetLedger.reserve(this.db, reservation);
   }
 
   async settleBudget(
+    reservationId: string,
     scopes: readonly string[],
-    reserved: BudgetAmount,
     spent: BudgetAmount,
   ): Promise<void> {
     await Promise.resolve();
-    budgetLedger.settle(this.db, scopes, reserved, spent);
+    budgetLedger.settle(this.db, reservationId, scopes, spent);
   }
 
   async readBudget(scope: string): Promise<BudgetUsage> {
