@@ -80,7 +80,10 @@ describe("budgets", () => {
   it("rejects bad budget options naming the field", async () => {
     const f = await openFlotilla(new ScriptedProvider());
     const agent = f.agent("a", async () => null);
-    await assert.rejects(f.start(agent, null, { budget: { usd: -1 } }), /start budget\.usd: .*received -1/);
+    await assert.rejects(
+      f.start(agent, null, { budget: { usd: -1 } }),
+      /start budget\.usd: .*received -1/,
+    );
     await f.close();
   });
 });
