@@ -48,4 +48,25 @@ describe("SQLite worker ownership", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("refuses a second live worker in the same process, and admits one after the first stops", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "flotilla-owner-"));
+    const path = join(dir, "f.db");
+    const first = await openStore(path);
+    const second = await openStore(path);
+    try {
+      await first.registerWorker("first");
+      await assert.rejects(second.registerWorker("second"), (e) =>
+        isFlotillaError(e, "FLOTILLA_STORE_OWNED"),
+      );
+      await first.unregisterWorker("first");
+      await second.registerWorker("second");
+      await second.close();
+      // A closed handle's worker is gone even though it never unregistered.
+      await first.registerWorker("third");
+    } finally {
+      await first.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

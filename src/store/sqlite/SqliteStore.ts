@@ -45,6 +45,8 @@ export class SqliteStore extends StoreNotifier implements Store {
   readonly kind = "sqlite" as const;
   private readonly db: Database.Database;
   private readonly committer: GroupCommitter;
+  /** Workers registered through this handle and not unregistered yet. */
+  private readonly workers = new Set<string>();
   private readonly announce: Announce = {
     runnable: () => this.emitRunnableSoon(),
     cancel: (runId) => this.emitCancel(runId),
@@ -118,11 +120,13 @@ export class SqliteStore extends StoreNotifier implements Store {
   async registerWorker(workerId: string): Promise<void> {
     await Promise.resolve();
     workers.register(this.db, this.location, workerId);
+    this.workers.add(workerId);
   }
 
   async unregisterWorker(workerId: string): Promise<void> {
     await Promise.resolve();
-    workers.unregister(this.db, workerId);
+    workers.unregister(this.db, this.location, workerId);
+    this.workers.delete(workerId);
   }
 
   async claimRuns(options: ClaimOptions): Promise<ClaimedRun[]> {
@@ -235,6 +239,7 @@ export class SqliteStore extends StoreNotifier implements Store {
 
   async close(): Promise<void> {
     await this.committer.drain();
+    for (const id of this.workers) workers.forget(this.location, id);
     this.db.close();
   }
 

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { StoreOwnedError } from "../../core/errors.js";
 import { newToken } from "../../core/ids.js";
@@ -44,31 +45,46 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Workers registered and not yet unregistered in this process, by store file.
+ * A pid alone cannot tell a live worker of this process from one that was
+ * never stopped; this can.
+ */
+const liveHere = new Map<string, string>();
+
 export function register(db: Database.Database, location: string, workerId: string): void {
+  const file = resolve(location);
   // Immediate: it reads then writes, and a deferred upgrade fails at once if another process wrote.
   db.transaction(() => {
     const current = owner(db).get() as
       { worker_id: string; pid: number; heartbeat_at: number } | undefined;
     const now = Date.now();
-    if (
-      current &&
+    const live =
+      current !== undefined &&
       current.worker_id !== workerId &&
-      current.pid !== process.pid &&
-      pidAlive(current.pid) &&
-      now - current.heartbeat_at < OWNER_STALE_MS
-    ) {
-      throw new StoreOwnedError(location, current.pid);
-    }
+      now - current.heartbeat_at < OWNER_STALE_MS &&
+      (current.pid === process.pid
+        ? liveHere.get(file) === current.worker_id
+        : pidAlive(current.pid));
+    if (live) throw new StoreOwnedError(location, current.pid);
     putOwner(db).run(workerId, process.pid, now);
     // The previous owner is gone: nothing holds its leases any more.
     if (current && current.worker_id !== workerId) {
       expireLeasesOf(db).run(current.worker_id);
     }
   }).immediate();
+  liveHere.set(file, workerId);
 }
 
-export function unregister(db: Database.Database, workerId: string): void {
+export function unregister(db: Database.Database, location: string, workerId: string): void {
   deleteOwner(db).run(workerId);
+  forget(location, workerId);
+}
+
+/** This process's worker is gone (its store was closed), whatever the file still says. */
+export function forget(location: string, workerId: string): void {
+  const file = resolve(location);
+  if (liveHere.get(file) === workerId) liveHere.delete(file);
 }
 
 export function claim(db: Database.Database, options: ClaimOptions): ClaimedRun[] {
