@@ -1,7 +1,12 @@
 import type { SerializedError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import type { DeadLetterClass } from "../deadletter/taxonomy.js";
-import type { DeadLetter, DeadLetterContext, DeadLetterStatus } from "../deadletter/types.js";
+import type {
+  DeadLetter,
+  DeadLetterContext,
+  DeadLetterStatus,
+  NewDeadLetter,
+} from "../deadletter/types.js";
 import type {
   BudgetUsage,
   EffectRecord,
@@ -97,4 +102,18 @@ export function rowToBudget(row: Record<string, unknown> | undefined): BudgetUsa
     spentTokens: Number(row?.spent_tokens ?? 0),
     reservedTokens: Number(row?.reserved_tokens ?? 0),
   };
+}
+
+/** A new dead letter's column values, in the order both adapters insert them. */
+export function deadLetterValues(d: NewDeadLetter): (string | null)[] {
+  return [
+    d.id,
+    d.runId,
+    d.rootId,
+    d.agent,
+    d.tenant,
+    d.class,
+    toJsonText(d.error ?? undefined),
+    JSON.stringify(d.context),
+  ];
 }

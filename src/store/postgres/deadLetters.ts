@@ -4,7 +4,7 @@ import type {
   DeadLetterUpdate,
   NewDeadLetter,
 } from "../../deadletter/types.js";
-import { rowToDeadLetter, toJsonText } from "../rows.js";
+import { deadLetterValues, rowToDeadLetter } from "../rows.js";
 import { NOW_MS, type Queryable, type Row } from "./sql.js";
 
 export async function list(db: Queryable, filter: DeadLetterFilter): Promise<DeadLetter[]> {
@@ -26,16 +26,7 @@ export async function insert(db: Queryable, d: NewDeadLetter): Promise<void> {
   await db.query(
     `INSERT INTO dead_letters (id, run_id, root_id, agent, tenant, class, status, error, context, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, ${NOW_MS}, ${NOW_MS}) ON CONFLICT DO NOTHING`,
-    [
-      d.id,
-      d.runId,
-      d.rootId,
-      d.agent,
-      d.tenant,
-      d.class,
-      toJsonText(d.error ?? undefined),
-      JSON.stringify(d.context),
-    ],
+    deadLetterValues(d),
   );
 }
 

@@ -5,7 +5,7 @@ import type {
   DeadLetterUpdate,
   NewDeadLetter,
 } from "../../deadletter/types.js";
-import { rowToDeadLetter, toJsonText } from "../rows.js";
+import { deadLetterValues, rowToDeadLetter } from "../rows.js";
 import { prepared, type Row } from "./sql.js";
 
 const filtered = prepared(
@@ -38,18 +38,7 @@ export function get(db: Database.Database, id: string): DeadLetter | undefined {
 }
 
 export function insert(db: Database.Database, d: NewDeadLetter, now: number): void {
-  insertOpen(db).run(
-    d.id,
-    d.runId,
-    d.rootId,
-    d.agent,
-    d.tenant,
-    d.class,
-    toJsonText(d.error ?? undefined),
-    JSON.stringify(d.context),
-    now,
-    now,
-  );
+  insertOpen(db).run(...deadLetterValues(d), now, now);
 }
 
 export function update(db: Database.Database, u: DeadLetterUpdate, now: number): void {
