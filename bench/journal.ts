@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import pg from "pg";
 import { canonicalJson } from "../src/core/json.js";
 import type { LlmMessage, LlmProvider } from "../src/providers/types.js";
 import { Flotilla } from "../src/runtime/Flotilla.js";
+import { SqliteDriver } from "../src/store/sqlite/driver.js";
 
 export interface JournalBenchOptions {
   runs: number;
@@ -94,7 +94,7 @@ async function measureRuntime(store: string, runs: number, concurrency: number, 
 
 /** The baseline: one durable single-row insert per step, as naive journaling would do. */
 function rawSqlite(path: string, seconds: number): number {
-  const db = new Database(path);
+  const db = new SqliteDriver(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.exec("CREATE TABLE raw_steps (id INTEGER PRIMARY KEY, run TEXT, step INTEGER, data TEXT)");

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { StoreUnavailableError } from "../../core/errors.js";
 import type { Json } from "../../core/json.js";
 import type { DeadLetter, DeadLetterFilter } from "../../deadletter/types.js";
@@ -29,6 +29,7 @@ import type { Announce } from "./announce.js";
 import * as budgetLedger from "./budgetLedger.js";
 import { applyBatch } from "./commit.js";
 import * as deadLetters from "./deadLetters.js";
+import { SqliteDriver } from "./driver.js";
 import * as dependencyStates from "./dependencyStates.js";
 import * as effects from "./effects.js";
 import * as journal from "./journal.js";
@@ -68,7 +69,7 @@ export class SqliteStore extends StoreNotifier implements Store {
     let db: Database.Database | undefined;
     try {
       if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path);
+      db = new SqliteDriver(path);
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
       db.pragma("busy_timeout = 10000");
