@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import pg from "pg";
 import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import { newRunId } from "../src/core/ids.js";
+import { NotificationListener } from "../src/store/postgres/listener.js";
 import { openStore } from "../src/store/open.js";
 import type { Store } from "../src/store/types.js";
 
@@ -62,6 +64,56 @@ describe("PostgreSQL wake-ups", { skip }, () => {
         await writer.close();
       }
       assert.deepEqual(await listenerPids(), [], "close() must end the LISTEN connection");
+    },
+  );
+
+  it(
+    "retry one connection at a time while the server refuses, and keep one once it is back",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      // A proxy in front of PostgreSQL that can hang up on new connections, as a
+      // restarting server or a failing-over proxy does.
+      const target = new URL(db.url);
+      let refusing = false;
+      let attempts = 0;
+      const sockets = new Set<Socket>();
+      const proxy: Server = createServer((socket) => {
+        attempts++;
+        if (refusing) return socket.destroy();
+        const upstream = connect(Number(target.port || 5432), target.hostname);
+        for (const s of [socket, upstream]) {
+          sockets.add(s);
+          s.on("error", () => undefined);
+          s.on("close", () => sockets.delete(s));
+        }
+        socket.pipe(upstream).pipe(socket);
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+      const via = new URL(db.url);
+      via.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+      let wakeUps = 0;
+      const listener = await NotificationListener.start(via.toString(), {
+        runnable: () => wakeUps++,
+        cancel: () => undefined,
+      });
+      try {
+        refusing = true;
+        attempts = 0;
+        for (const s of sockets) s.destroy();
+        // Backoff from 250 ms doubles: a few attempts in 3 s. Retry loops that
+        // multiply on each failure would make dozens.
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        assert.ok(attempts >= 1 && attempts <= 4, `${attempts} connection attempts`);
+        refusing = false;
+        while (wakeUps === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal((await listenerPids()).length, 1);
+      } finally {
+        await listener.close();
+        proxy.close();
+        for (const s of sockets) s.destroy();
+      }
     },
   );
 });

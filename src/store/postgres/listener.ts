@@ -12,7 +12,8 @@ const RECONNECT_MS = { first: 250, max: 10_000 };
  * The LISTEN connection that wakes idle workers. It lives outside the pool
  * and is re-established when the server drops it (restart, failover,
  * pg_terminate_backend); notifications sent meanwhile are lost, so a
- * reconnect announces runnable work once to make workers look.
+ * reconnect announces runnable work once to make workers look. TCP
+ * keep-alive lets a silently dead peer be noticed too.
  */
 export class NotificationListener {
   private client: pg.Client | undefined;
@@ -35,31 +36,18 @@ export class NotificationListener {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
     await this.client?.end().catch(() => undefined);
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
-    let lost = false;
-    const onLost = () => {
-      if (lost) return;
-      lost = true;
-      if (this.client === client) this.client = undefined;
-      void client.end().catch(() => undefined);
-      this.scheduleReconnect();
-    };
-    client.on("error", onLost);
-    client.on("end", onLost);
-    client.on("notification", (msg) => {
-      const payload = msg.payload ?? "";
-      if (payload === "runnable") this.events.runnable();
-      else if (payload.startsWith("cancel:")) this.events.cancel(payload.slice(7));
-    });
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true });
+    // Until LISTEN succeeds, a failure is reported by the rejection alone.
+    client.on("error", () => undefined);
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
     } catch (err) {
-      lost = true;
       await client.end().catch(() => undefined);
       throw err;
     }
@@ -67,15 +55,34 @@ export class NotificationListener {
       await client.end().catch(() => undefined);
       return;
     }
+    client.on("notification", (msg) => {
+      const payload = msg.payload ?? "";
+      if (payload === "runnable") this.events.runnable();
+      else if (payload.startsWith("cancel:")) this.events.cancel(payload.slice(7));
+    });
+    let lost = false;
+    const onLost = () => {
+      if (lost) return;
+      lost = true;
+      this.client = undefined;
+      void client.end().catch(() => undefined);
+      this.scheduleReconnect();
+    };
+    client.on("error", onLost);
+    client.on("end", onLost);
     this.client = client;
     this.retryMs = RECONNECT_MS.first;
   }
 
+  /** One pending attempt at a time; each failure doubles the wait, up to a ceiling. */
   private scheduleReconnect(): void {
-    if (this.closed) return;
+    if (this.closed || this.timer !== undefined) return;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.connect().then(
-        () => this.events.runnable(),
+        () => {
+          if (!this.closed) this.events.runnable();
+        },
         () => {
           this.retryMs = Math.min(this.retryMs * 2, RECONNECT_MS.max);
           this.scheduleReconnect();
