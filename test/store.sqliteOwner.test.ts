@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { isFlotillaError } from "../src/core/errors.js";
+import { Flotilla } from "../src/index.js";
 import { openStore } from "../src/store/open.js";
 
 const storeModule = join(import.meta.dirname, "..", "src", "store", "open.ts");
@@ -56,8 +57,11 @@ describe("SQLite worker ownership", () => {
     const second = await openStore(path);
     try {
       await first.registerWorker("first");
-      await assert.rejects(second.registerWorker("second"), (e) =>
-        isFlotillaError(e, "FLOTILLA_STORE_OWNED"),
+      await assert.rejects(
+        second.registerWorker("second"),
+        (e) =>
+          isFlotillaError(e, "FLOTILLA_STORE_OWNED") &&
+          /worker first in this process/.test(e.message),
       );
       await first.unregisterWorker("first");
       await second.registerWorker("second");
@@ -66,6 +70,25 @@ describe("SQLite worker ownership", () => {
       await first.registerWorker("third");
     } finally {
       await first.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a run to a second Flotilla on the same file before creating it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "flotilla-owner-"));
+    const path = join(dir, "f.db");
+    const a = await Flotilla.open({ store: path });
+    const b = await Flotilla.open({ store: path });
+    try {
+      const echo = async (_ctx: unknown, x: number) => x;
+      await a.start(a.agent("echo", echo), 1);
+      await assert.rejects(b.start(b.agent("echo", echo), 2), (e) =>
+        isFlotillaError(e, "FLOTILLA_STORE_OWNED"),
+      );
+      assert.equal((await b.store.listRuns()).length, 1);
+    } finally {
+      await a.close();
+      await b.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

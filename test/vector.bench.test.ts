@@ -28,10 +28,8 @@ void test("the vector benchmark runs end to end on synthetic data in quick mode"
       const at = m.at[strategy];
       assert.ok(at && at.recall >= m.recall, `${name}.${strategy} never reached ${m.recall}`);
     }
-    // Full fan-out searches every shard with a beam of at least k.
-    assert.ok(m.at.fanout4!.beamPerQuery >= 4 * k);
     if (k === 100) {
-      // ...which is where asking each shard for its share does less work at the same recall.
+      // Full fan-out cannot search a shard with a beam under k; asking each for its share can.
       assert.ok(m.at.adaptive4!.beamPerQuery < m.at.fanout4!.beamPerQuery);
     }
   }

@@ -103,12 +103,14 @@ export class StoreUnavailableError extends FlotillaError {
 }
 
 export class StoreOwnedError extends FlotillaError {
-  constructor(path: string, ownerPid: number) {
+  constructor(path: string, ownerPid: number, ownerWorker?: string) {
     super(
       "FLOTILLA_STORE_OWNED",
-      `the SQLite store '${path}' is owned by worker process ${ownerPid}; ` +
-        "SQLite allows one worker at a time — stop it, or use PostgreSQL for several workers",
-      { path, ownerPid },
+      (ownerWorker === undefined
+        ? `the SQLite store '${path}' is owned by worker process ${ownerPid}; stop it`
+        : `the SQLite store '${path}' is owned by worker ${ownerWorker} in this process; close the Flotilla instance that runs it`) +
+        " (SQLite allows one worker at a time; use PostgreSQL for several workers)",
+      { path, ownerPid, ...(ownerWorker === undefined ? {} : { ownerWorker }) },
     );
   }
 }

@@ -320,6 +320,8 @@ export class Flotilla implements WorkerHost {
     const serialized = JSON.stringify(checked);
     if (serialized === undefined)
       throw new InvalidArgumentError("run input must be JSON-serializable");
+    // The worker first: a store that refuses it must not be left holding a run nobody will execute.
+    if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
     const id = newRunId();
     const budget: RunBudget | undefined = limits && {
       root: id,
@@ -335,7 +337,6 @@ export class Flotilla implements WorkerHost {
       tenant: options.tenant ?? null,
       deadline: options.deadlineMs === undefined ? null : this.clock.now() + options.deadlineMs,
     });
-    if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
     return new RunHandle<O>(this, run.id);
   }
 

@@ -126,7 +126,7 @@ export class SqliteStore extends StoreNotifier implements Store {
 
   async unregisterWorker(workerId: string): Promise<void> {
     await Promise.resolve();
-    workers.unregister(this.db, this.location, workerId);
+    workers.unregister(this.db, workerId);
     this.workers.delete(workerId);
   }
 
@@ -240,7 +240,7 @@ export class SqliteStore extends StoreNotifier implements Store {
 
   async close(): Promise<void> {
     await this.committer.drain();
-    for (const id of this.workers) workers.forget(this.location, id);
+    for (const id of this.workers) workers.forget(this.db, id);
     this.db.close();
   }
 

@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { realpathSync } from "node:fs";
 import type Database from "better-sqlite3";
 import { StoreOwnedError } from "../../core/errors.js";
 import { newToken } from "../../core/ids.js";
@@ -46,14 +46,19 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Workers registered and not yet unregistered in this process, by store file.
- * A pid alone cannot tell a live worker of this process from one that was
+ * Workers registered and not yet unregistered in this process, by store file
+ * (by handle for an in-memory database, which no other handle can see). A
+ * pid alone cannot tell a live worker of this process from one that was
  * never stopped; this can.
  */
-const liveHere = new Map<string, string>();
+const liveHere = new Map<string | Database.Database, string>();
+
+function fileOf(db: Database.Database): string | Database.Database {
+  return db.memory ? db : realpathSync(db.name);
+}
 
 export function register(db: Database.Database, location: string, workerId: string): void {
-  const file = resolve(location);
+  const file = fileOf(db);
   // Immediate: it reads then writes, and a deferred upgrade fails at once if another process wrote.
   db.transaction(() => {
     const current = owner(db).get() as
@@ -66,7 +71,12 @@ export function register(db: Database.Database, location: string, workerId: stri
       (current.pid === process.pid
         ? liveHere.get(file) === current.worker_id
         : pidAlive(current.pid));
-    if (live) throw new StoreOwnedError(location, current.pid);
+    if (live)
+      throw new StoreOwnedError(
+        location,
+        current.pid,
+        current.pid === process.pid ? current.worker_id : undefined,
+      );
     putOwner(db).run(workerId, process.pid, now);
     // The previous owner is gone: nothing holds its leases any more.
     if (current && current.worker_id !== workerId) {
@@ -76,14 +86,14 @@ export function register(db: Database.Database, location: string, workerId: stri
   liveHere.set(file, workerId);
 }
 
-export function unregister(db: Database.Database, location: string, workerId: string): void {
+export function unregister(db: Database.Database, workerId: string): void {
   deleteOwner(db).run(workerId);
-  forget(location, workerId);
+  forget(db, workerId);
 }
 
-/** This process's worker is gone (its store was closed), whatever the file still says. */
-export function forget(location: string, workerId: string): void {
-  const file = resolve(location);
+/** This process's worker is gone (its store is closing), whatever the file still says. */
+export function forget(db: Database.Database, workerId: string): void {
+  const file = fileOf(db);
   if (liveHere.get(file) === workerId) liveHere.delete(file);
 }
 
