@@ -36,8 +36,9 @@ export const BudgetsOptionsSchema = z.strictObject({
   /** Output tokens reserved for a call that sets no `maxTokens`. Default 4096. */
   defaultMaxTokens: z.number().int().positive().optional(),
   /**
-   * A reservation not settled within this long (its worker died mid-call) is
-   * released. Keep it above the longest LLM call. Default 10 minutes.
+   * A reservation unsettled this long since it was made or its run's lease
+   * was last renewed (its worker died mid-call) is released; claiming the run
+   * again releases it at once. Default 10 minutes.
    */
   reservationTtlMs: z.number().int().positive().optional(),
 });
@@ -85,6 +86,7 @@ export interface Reservation {
 export class BudgetReserver {
   constructor(
     private readonly store: Store,
+    private readonly runId: string,
     private readonly scopes: readonly BudgetScope[],
     private readonly prices: PriceTable,
     private readonly defaultMaxTokens: number,
@@ -106,6 +108,7 @@ export class BudgetReserver {
     const id = newToken();
     const denial = await this.store.reserveBudget({
       id,
+      runId: this.runId,
       scopes: this.scopes,
       amount,
       ttlMs: this.reservationTtlMs,

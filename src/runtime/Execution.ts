@@ -217,6 +217,7 @@ export class Execution {
     );
     this.reserver = new BudgetReserver(
       this.host.store,
+      this.run.id,
       scopes,
       options?.prices ?? {},
       options?.defaultMaxTokens ?? 4096,

@@ -183,11 +183,13 @@ export interface BudgetAmount {
 export interface BudgetReservation {
   /** Unique per reservation; settling names it. */
   id: string;
+  /** The run whose LLM attempt holds it: claiming the run again releases it. */
+  runId: string;
   scopes: readonly BudgetScope[];
   amount: BudgetAmount;
   /**
-   * Unsettled for this long (its holder crashed, say), the reservation is
-   * released by the next reservation made on the store.
+   * Unsettled for this long since it was made or its run's lease was last
+   * renewed, the reservation is released by the next one made on the store.
    */
   ttlMs: number;
 }

@@ -12,10 +12,12 @@ export interface StoreFactory {
   destroy(): Promise<void>;
 }
 
-/** A reservation of `usd` and `tokens` under `id`, for scopes the caller adds. */
-function hold(id: string, usd: number, tokens: number) {
-  return { id, scopes: [], amount: { usd, tokens }, ttlMs: 60_000 };
+/** A reservation of `usd` and `tokens` under `id` (by run `runId`), for scopes the caller adds. */
+function hold(id: string, usd: number, tokens: number, runId = `run-of-${id}`) {
+  return { id, runId, scopes: [], amount: { usd, tokens }, ttlMs: 60_000 };
 }
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function claimOne(store: Store, agent = "a", leaseMs = 30_000) {
   const [run] = await store.claimRuns({ workerId: "w1", agents: [agent], limit: 1, leaseMs });
@@ -479,22 +481,60 @@ export function storeConformance(
     it("releases a reservation its holder never settles once it expires", async () => {
       const scope = `tenant:${newRunId()}`;
       const scopes = [{ scope, usd: 1 }];
-      const lost = newRunId();
-      assert.equal(await store.reserveBudget({ ...hold(lost, 0.8, 5), scopes, ttlMs: 50 }), null);
+      assert.equal(await store.reserveBudget({ ...hold(newRunId(), 0.8, 5), scopes }), null);
       const refused = await store.reserveBudget({ ...hold(newRunId(), 0.8, 5), scopes });
-      assert.equal(refused?.scope, scope, "the unexpired reservation holds the budget");
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(refused?.scope, scope, "an unexpired reservation holds the budget");
+
+      const other = `tenant:${newRunId()}`;
+      const lost = newRunId();
+      const again = [{ scope: other, usd: 1 }];
+      assert.equal(
+        await store.reserveBudget({ ...hold(lost, 0.8, 5), scopes: again, ttlMs: 1 }),
+        null,
+      );
+      await pause(20);
       const next = newRunId();
-      assert.equal(await store.reserveBudget({ ...hold(next, 0.8, 5), scopes }), null);
-      let usage = await store.readBudget(scope);
+      assert.equal(await store.reserveBudget({ ...hold(next, 0.8, 5), scopes: again }), null);
+      let usage = await store.readBudget(other);
       assert.ok(Math.abs(usage.reservedUsd - 0.8) < 1e-9, `reserved ${usage.reservedUsd}`);
-      // The crashed holder comes back after all: its spend counts, its hold is not released twice.
-      await store.settleBudget(lost, [scope], { usd: 0.3, tokens: 3 });
-      await store.settleBudget(next, [scope], { usd: 0.5, tokens: 4 });
-      usage = await store.readBudget(scope);
+      // The lost holder comes back after all: its spend counts, its hold is not released twice.
+      await store.settleBudget(lost, [other], { usd: 0.3, tokens: 3 });
+      await store.settleBudget(next, [other], { usd: 0.5, tokens: 4 });
+      usage = await store.readBudget(other);
       assert.ok(Math.abs(usage.spentUsd - 0.8) < 1e-9, `spent ${usage.spentUsd}`);
       assert.equal(usage.reservedUsd, 0);
       assert.equal(usage.spentTokens, 7);
+    });
+
+    it("releases a run's reservations when another worker claims the run", async () => {
+      const scope = `tenant:${newRunId()}`;
+      const { run } = await store.createRun({ id: newRunId(), agent: "bx", input: null });
+      await claimOne(store, "bx", 1);
+      const id = newRunId();
+      const scopes = [{ scope, usd: 1 }];
+      assert.equal(await store.reserveBudget({ ...hold(id, 0.8, 5, run.id), scopes }), null);
+      await pause(20);
+      await claimOne(store, "bx");
+      assert.equal((await store.readBudget(scope)).reservedUsd, 0);
+      assert.equal(
+        await store.reserveBudget({ ...hold(newRunId(), 0.8, 5, run.id), scopes }),
+        null,
+      );
+    });
+
+    it("keeps a reservation alive while its run's lease is renewed", async () => {
+      const scope = `tenant:${newRunId()}`;
+      const { run } = await store.createRun({ id: newRunId(), agent: "bk", input: null });
+      const claimed = await claimOne(store, "bk");
+      const scopes = [{ scope, usd: 1 }];
+      const held = { ...hold(newRunId(), 0.8, 5, run.id), scopes, ttlMs: 2_000 };
+      assert.equal(await store.reserveBudget(held), null);
+      await pause(1_200);
+      await store.renewLeases("w1", [{ runId: run.id, leaseToken: claimed.leaseToken }], 30_000);
+      await pause(1_200);
+      // Past its first expiry, but renewed: it still holds the budget.
+      const refused = await store.reserveBudget({ ...hold(newRunId(), 0.8, 5), scopes });
+      assert.equal(refused?.scope, scope);
     });
 
     it("records a dead letter with the run's final commit, lists it by class and closes it", async () => {

@@ -127,16 +127,27 @@ export class PostgresStore extends StoreNotifier implements Store {
 
   async unregisterWorker(): Promise<void> {}
 
-  claimRuns(options: ClaimOptions): Promise<ClaimedRun[]> {
-    return workers.claim(this.pool, options);
+  async claimRuns(options: ClaimOptions): Promise<ClaimedRun[]> {
+    const claimed = await workers.claim(this.pool, options);
+    // A claimed run executes nowhere else now: what it still holds, its last worker left behind.
+    if (claimed.length > 0)
+      await budgetLedger.releaseRuns(
+        this.pool,
+        claimed.map((r) => r.id),
+      );
+    return claimed;
   }
 
-  renewLeases(
+  async renewLeases(
     _workerId: string,
     leases: readonly { runId: string; leaseToken: string }[],
     leaseMs: number,
   ): Promise<LeaseRenewal> {
-    return workers.renewLeases(this.pool, leases, leaseMs);
+    const renewal = await workers.renewLeases(this.pool, leases, leaseMs);
+    const lost = new Set(renewal.lost);
+    const held = leases.map((l) => l.runId).filter((id) => !lost.has(id));
+    if (held.length > 0) await budgetLedger.extendRuns(this.pool, held);
+    return renewal;
   }
 
   nextWakeAt(): Promise<number | null> {

@@ -5,44 +5,39 @@ import type { BudgetAmount, BudgetDenial, BudgetReservation, BudgetUsage } from 
 import { NOW_MS, type Queryable, type Row } from "./sql.js";
 import { inTransaction } from "./transaction.js";
 
+interface HeldRow {
+  scopes: string[];
+  usd: number;
+  tokens: string;
+}
+
 /** Expired reservations this transaction can take; ones another transaction holds it leaves to it. */
 const TAKE_EXPIRED = `DELETE FROM budget_reservations WHERE id IN (
     SELECT id FROM budget_reservations WHERE expires_at < ${NOW_MS}
     ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
   RETURNING scopes, usd, tokens`;
 
+const NONE: BudgetAmount = { usd: 0, tokens: 0 };
+
 export function reserve(pool: pg.Pool, r: BudgetReservation): Promise<BudgetDenial | null> {
-  const names = r.scopes.map((s) => s.scope);
+  const names = [...new Set(r.scopes.map((s) => s.scope))];
   return inTransaction(pool, async (c) => {
-    const expired = releasedByScope(
-      (await c.query<{ scopes: string[]; usd: number; tokens: string }>(TAKE_EXPIRED)).rows.map(
-        (e) => ({ ...e, tokens: Number(e.tokens) }),
-      ),
-    );
-    const usage = await lockScopes(c, [...names, ...expired.keys()]);
-    for (const [scope, amount] of expired) {
-      await addToScope(c, scope, { usd: 0, tokens: 0 }, amount);
-      const u = usage.get(scope)!;
-      usage.set(scope, {
-        ...u,
-        reservedUsd: Math.max(0, u.reservedUsd - amount.usd),
-        reservedTokens: Math.max(0, u.reservedTokens - amount.tokens),
-      });
-    }
+    await release(c, (await c.query<HeldRow>(TAKE_EXPIRED)).rows, names);
+    const usage = await lockScopes(c, names);
     // A refusal still commits: the expired reservations released above stay released.
     for (const s of r.scopes) {
       const denial = overdrawn(s, usage.get(s.scope)!, r.amount);
       if (denial) return denial;
     }
     await c.query(
-      `INSERT INTO budget_reservations (id, scopes, usd, tokens, expires_at)
-       VALUES ($1, $2, $3, $4, ${NOW_MS} + $5)`,
-      [r.id, [...new Set(names)], r.amount.usd, r.amount.tokens, r.ttlMs],
+      `INSERT INTO budget_reservations (id, run_id, scopes, usd, tokens, ttl_ms, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, ${NOW_MS} + $6)`,
+      [r.id, r.runId, names, r.amount.usd, r.amount.tokens, r.ttlMs],
     );
     await c.query(
       `UPDATE budget_ledger SET reserved_usd = reserved_usd + $2, reserved_tokens = reserved_tokens + $3
        WHERE scope = ANY($1)`,
-      [[...new Set(names)], r.amount.usd, r.amount.tokens],
+      [names, r.amount.usd, r.amount.tokens],
     );
     return null;
   });
@@ -56,20 +51,54 @@ export function settle(
 ): Promise<void> {
   return inTransaction(pool, async (c) => {
     const [held] = (
-      await c.query<{ usd: number; tokens: string }>(
-        "DELETE FROM budget_reservations WHERE id = $1 RETURNING usd, tokens",
+      await c.query<HeldRow>(
+        "DELETE FROM budget_reservations WHERE id = $1 RETURNING scopes, usd, tokens",
         [reservationId],
       )
     ).rows;
-    const released = held ? { usd: held.usd, tokens: Number(held.tokens) } : { usd: 0, tokens: 0 };
+    const released = held ? { usd: held.usd, tokens: Number(held.tokens) } : NONE;
     await lockScopes(c, scopes);
     for (const scope of new Set(scopes)) await addToScope(c, scope, spent, released);
   });
 }
 
+/**
+ * Releases every reservation held by `runIds`: runs just claimed, whose
+ * previous worker can no longer settle them.
+ */
+export async function releaseRuns(pool: pg.Pool, runIds: readonly string[]): Promise<void> {
+  await inTransaction(pool, async (c) => {
+    const { rows } = await c.query<HeldRow>(
+      "DELETE FROM budget_reservations WHERE run_id = ANY($1) RETURNING scopes, usd, tokens",
+      [runIds],
+    );
+    await release(c, rows);
+  });
+}
+
+/** Pushes out the expiry of reservations held by runs whose leases were just renewed. */
+export async function extendRuns(db: Queryable, runIds: readonly string[]): Promise<void> {
+  await db.query(
+    `UPDATE budget_reservations SET expires_at = ${NOW_MS} + ttl_ms WHERE run_id = ANY($1)`,
+    [runIds],
+  );
+}
+
 export async function read(db: Queryable, scope: string): Promise<BudgetUsage> {
   const [row] = (await db.query<Row>("SELECT * FROM budget_ledger WHERE scope = $1", [scope])).rows;
   return rowToBudget(row);
+}
+
+/** Takes released reservations' amounts off their scopes' reserved totals. */
+async function release(
+  c: pg.PoolClient,
+  held: readonly HeldRow[],
+  alsoLock: readonly string[] = [],
+): Promise<void> {
+  const amounts = releasedByScope(held.map((h) => ({ ...h, tokens: Number(h.tokens) })));
+  if (amounts.size === 0) return;
+  await lockScopes(c, [...alsoLock, ...amounts.keys()]);
+  for (const [scope, amount] of amounts) await addToScope(c, scope, NONE, amount);
 }
 
 /**

@@ -132,7 +132,17 @@ export class SqliteStore extends StoreNotifier implements Store {
 
   async claimRuns(options: ClaimOptions): Promise<ClaimedRun[]> {
     await Promise.resolve();
-    return workers.claim(this.db, options);
+    return this.db
+      .transaction(() => {
+        const claimed = workers.claim(this.db, options);
+        // A claimed run executes nowhere else now: what it still holds, its last worker left behind.
+        budgetLedger.releaseRuns(
+          this.db,
+          claimed.map((r) => r.id),
+        );
+        return claimed;
+      })
+      .immediate();
   }
 
   async renewLeases(
@@ -141,7 +151,15 @@ export class SqliteStore extends StoreNotifier implements Store {
     leaseMs: number,
   ): Promise<LeaseRenewal> {
     await Promise.resolve();
-    return workers.renewLeases(this.db, workerId, leases, leaseMs);
+    return this.db
+      .transaction(() => {
+        const renewal = workers.renewLeases(this.db, workerId, leases, leaseMs);
+        const lost = new Set(renewal.lost);
+        const held = leases.map((l) => l.runId).filter((id) => !lost.has(id));
+        budgetLedger.extendRuns(this.db, held, Date.now());
+        return renewal;
+      })
+      .immediate();
   }
 
   async nextWakeAt(): Promise<number | null> {

@@ -9,8 +9,15 @@ const takeExpired = prepared(
   "DELETE FROM budget_reservations WHERE expires_at < ? RETURNING scopes, usd, tokens",
 );
 const takeHeld = prepared("DELETE FROM budget_reservations WHERE id = ? RETURNING usd, tokens");
+const takeOfRun = prepared(
+  "DELETE FROM budget_reservations WHERE run_id = ? RETURNING scopes, usd, tokens",
+);
+const extendOfRun = prepared(
+  "UPDATE budget_reservations SET expires_at = ? + ttl_ms WHERE run_id = ?",
+);
 const hold = prepared(
-  "INSERT INTO budget_reservations (id, scopes, usd, tokens, expires_at) VALUES (?, ?, ?, ?, ?)",
+  `INSERT INTO budget_reservations (id, run_id, scopes, usd, tokens, ttl_ms, expires_at)
+   VALUES (?, ?, ?, ?, ?, ?, ?)`,
 );
 const addReserved = prepared(
   `INSERT INTO budget_ledger (scope, reserved_usd, reserved_tokens) VALUES (?, ?, ?)
@@ -27,10 +34,7 @@ export function reserve(db: Database.Database, r: BudgetReservation): BudgetDeni
   return db
     .transaction(() => {
       const now = Date.now();
-      const expired = (
-        takeExpired(db).all(now) as { scopes: string; usd: number; tokens: number }[]
-      ).map((e) => ({ ...e, scopes: JSON.parse(e.scopes) as string[] }));
-      for (const [scope, amount] of releasedByScope(expired)) addToScope(db, scope, NONE, amount);
+      release(db, takeExpired(db).all(now) as HeldRow[]);
       // A refusal still commits: the expired reservations released above stay released.
       const read = byScope(db);
       for (const s of r.scopes) {
@@ -38,7 +42,15 @@ export function reserve(db: Database.Database, r: BudgetReservation): BudgetDeni
         if (denial) return denial;
       }
       const names = [...new Set(r.scopes.map((s) => s.scope))];
-      hold(db).run(r.id, JSON.stringify(names), r.amount.usd, r.amount.tokens, now + r.ttlMs);
+      hold(db).run(
+        r.id,
+        r.runId,
+        JSON.stringify(names),
+        r.amount.usd,
+        r.amount.tokens,
+        r.ttlMs,
+        now + r.ttlMs,
+      );
       const add = addReserved(db);
       for (const scope of names) add.run(scope, r.amount.usd, r.amount.tokens);
       return null;
@@ -58,11 +70,43 @@ export function settle(
   }).immediate();
 }
 
+/**
+ * Releases every reservation held by `runIds`: runs just claimed, whose
+ * previous worker can no longer settle them.
+ */
+export function releaseRuns(db: Database.Database, runIds: readonly string[]): void {
+  const take = takeOfRun(db);
+  release(
+    db,
+    runIds.flatMap((id) => take.all(id) as HeldRow[]),
+  );
+}
+
+/** Pushes out the expiry of reservations held by runs whose leases were just renewed. */
+export function extendRuns(db: Database.Database, runIds: readonly string[], now: number): void {
+  const extend = extendOfRun(db);
+  for (const id of runIds) extend.run(now, id);
+}
+
 export function read(db: Database.Database, scope: string): BudgetUsage {
   return rowToBudget(byScope(db).get(scope) as Row | undefined);
 }
 
 const NONE: BudgetAmount = { usd: 0, tokens: 0 };
+
+interface HeldRow {
+  scopes: string;
+  usd: number;
+  tokens: number;
+}
+
+/** Takes released reservations' amounts off their scopes' reserved totals. */
+function release(db: Database.Database, held: readonly HeldRow[]): void {
+  const amounts = releasedByScope(
+    held.map((h) => ({ ...h, scopes: JSON.parse(h.scopes) as string[] })),
+  );
+  for (const [scope, amount] of amounts) addToScope(db, scope, NONE, amount);
+}
 
 function addToScope(
   db: Database.Database,
