@@ -1,17 +1,8 @@
 import { InvalidArgumentError } from "../../core/errors.js";
 import type { Json } from "../../core/json.js";
 import type { EffectDecision } from "../../effects/resolve.js";
-import { Flotilla } from "../../runtime/Flotilla.js";
+import { withFlotilla } from "../session.js";
 import { printJson, printLine } from "../output.js";
-
-async function withFlotilla<T>(store: string, fn: (f: Flotilla) => Promise<T>): Promise<T> {
-  const f = await Flotilla.open({ store, worker: false });
-  try {
-    return await fn(f);
-  } finally {
-    await f.close();
-  }
-}
 
 function parseJsonOption(name: string, text: string | undefined): Json {
   if (text === undefined) return null;

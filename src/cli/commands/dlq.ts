@@ -3,18 +3,9 @@ import { InvalidArgumentError } from "../../core/errors.js";
 import { isDeadLetterClass, DEAD_LETTER_CLASSES } from "../../deadletter/taxonomy.js";
 import { DEAD_LETTER_STATUSES, type DeadLetterStatus } from "../../deadletter/types.js";
 import type { RedrivePatch } from "../../deadletter/redrive.js";
-import { Flotilla } from "../../runtime/Flotilla.js";
+import { withFlotilla } from "../session.js";
 import { ago, printJson, printLine, table } from "../output.js";
 import { positiveInteger, positiveNumber } from "../numbers.js";
-
-async function withFlotilla<T>(store: string, fn: (f: Flotilla) => Promise<T>): Promise<T> {
-  const f = await Flotilla.open({ store, worker: false });
-  try {
-    return await fn(f);
-  } finally {
-    await f.close();
-  }
-}
 
 function checkClass(value: string | undefined): void {
   if (value !== undefined && !isDeadLetterClass(value))
