@@ -73,10 +73,9 @@ describe("flotilla CLI", () => {
       assert.equal(out.runs, 6);
       assert.equal((out.completed ?? 0) + (out.parked ?? 0) + (out.failed ?? 0), 6);
       assert.equal(out.duplicateEffects, 0);
-      assert.ok(
-        (out.providerRequests ?? 0) >= (out.logicalLlmCalls ?? 0) &&
-          (out.logicalLlmCalls ?? 0) >= 12,
-      );
+      // Every answered call took at least one request; unanswered ones may have taken none.
+      const answered = (out.logicalLlmCalls ?? 0) - (out.unansweredLlmCalls ?? 0);
+      assert.ok((out.providerRequests ?? 0) >= answered && (out.logicalLlmCalls ?? 0) >= 12);
     }
     const runs = JSON.parse(cli("runs", "--store", demoStore, "--json").stdout) as {
       runs: unknown[];

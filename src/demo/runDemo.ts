@@ -41,6 +41,8 @@ export interface DemoReport {
     toolLostAfterCommit: number;
   } | null;
   logicalLlmCalls: number;
+  /** Logical calls that ended with no answer (refused, or given up), some without reaching the provider. */
+  unansweredLlmCalls: number;
   tokens: { input: number; output: number };
   costUsd: number;
   wallSeconds: number;
@@ -175,6 +177,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
           }
         : null,
       logicalLlmCalls: 0,
+      unansweredLlmCalls: 0,
       tokens: { input: 0, output: 0 },
       costUsd: 0,
       wallSeconds: 0,
@@ -196,6 +199,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         if (d?.kind !== "llm" || (e.type !== "step.completed" && e.type !== "step.failed"))
           continue;
         report.logicalLlmCalls++;
+        if (e.type === "step.failed") report.unansweredLlmCalls++;
         const response = d.response as
           { usage?: { inputTokens: number; outputTokens: number }; costUsd?: number } | undefined;
         report.tokens.input += response?.usage?.inputTokens ?? 0;

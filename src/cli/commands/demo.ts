@@ -32,7 +32,7 @@ function printReport(r: DemoReport): void {
   const requests =
     r.providerRequests === null ? "" : `${r.providerRequests} provider requests for `;
   printLine(
-    `LLM         ${requests}${r.logicalLlmCalls} logical calls (retries, 429s, the outage and lost responses included)`,
+    `LLM         ${requests}${r.logicalLlmCalls} logical calls (retries, 429s, the outage and lost responses included; ${r.unansweredLlmCalls} calls got no answer)`,
   );
   if (r.faults) {
     const f = r.faults;
