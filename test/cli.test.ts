@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Flotilla } from "../src/index.js";
-
-const cliPath = join(import.meta.dirname, "..", "src", "cli", "main.ts");
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", cliPath, ...args], {
-    encoding: "utf8",
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { cli } from "./helpers/cli.js";
 
 describe("flotilla CLI", () => {
   let dir: string;

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import { Flotilla } from "../src/index.js";
+import { cliArgs } from "./helpers/cli.js";
 
 const root = join(import.meta.dirname, "..");
-const cliArgs = ["--import", "tsx", join(root, "src", "cli", "main.ts")];
 const skip = await postgresSkipReason();
 
 /** Resolves once the worker has announced itself on stderr; rejects if it exits first. */

@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { before, describe, it } from "node:test";
 import { openFlotilla, ScriptedProvider, settle, tempStore } from "./helpers/deadletter.js";
-
-const cliPath = join(import.meta.dirname, "..", "src", "cli", "main.ts");
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", cliPath, ...args], {
-    encoding: "utf8",
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { cli } from "./helpers/cli.js";
 
 describe("flotilla dlq", () => {
   const store = tempStore();
