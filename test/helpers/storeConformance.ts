@@ -506,6 +506,50 @@ export function storeConformance(
       assert.equal(usage.spentTokens, 7);
     });
 
+    it("reserves, expires and settles across overlapping scopes concurrently without deadlock or drift", async () => {
+      const other = await f.open();
+      try {
+        const names = ["a", "b", "c"].map((n) => `mix:${n}:${newRunId()}`);
+        // Each reservation charges two scopes, named in different orders, so any
+        // lock taken in argument order rather than name order would deadlock.
+        const pairs = [0, 1, 2].map((i) => [names[i]!, names[(i + 1) % 3]!]);
+        const ids = Array.from({ length: 30 }, () => newRunId());
+        const reserve = (id: string, i: number) =>
+          (i % 2 ? other : store).reserveBudget({
+            ...hold(id, 0.01, 1),
+            scopes: pairs[i % 3]!.map((scope) => ({ scope, usd: 100 })),
+            ttlMs: i % 3 === 0 ? 1 : 60_000,
+          });
+        assert.deepEqual(
+          await Promise.all(ids.map(reserve)),
+          ids.map(() => null),
+        );
+        await pause(20);
+        // Settles race the sweep of the expired third (made by the reserves below).
+        await Promise.all([
+          ...ids.map((id, i) =>
+            (i % 2 ? store : other).settleBudget(id, pairs[i % 3]!, { usd: 0.02, tokens: 2 }),
+          ),
+          ...ids.slice(0, 6).map((_, i) => reserve(newRunId(), i * 3)),
+        ]);
+        await pause(20);
+        // Any reservation sweeps every expired one, whatever its scopes.
+        const sweeper = { ...hold(newRunId(), 0, 0), scopes: [{ scope: `mix:z:${newRunId()}` }] };
+        assert.equal(await store.reserveBudget(sweeper), null);
+        for (const scope of names) {
+          const usage = await store.readBudget(scope);
+          assert.ok(
+            Math.abs(usage.reservedUsd) < 1e-9,
+            `${scope} still reserves ${usage.reservedUsd}`,
+          );
+          // Each scope is charged by two of the three pairs: 20 of the 30 settles.
+          assert.ok(Math.abs(usage.spentUsd - 0.4) < 1e-9, `${scope} spent ${usage.spentUsd}`);
+        }
+      } finally {
+        await other.close();
+      }
+    });
+
     it("releases a run's reservations when another worker claims the run", async () => {
       const scope = `tenant:${newRunId()}`;
       const { run } = await store.createRun({ id: newRunId(), agent: "bx", input: null });
