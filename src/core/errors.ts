@@ -40,7 +40,11 @@ export type ErrorCode =
   | "FLOTILLA_BUDGET_EXHAUSTED"
   | "FLOTILLA_LOOP_DETECTED"
   | "FLOTILLA_NO_PROGRESS"
-  | "FLOTILLA_DEAD_LETTERED";
+  | "FLOTILLA_DEAD_LETTERED"
+  | "FLOTILLA_STORE_FAULT"
+  | "FLOTILLA_PAYLOAD_REJECTED"
+  | "FLOTILLA_EFFECT_KEY_CONFLICT"
+  | "FLOTILLA_RUN_KEY_FAILED";
 
 export class FlotillaError extends Error {
   readonly [BRAND] = true;
@@ -121,6 +125,65 @@ export class LeaseLostError extends FlotillaError {
       "FLOTILLA_LEASE_LOST",
       `this worker no longer holds the lease on run ${runId}; another worker resumed it`,
       { runId },
+    );
+  }
+}
+
+/**
+ * A store call failed for a reason other than the lease (connection lost,
+ * database restarting, an ambiguous commit). The execution that saw it is
+ * abandoned, never the run: another attempt resumes it from the journal.
+ */
+export class StoreFaultError extends FlotillaError {
+  constructor(runId: string, cause: unknown) {
+    super(
+      "FLOTILLA_STORE_FAULT",
+      `the store failed while run ${runId} was executing (${messageOf(cause)}); ` +
+        "this execution stops and the run resumes from its journal",
+      { runId },
+      { cause },
+    );
+  }
+}
+
+/**
+ * A value cannot be stored: not JSON (BigInt, a cycle, a function), a string
+ * holding U+0000, or larger than the store accepts. `path` names the field.
+ * Not retryable: the same value fails the same way.
+ */
+export class PayloadRejectedError extends FlotillaError {
+  constructor(what: string, path: string, reason: string) {
+    super(
+      "FLOTILLA_PAYLOAD_REJECTED",
+      `${what} cannot be stored: ${path === "" ? "the value" : path} ${reason}`,
+      { what, path, reason },
+    );
+  }
+}
+
+/**
+ * Two units of work named the same effect key with different tools or
+ * arguments: reusing the first's result would be wrong, so the call is refused.
+ */
+export class EffectKeyConflictError extends FlotillaError {
+  constructor(tool: string, key: string, holder: { runId: string; step: string }, reason: string) {
+    super(
+      "FLOTILLA_EFFECT_KEY_CONFLICT",
+      `tool '${tool}': effect key '${key}' is already held by run ${holder.runId} (step ${holder.step}) ` +
+        `${reason}; give each logical unit of work its own key`,
+      { tool, key, holderRunId: holder.runId, holderStep: holder.step, reason },
+    );
+  }
+}
+
+/** Starting with the idempotency key of a run that failed: retry it instead of reusing it. */
+export class RunKeyFailedError extends FlotillaError {
+  constructor(runId: string, idempotencyKey: string) {
+    super(
+      "FLOTILLA_RUN_KEY_FAILED",
+      `idempotency key '${idempotencyKey}' belongs to run ${runId}, which failed; ` +
+        `retry it (flotilla retry ${runId} / run.retry()) rather than starting it again`,
+      { runId, idempotencyKey },
     );
   }
 }
