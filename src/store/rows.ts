@@ -70,6 +70,7 @@ export function rowToEffect(row: Record<string, unknown>, dialect: Dialect): Eff
     tool: row.tool as string,
     state: row.state as EffectState,
     result: json(row.result, dialect),
+    argsHash: (row.args_hash as string | null | undefined) ?? null,
   };
 }
 

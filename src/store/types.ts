@@ -98,6 +98,7 @@ export interface Blob {
 
 export type EffectState = "intent" | "committed" | "failed" | "unknown";
 
+/** One unit of work of one tool: keys are scoped by tool. */
 export interface EffectRecord {
   key: string;
   runId: string;
@@ -105,6 +106,17 @@ export interface EffectRecord {
   tool: string;
   state: EffectState;
   result: Json | undefined;
+  /** Fingerprint of the arguments the holder was called with (null for rows older than it). */
+  argsHash: string | null;
+}
+
+/** A claim on a tool's effect key by one (run, step). */
+export interface EffectClaim {
+  key: string;
+  runId: string;
+  step: string;
+  tool: string;
+  argsHash: string;
 }
 
 export interface EffectUpdate {
@@ -256,6 +268,11 @@ export interface Store extends StoreEvents {
     leases: readonly { runId: string; leaseToken: string }[],
     leaseMs: number,
   ): Promise<LeaseRenewal>;
+  /**
+   * Gives up leases this worker still holds (a worker stopping): each run
+   * whose token still matches goes back to `pending`, claimable at once.
+   */
+  releaseLeases(leases: readonly { runId: string; leaseToken: string }[]): Promise<void>;
   /** Earliest time a waiting run becomes due, if any. */
   nextWakeAt(): Promise<number | null>;
 
@@ -268,9 +285,13 @@ export interface Store extends StoreEvents {
   readJournal(runId: string): Promise<JournalEvent[]>;
   getBlobs(hashes: readonly Buffer[]): Promise<Map<string, Buffer>>;
 
-  /** Registers `key` for (runId, step) unless another unit of work holds it; returns the holder. */
-  claimEffectKey(effect: Omit<EffectUpdate, "state" | "result">): Promise<EffectRecord>;
-  getEffect(key: string): Promise<EffectRecord | undefined>;
+  /**
+   * Registers the tool's `key` for (runId, step) unless another unit of work
+   * holds it; a holder whose effect definitely failed gives the key up.
+   * Returns the holder either way.
+   */
+  claimEffectKey(claim: EffectClaim): Promise<EffectRecord>;
+  getEffect(tool: string, key: string): Promise<EffectRecord | undefined>;
 
   sendSignal(runId: string, name: string, payload: Json): Promise<void>;
   readSignals(runId: string): Promise<Signal[]>;

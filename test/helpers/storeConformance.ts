@@ -291,12 +291,13 @@ export function storeConformance(
                 runId: `run-${i}`,
                 step: String(i),
                 tool: "refund",
+                argsHash: "h",
               }),
             ),
           );
           const winners = new Set(holders.map((h) => `${h.runId}/${h.step}`));
           assert.equal(winners.size, 1, [...winners].join(", "));
-          assert.deepEqual(await store.getEffect(key), holders[0]);
+          assert.deepEqual(await store.getEffect("refund", key), holders[0]);
         }
       } finally {
         await other.close();
@@ -307,13 +308,20 @@ export function storeConformance(
       const key = `refund:${newRunId()}`;
       const { run } = await store.createRun({ id: newRunId(), agent: "fx", input: null });
       const claimed = await claimOne(store, "fx");
-      const mine = await store.claimEffectKey({ key, runId: run.id, step: "3", tool: "refund" });
+      const mine = await store.claimEffectKey({
+        key,
+        runId: run.id,
+        step: "3",
+        tool: "refund",
+        argsHash: "h",
+      });
       assert.deepEqual([mine.runId, mine.step, mine.state], [run.id, "3", "intent"]);
       const other = await store.claimEffectKey({
         key,
         runId: "someone-else",
         step: "1",
         tool: "refund",
+        argsHash: "h",
       });
       assert.equal(other.runId, run.id);
       await store.commit({
@@ -324,7 +332,7 @@ export function storeConformance(
           { key, runId: "someone-else", step: "1", tool: "refund", state: "committed", result: 1 },
         ],
       });
-      assert.equal((await store.getEffect(key))?.state, "intent");
+      assert.equal((await store.getEffect("refund", key))?.state, "intent");
       await store.commit({
         runId: run.id,
         fence: { leaseToken: claimed.leaseToken },
@@ -333,7 +341,7 @@ export function storeConformance(
           { key, runId: run.id, step: "3", tool: "refund", state: "committed", result: { id: 7 } },
         ],
       });
-      const done = await store.getEffect(key);
+      const done = await store.getEffect("refund", key);
       assert.deepEqual([done?.state, done?.result], ["committed", { id: 7 }]);
     });
 
@@ -342,7 +350,7 @@ export function storeConformance(
       const { run } = await store.createRun({ id: newRunId(), agent: "fx2", input: null });
       const claimed = await claimOne(store, "fx2");
       const unit = { key, runId: run.id, step: "1", tool: "refund" };
-      await store.claimEffectKey(unit);
+      await store.claimEffectKey({ ...unit, argsHash: "h" });
       await store.commit({
         runId: run.id,
         fence: { leaseToken: claimed.leaseToken },
@@ -352,8 +360,33 @@ export function storeConformance(
           { ...unit, state: "committed", result: { id: 9 } },
         ],
       });
-      const done = await store.getEffect(key);
+      const done = await store.getEffect("refund", key);
       assert.deepEqual([done?.state, done?.result], ["committed", { id: 9 }]);
+    });
+
+    it("scopes effect keys by tool, and frees a key whose holder definitely failed", async () => {
+      const key = `order:${newRunId()}`;
+      const { run } = await store.createRun({ id: newRunId(), agent: "fx3", input: null });
+      const claimed = await claimOne(store, "fx3");
+      const charge = { key, runId: run.id, step: "1", tool: "payments.charge", argsHash: "a" };
+      const ship = { key, runId: run.id, step: "2", tool: "shipping.create", argsHash: "b" };
+      assert.equal((await store.claimEffectKey(charge)).step, "1");
+      assert.equal((await store.claimEffectKey(ship)).step, "2", "another tool's key is its own");
+      const { argsHash: _a, ...unit } = charge;
+      await store.commit({
+        runId: run.id,
+        fence: { leaseToken: claimed.leaseToken },
+        events: [],
+        effects: [{ ...unit, state: "failed" }],
+      });
+      const next = await store.claimEffectKey({ ...charge, runId: "later-run", argsHash: "c" });
+      assert.deepEqual(
+        [next.runId, next.state, next.argsHash],
+        ["later-run", "intent", "c"],
+        "a definitely failed holder gives the key up",
+      );
+      const held = await store.claimEffectKey({ ...ship, runId: "later-run" });
+      assert.equal(held.runId, run.id, "a holder still in intent keeps the key");
     });
 
     it("stores payloads once per content hash", async () => {

@@ -13,8 +13,8 @@ import type {
   ClaimOptions,
   ClaimedRun,
   Commit,
+  EffectClaim,
   EffectRecord,
-  EffectUpdate,
   JournalEvent,
   LeaseRenewal,
   NewRun,
@@ -30,6 +30,7 @@ import * as dependencyStates from "./dependencyStates.js";
 import * as effects from "./effects.js";
 import * as journal from "./journal.js";
 import { NotificationListener } from "./listener.js";
+import { notifyRunnable } from "./notify.js";
 import * as runs from "./runs.js";
 import * as signals from "./signals.js";
 import { NOW_MS } from "./sql.js";
@@ -57,8 +58,13 @@ export class PostgresStore extends StoreNotifier implements Store {
   }
 
   static async open(url: string, options: { listen?: boolean } = {}): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, max: 8 });
+    const pool = new pg.Pool({ connectionString: url, max: 8, keepAlive: true });
+    // A connection the server drops emits 'error' on its client: on an idle
+    // client the pool discards it, on a checked-out one the query in flight
+    // rejects (and the client is released as broken). Unlistened, the event
+    // would end the process.
     pool.on("error", () => undefined);
+    pool.on("connect", (client) => client.on("error", () => undefined));
     const store = new PostgresStore(url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@"), pool);
     try {
       await store.migrate();
@@ -150,6 +156,11 @@ export class PostgresStore extends StoreNotifier implements Store {
     return renewal;
   }
 
+  async releaseLeases(leases: readonly { runId: string; leaseToken: string }[]): Promise<void> {
+    if (leases.length === 0) return;
+    if ((await workers.releaseLeases(this.pool, leases)) > 0) await notifyRunnable(this.pool);
+  }
+
   nextWakeAt(): Promise<number | null> {
     return workers.nextWakeAt(this.pool);
   }
@@ -166,12 +177,12 @@ export class PostgresStore extends StoreNotifier implements Store {
     return journal.getBlobs(this.pool, hashes);
   }
 
-  claimEffectKey(e: Omit<EffectUpdate, "state" | "result">): Promise<EffectRecord> {
+  claimEffectKey(e: EffectClaim): Promise<EffectRecord> {
     return effects.claimKey(this.pool, e);
   }
 
-  getEffect(key: string): Promise<EffectRecord | undefined> {
-    return effects.get(this.pool, key);
+  getEffect(tool: string, key: string): Promise<EffectRecord | undefined> {
+    return effects.get(this.pool, tool, key);
   }
 
   sendSignal(runId: string, name: string, payload: Json): Promise<void> {

@@ -1,5 +1,10 @@
 import type pg from "pg";
-import { CancelledError, LeaseLostError, NotFoundError } from "../../core/errors.js";
+import {
+  CancelledError,
+  LeaseLostError,
+  NotFoundError,
+  PayloadRejectedError,
+} from "../../core/errors.js";
 import type { Commit } from "../types.js";
 import * as deadLetters from "./deadLetters.js";
 import * as effects from "./effects.js";
@@ -13,18 +18,49 @@ import { inTransaction } from "./transaction.js";
 const RETRYABLE_CODES = new Set(["40P01", "40001"]);
 
 /**
+ * SQLSTATE classes that say the data was refused (22: data exception, e.g.
+ * 22P05 "\u0000 cannot be converted to text"; 54: program limit exceeded,
+ * e.g. a jsonb too large): one commit's payload, not the connection or the
+ * server, so only that commit may fail.
+ */
+const DATA_CLASSES = new Set(["22", "54"]);
+
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && code.length === 5 ? code : undefined;
+}
+
+/**
  * Applies a batch of commits in one transaction, up to five attempts; returns,
- * per commit, the error that rejected it.
+ * per commit, the error that rejected it. When the database refuses data, the
+ * batch is applied again with a savepoint per commit, so the commit whose
+ * payload was refused fails alone (PayloadRejectedError) and the others land.
  */
 export async function applyBatch(pool: pg.Pool, batch: Commit[]): Promise<(Error | undefined)[]> {
+  let isolate = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await inTransaction(pool, (c) => applyBatchIn(c, batch));
+      return await inTransaction(pool, (c) =>
+        isolate ? applyIsolated(c, batch) : applyBatchIn(c, batch),
+      );
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (attempt >= 5 || !code || !RETRYABLE_CODES.has(code)) throw err;
+      const code = sqlState(err);
+      if (attempt >= 5 || code === undefined) throw err;
+      if (DATA_CLASSES.has(code.slice(0, 2)) && !isolate && batch.length > 1) isolate = true;
+      else if (!RETRYABLE_CODES.has(code)) throw rejectedIfData(err);
     }
   }
+}
+
+/** A lone commit whose data was refused gets the typed error; anything else stays as it is. */
+function rejectedIfData(err: unknown): unknown {
+  const code = sqlState(err);
+  if (code === undefined || !DATA_CLASSES.has(code.slice(0, 2))) return err;
+  return new PayloadRejectedError(
+    "commit",
+    "",
+    `was refused by PostgreSQL (${code}: ${(err as Error).message})`,
+  );
 }
 
 /**
@@ -35,8 +71,34 @@ export async function applyBatch(pool: pg.Pool, batch: Commit[]): Promise<(Error
 async function applyBatchIn(c: pg.PoolClient, batch: Commit[]): Promise<(Error | undefined)[]> {
   const outcomes = await checkFences(c, batch);
   const ok = batch.filter((_, i) => outcomes[i] === undefined);
-  if (ok.length === 0) return outcomes;
+  if (await write(c, ok)) await notifyRunnable(c);
+  return outcomes;
+}
 
+/** The slow path: one savepoint per commit, so a refused payload rejects its own commit only. */
+async function applyIsolated(c: pg.PoolClient, batch: Commit[]): Promise<(Error | undefined)[]> {
+  const outcomes = await checkFences(c, batch);
+  let runnable = false;
+  for (const [i, commit] of batch.entries()) {
+    if (outcomes[i] !== undefined) continue;
+    await c.query("SAVEPOINT one_commit");
+    try {
+      runnable = (await write(c, [commit])) || runnable;
+      await c.query("RELEASE SAVEPOINT one_commit");
+    } catch (err) {
+      const code = sqlState(err);
+      if (code === undefined || !DATA_CLASSES.has(code.slice(0, 2))) throw err;
+      await c.query("ROLLBACK TO SAVEPOINT one_commit");
+      outcomes[i] = rejectedIfData(err) as Error;
+    }
+  }
+  if (runnable) await notifyRunnable(c);
+  return outcomes;
+}
+
+/** Writes commits whose fences hold; returns whether runs may have become claimable. */
+async function write(c: pg.PoolClient, ok: readonly Commit[]): Promise<boolean> {
+  if (ok.length === 0) return false;
   const blobs = ok.flatMap((b) => b.blobs ?? []);
   const newRuns = ok.flatMap((b) => b.newRuns ?? []);
   const events = ok.flatMap((b) => b.events.map((e) => ({ runId: b.runId, ...e })));
@@ -53,12 +115,11 @@ async function applyBatchIn(c: pg.PoolClient, batch: Commit[]): Promise<(Error |
   }
   const statuses = await runs.applyChanges(c, changesByRun(ok));
   await runs.wake(c, wake);
-  const runnable =
+  return (
     newRuns.length > 0 ||
     wake.length > 0 ||
-    statuses.some((s) => s === "pending" || s === "waiting");
-  if (runnable) await notifyRunnable(c);
-  return outcomes;
+    statuses.some((s) => s === "pending" || s === "waiting")
+  );
 }
 
 /** Locks the runs the batch writes or wakes; returns, per commit, the error its fence raises. */

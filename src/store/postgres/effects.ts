@@ -1,38 +1,47 @@
 import { rowToEffect, toJsonText } from "../rows.js";
-import type { EffectRecord, EffectUpdate } from "../types.js";
+import type { EffectClaim, EffectRecord, EffectUpdate } from "../types.js";
 import { NOW_MS, type Queryable, type Row } from "./sql.js";
 
 /**
- * Registers `e.key` for this (run, step) unless some unit of work holds it
- * already; returns the holder either way.
+ * Registers the tool's key for this (run, step) unless some unit of work
+ * holds it already; returns the holder either way. A holder whose effect
+ * definitely failed did nothing, so it gives the key up.
  */
-export async function claimKey(
-  db: Queryable,
-  e: Omit<EffectUpdate, "state" | "result">,
-): Promise<EffectRecord> {
+export async function claimKey(db: Queryable, c: EffectClaim): Promise<EffectRecord> {
   const [row] = (
     await db.query<Row>(
       `WITH ins AS (
-         INSERT INTO effects (key, run_id, step, tool, state, updated_at)
-         VALUES ($1, $2, $3, $4, 'intent', ${NOW_MS}) ON CONFLICT DO NOTHING RETURNING *)
-       SELECT * FROM ins UNION ALL SELECT * FROM effects WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM ins)`,
-      [e.key, e.runId, e.step, e.tool],
+         INSERT INTO effects AS e (tool, key, run_id, step, state, args_hash, updated_at)
+         VALUES ($1, $2, $3, $4, 'intent', $5, ${NOW_MS})
+         ON CONFLICT (tool, key) DO UPDATE SET run_id = excluded.run_id, step = excluded.step,
+           state = 'intent', result = NULL, args_hash = excluded.args_hash,
+           updated_at = excluded.updated_at
+         WHERE e.state = 'failed' RETURNING *)
+       SELECT * FROM ins UNION ALL
+       SELECT * FROM effects WHERE tool = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
+      [c.tool, c.key, c.runId, c.step, c.argsHash],
     )
   ).rows;
   if (row) return rowToEffect(row, "postgres");
   // The key was inserted by a transaction that committed while this statement
   // waited on it: the statement's snapshot predates that row, a new one does not.
-  return (await get(db, e.key)) ?? claimKey(db, e);
+  return (await get(db, c.tool, c.key)) ?? claimKey(db, c);
 }
 
-export async function get(db: Queryable, key: string): Promise<EffectRecord | undefined> {
-  const [row] = (await db.query<Row>("SELECT * FROM effects WHERE key = $1", [key])).rows;
+export async function get(
+  db: Queryable,
+  tool: string,
+  key: string,
+): Promise<EffectRecord | undefined> {
+  const [row] = (
+    await db.query<Row>("SELECT * FROM effects WHERE tool = $1 AND key = $2", [tool, key])
+  ).rows;
   return row ? rowToEffect(row, "postgres") : undefined;
 }
 
 /**
  * Records each effect's new state; a key held by another (run, step) is left
- * as it is. Rows are written in key order so concurrent batches lock them in
+ * as it is. Rows are written in (tool, key) order so concurrent batches lock them in
  * the same order. One statement may not touch a row twice, so a batch that
  * names a key more than once is written in as many statements, in batch order.
  */
@@ -44,21 +53,24 @@ function distinctKeyRounds(updates: readonly EffectUpdate[]): EffectUpdate[][] {
   const rounds: EffectUpdate[][] = [];
   const seen = new Map<string, number>();
   for (const u of updates) {
-    const round = seen.get(u.key) ?? 0;
-    seen.set(u.key, round + 1);
+    const id = JSON.stringify([u.tool, u.key]);
+    const round = seen.get(id) ?? 0;
+    seen.set(id, round + 1);
     (rounds[round] ??= []).push(u);
   }
   return rounds;
 }
 
 async function upsertDistinct(db: Queryable, updates: readonly EffectUpdate[]): Promise<void> {
-  const effects = [...updates].sort((a, b) => (a.key < b.key ? -1 : 1));
+  const effects = [...updates].sort((a, b) =>
+    a.tool === b.tool ? (a.key < b.key ? -1 : 1) : a.tool < b.tool ? -1 : 1,
+  );
   await db.query(
     `INSERT INTO effects AS e (key, run_id, step, tool, state, result, updated_at)
      SELECT key, run_id, step, tool, state, result, ${NOW_MS}
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
        AS t(key, run_id, step, tool, state, result)
-     ON CONFLICT (key) DO UPDATE SET state = excluded.state, result = excluded.result,
+     ON CONFLICT (tool, key) DO UPDATE SET state = excluded.state, result = excluded.result,
        updated_at = excluded.updated_at
      WHERE e.run_id = excluded.run_id AND e.step = excluded.step`,
     [

@@ -27,10 +27,15 @@ export async function renewLeases(
   leaseMs: number,
 ): Promise<LeaseRenewal> {
   if (leases.length === 0) return { lost: [], cancelRequested: [] };
+  // Rows are locked in id order, as commits lock them: two orders deadlock.
   const { rows } = await db.query<Row>(
-    `UPDATE runs r SET lease_expires_at = ${NOW_MS} + $3
-     FROM unnest($1::text[], $2::text[]) AS l(id, token)
-     WHERE r.id = l.id AND r.lease_token = l.token
+    `WITH locked AS (
+       SELECT r.id FROM runs r
+       JOIN unnest($1::text[], $2::text[]) AS l(id, token)
+         ON r.id = l.id AND r.lease_token = l.token
+       ORDER BY r.id FOR UPDATE OF r)
+     UPDATE runs r SET lease_expires_at = ${NOW_MS} + $3
+     FROM locked WHERE r.id = locked.id
      RETURNING r.id, r.lease_token, r.cancel_requested`,
     [leases.map((l) => l.runId), leases.map((l) => l.leaseToken), leaseMs],
   );
@@ -39,6 +44,25 @@ export async function renewLeases(
     lost: leases.filter((l) => !held.has(`${l.runId}/${l.leaseToken}`)).map((l) => l.runId),
     cancelRequested: rows.filter((r) => r.cancel_requested).map((r) => r.id as string),
   };
+}
+
+export async function releaseLeases(
+  db: Queryable,
+  leases: readonly { runId: string; leaseToken: string }[],
+): Promise<number> {
+  const { rowCount } = await db.query(
+    `WITH locked AS (
+       SELECT r.id FROM runs r
+       JOIN unnest($1::text[], $2::text[]) AS l(id, token)
+         ON r.id = l.id AND r.lease_token = l.token
+       WHERE r.status = 'running'
+       ORDER BY r.id FOR UPDATE OF r)
+     UPDATE runs r SET status = 'pending', lease_owner = NULL, lease_token = NULL,
+       lease_expires_at = NULL, updated_at = ${NOW_MS}
+     FROM locked WHERE r.id = locked.id`,
+    [leases.map((l) => l.runId), leases.map((l) => l.leaseToken)],
+  );
+  return rowCount ?? 0;
 }
 
 export async function nextWakeAt(db: Queryable): Promise<number | null> {

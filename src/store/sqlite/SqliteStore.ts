@@ -15,8 +15,8 @@ import type {
   ClaimOptions,
   ClaimedRun,
   Commit,
+  EffectClaim,
   EffectRecord,
-  EffectUpdate,
   JournalEvent,
   LeaseRenewal,
   NewRun,
@@ -162,6 +162,11 @@ export class SqliteStore extends StoreNotifier implements Store {
       .immediate();
   }
 
+  async releaseLeases(leases: readonly { runId: string; leaseToken: string }[]): Promise<void> {
+    await Promise.resolve();
+    if (workers.releaseLeases(this.db, leases) > 0) this.announce.runnable();
+  }
+
   async nextWakeAt(): Promise<number | null> {
     await Promise.resolve();
     return workers.nextWakeAt(this.db);
@@ -181,14 +186,14 @@ export class SqliteStore extends StoreNotifier implements Store {
     return journal.getBlobs(this.db, hashes);
   }
 
-  async claimEffectKey(e: Omit<EffectUpdate, "state" | "result">): Promise<EffectRecord> {
+  async claimEffectKey(e: EffectClaim): Promise<EffectRecord> {
     await Promise.resolve();
     return effects.claimKey(this.db, e);
   }
 
-  async getEffect(key: string): Promise<EffectRecord | undefined> {
+  async getEffect(tool: string, key: string): Promise<EffectRecord | undefined> {
     await Promise.resolve();
-    return effects.get(this.db, key);
+    return effects.get(this.db, tool, key);
   }
 
   async sendSignal(runId: string, name: string, payload: Json): Promise<void> {

@@ -32,6 +32,11 @@ const heartbeat = prepared("UPDATE worker_owner SET heartbeat_at = ? WHERE worke
 const renewLease = prepared(
   "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? RETURNING cancel_requested",
 );
+const releaseLease = prepared(
+  `UPDATE runs SET status = 'pending', lease_owner = NULL, lease_token = NULL,
+     lease_expires_at = NULL, updated_at = ?
+   WHERE id = ? AND lease_token = ? AND status = 'running'`,
+);
 const earliestWake = prepared(
   "SELECT min(wake_at) AS at FROM runs WHERE status = 'waiting' AND wake_at IS NOT NULL",
 );
@@ -131,6 +136,19 @@ export function renewLeases(
       }
       return result;
     })
+    .immediate();
+}
+
+export function releaseLeases(
+  db: Database.Database,
+  leases: readonly { runId: string; leaseToken: string }[],
+): number {
+  const now = Date.now();
+  const release = releaseLease(db);
+  return db
+    .transaction(() =>
+      leases.reduce((n, l) => n + release.run(now, l.runId, l.leaseToken).changes, 0),
+    )
     .immediate();
 }
 
