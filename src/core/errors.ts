@@ -65,7 +65,12 @@ export class FlotillaError extends Error {
   }
 
   toJSON(): SerializedError {
-    return { name: this.name, code: this.code, message: this.message, details: this.details };
+    return storableError({
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      details: this.details,
+    });
   }
 }
 
@@ -273,9 +278,25 @@ export function serializeError(err: unknown): SerializedError {
     const out: SerializedError = { name: err.name, message: err.message };
     const code = (err as { code?: unknown }).code;
     if (typeof code === "string") out.code = code;
-    return out;
+    return storableError(out);
   }
-  return { name: "Error", message: String(err) };
+  return storableError({ name: "Error", message: String(err) });
+}
+
+/**
+ * An error as the journal can always hold it: errors carry text from tools
+ * and services (a fetched page's U+0000, a BigInt in details), and the record
+ * of a failure must never be refused by the store that journals it.
+ */
+function storableError(e: SerializedError): SerializedError {
+  const clean = (v: unknown): unknown =>
+    typeof v === "string" ? v.replaceAll("\0", "\uFFFD") : typeof v === "bigint" ? String(v) : v;
+  try {
+    return JSON.parse(JSON.stringify(e, (_k, v: unknown) => clean(v))) as SerializedError;
+  } catch {
+    const { details: _dropped, ...rest } = e;
+    return { ...rest, message: clean(e.message) as string };
+  }
 }
 
 function redactUrl(url: string): string {
