@@ -239,7 +239,7 @@ describe("failed steps", () => {
     const flaky = f.tool("inventory.check", {
       effect: "read",
       run: async () => {
-        throw new ToolRejectedError("out of stock");
+        throw new ToolRejectedError("out of stock", { retryable: false });
       },
     });
     const seen: string[] = [];
@@ -304,7 +304,7 @@ describe("effects", () => {
     const rejected = f.tool("payments.reject", {
       effect: "irreversible",
       run: async () => {
-        throw new ToolRejectedError("card declined");
+        throw new ToolRejectedError("card declined", { retryable: false });
       },
     });
     const agent = f.agent("charger", async (ctx) => {
@@ -399,7 +399,12 @@ describe("bad input", () => {
     );
     const circular: Record<string, unknown> = {};
     circular.self = circular;
-    await assert.rejects(f.start(agent, circular), TypeError);
+    const rejected = (path: string) => (e: unknown) =>
+      isFlotillaError(e, "FLOTILLA_PAYLOAD_REJECTED") && e.details.path === path;
+    await assert.rejects(f.start(agent, circular), rejected(".self"));
+    await assert.rejects(f.start(agent, { n: 1n }), rejected(".n"));
+    await assert.rejects(f.start(agent, { page: ["ok", "a\u0000b"] }), rejected(".page[1]"));
+    assert.equal((await f.store.listRuns()).length, 1, "refused inputs made no run");
     await f.close();
   });
 });

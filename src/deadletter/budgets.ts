@@ -85,7 +85,7 @@ export interface Reservation {
 /** Reserves worst-case cost before each LLM attempt against the run, tenant and global budgets. */
 export class BudgetReserver {
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<Store, "reserveBudget" | "settleBudget">,
     private readonly runId: string,
     private readonly scopes: readonly BudgetScope[],
     private readonly prices: PriceTable,

@@ -42,6 +42,15 @@ export interface ToolSpec<A, R> {
   compensate?: (args: A, result: R, ctx: ToolCallContext) => Promise<unknown>;
   /** Asked after a crash inside the tool: did the effect with this key happen? */
   reconcile?: (args: A, ctx: ToolCallContext) => Promise<Reconciliation<R>>;
+  /**
+   * How long one call (its retries included) may take. The deadline is
+   * journaled with the intent and passed to the tool (`ctx.deadline`, which
+   * it should honour: refuse to act after it); the call's signal aborts at it.
+   * After a crash or a lost answer, `reconcile` is not asked before it has
+   * passed, so a first attempt still in flight cannot land after a "not-done".
+   * Default 60 s.
+   */
+  timeoutMs?: number;
   /** The tool's own verdict on its errors (retryable or not), over the defaults. */
   classify?: ErrorClassifier;
   /** Concurrent calls allowed, and how many may queue beyond that (default 0). */
@@ -52,6 +61,9 @@ export interface ToolSpec<A, R> {
    */
   rateLimited?: boolean;
 }
+
+/** `timeoutMs` when a tool sets none. */
+export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 
 export interface Tool<A = unknown, R = unknown> extends ToolSpec<A, R> {
   readonly kind: "flotilla.tool";
@@ -72,6 +84,12 @@ const specSchema = z.object({
   compensate: z.function().optional(),
   reconcile: z.function().optional(),
   classify: z.function().optional(),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 31 - 1)
+    .optional(),
   rateLimited: z.boolean().optional(),
   bulkhead: z
     .object({ concurrency: z.number().int().min(1), queue: z.number().int().min(0).optional() })
@@ -109,6 +127,8 @@ export function isTool(value: unknown): value is Tool {
  * Thrown by a tool to say the effect definitely did not happen (the service
  * refused the request). Any other error from a tool that is not idempotent
  * leaves the outcome unknown, and the run is parked rather than guessing.
+ * Being safe to repeat, it is retried by the retry owner like any transient
+ * failure; pass `{ retryable: false }` in `details` when the refusal is final.
  */
 export class ToolRejectedError extends FlotillaError {
   constructor(message: string, details: Record<string, unknown> = {}) {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from "../core/errors.js";
-import type { Json } from "../core/json.js";
+import { text, type Json } from "../core/json.js";
 import type { Settlement } from "../runtime/Settlement.js";
-import type { Store } from "../store/types.js";
+import type { EffectState, Store } from "../store/types.js";
 
 /** An operator's answer for an effect whose outcome was lost. */
 export type EffectDecision =
@@ -36,7 +36,7 @@ export async function resolveEffect(
       `decision must be committed, retry or failed, received ${JSON.stringify(decision.outcome)}`,
     );
   }
-  const tool = events.find((e) => e.type === "effect.intent" && e.step === step)?.data as Record<
+  const intent = events.find((e) => e.type === "effect.intent" && e.step === step)?.data as Record<
     string,
     Json
   >;
@@ -59,15 +59,30 @@ export async function resolveEffect(
         step,
         data: {
           kind: "tool",
-          name: tool.name ?? null,
+          name: intent.name ?? null,
           decision: decision.outcome,
           by,
           ...decisionData(decision),
         },
       },
     ],
+    // The key's row says what was decided: a failed effect frees its key for later units of work.
+    effects: [
+      {
+        key: text(intent.key),
+        runId,
+        step,
+        tool: text(intent.name),
+        ...effectRow(decision),
+      },
+    ],
     status: { status: "pending", error: null, wakeAt: null },
   });
+}
+
+function effectRow(d: EffectDecision): { state: EffectState; result?: Json } {
+  if (d.outcome === "committed") return { state: "committed", result: d.result ?? null };
+  return { state: d.outcome === "failed" ? "failed" : "intent" };
 }
 
 function decisionData(d: EffectDecision): Record<string, Json> {

@@ -38,6 +38,8 @@ export async function runTool<A, R>(
     firstAttempt: number;
     deadline: number | undefined;
     tenant: string;
+    /** Told of each attempt's own error, before the retry owner decides anything. */
+    onAttemptFailed?: (err: unknown) => void;
   },
 ): Promise<{ value: R; attempts: number }> {
   const dependency = host.resilience.dependency(`tool:${tool.name}`);
@@ -62,6 +64,7 @@ export async function runTool<A, R>(
       permit?.release({ outcome: "ok" });
       return value;
     } catch (err) {
+      call.onAttemptFailed?.(err);
       permit?.release({
         outcome: (err as { status?: number }).status === 429 ? "rate_limited" : "error",
       });

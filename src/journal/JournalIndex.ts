@@ -12,6 +12,8 @@ export interface EffectIntent {
   key: string;
   effect: string;
   args: Json | undefined;
+  /** When the latest attempt stops being able to land (its call deadline). */
+  deadline: number | undefined;
 }
 
 /** What an operator changed when redriving a dead letter. */
@@ -34,6 +36,8 @@ export interface StepRecord {
   /** An operator said to call the tool again. */
   retryApproved: boolean;
   revoked: boolean;
+  /** The effect happened but its result could not be stored: never performed again. */
+  performed: boolean;
   childId?: string;
   wakeAt?: number;
   signalId?: number;
@@ -70,7 +74,7 @@ export class JournalIndex {
   /** Folds one event in; used for the initial load and for every new event written. */
   apply(e: JournalEvent | { type: string; step?: string | null; data: Json }): void {
     const d = dataOf(e as JournalEvent);
-    if (e.type === "run.redriven") return this.redrive(d);
+    if (e.type === "run.redriven" || e.type === "run.retried") return this.redrive(d);
     if (!e.step) return;
     let rec = this.steps.get(e.step);
     if (!rec) {
@@ -82,6 +86,7 @@ export class JournalIndex {
         unknown: false,
         retryApproved: false,
         revoked: false,
+        performed: false,
         epoch: this.redrives,
         meta: {},
       };
@@ -90,6 +95,11 @@ export class JournalIndex {
     switch (e.type) {
       case "step.completed":
       case "effect.committed":
+        if (e.type === "effect.committed" && d.unstorable) {
+          rec.performed = true;
+          rec.outcome = { ok: false, error: d.unstorable as unknown as SerializedError };
+          break;
+        }
         rec.outcome = { ok: true, value: d.value };
         rec.unknown = false;
         for (const [k, v] of Object.entries(d))
@@ -105,11 +115,17 @@ export class JournalIndex {
         rec.unknown = false;
         break;
       case "effect.intent":
-        rec.intent = { key: d.key as string, effect: d.effect as string, args: d.args };
+        rec.intent = {
+          key: d.key as string,
+          effect: d.effect as string,
+          args: d.args,
+          deadline: typeof d.deadline === "number" ? d.deadline : undefined,
+        };
         rec.attempts = 1;
         break;
       case "effect.attempt":
         rec.attempts = d.attempt as number;
+        if (rec.intent && typeof d.deadline === "number") rec.intent.deadline = d.deadline;
         rec.retryApproved = false;
         break;
       case "effect.unknown":
@@ -131,7 +147,7 @@ export class JournalIndex {
   }
 
   /**
-   * A redrive resumes from the last checkpoint: every recorded success is kept
+   * A redrive (or a retry of a failed run, which patches nothing) resumes from the last checkpoint: every recorded success is kept
    * (so no effect repeats) and every recorded failure is forgotten, so the
    * step that caused the dead letter runs again. A failed effect was journaled
    * only when it certainly did nothing, so calling it again is safe.
@@ -141,7 +157,7 @@ export class JournalIndex {
     const patch = dataOf({ data: d.patch ?? null } as JournalEvent) as RedrivePatch;
     Object.assign(this.patch, patch);
     for (const rec of this.steps.values()) {
-      if (rec.outcome?.ok !== false) continue;
+      if (rec.outcome?.ok !== false || rec.performed) continue;
       delete rec.outcome;
       if (rec.intent) rec.retryApproved = true;
     }

@@ -52,6 +52,11 @@ function defaultClassification(err: unknown): Classification {
         dependencyFault: retryable,
       };
     }
+    // "Certainly did nothing": safe to try again unless the tool said the refusal is final.
+    if (err.code === "FLOTILLA_TOOL_REJECTED") {
+      const retryable = err.details.retryable !== false;
+      return { retryable, reason: "rejected", dependencyFault: retryable };
+    }
     return { retryable: false, reason: err.code, dependencyFault: false };
   }
   const e = err as {

@@ -1,0 +1,127 @@
+import {
+  EffectOutcomeUnknownError,
+  StepFailedError,
+  isFlotillaError,
+  serializeError,
+} from "../core/errors.js";
+import type { Json } from "../core/json.js";
+import { storableCopy } from "../core/payload.js";
+import type { Execution } from "../runtime/Execution.js";
+import { attemptMayHaveApplied } from "./outcome.js";
+import { reconcileThenSettle } from "./recover.js";
+import { runTool } from "./runTool.js";
+import type { Tool } from "./Tool.js";
+
+/** One effect step's facts, the same for every attempt. */
+export interface EffectCall<A, R> {
+  exec: Execution;
+  signal: AbortSignal;
+  step: string;
+  tool: Tool<A, R>;
+  /** As journaled with the intent. */
+  args: A;
+  key: string;
+  /** The run's (or the call's) deadline, if any. */
+  deadline: number | undefined;
+}
+
+/**
+ * Calls the tool (attempt `n` onwards, through its retry owner) and settles
+ * the outcome: committed; failed only when no attempt can have acted; else
+ * unknown, which `reconcile` may settle once the call can no longer land.
+ */
+export async function attempt<A, R>(
+  call: EffectCall<A, R>,
+  n: number,
+  attemptDeadline: number,
+): Promise<R> {
+  const { exec, tool, step } = call;
+  exec.checkLease();
+  const left = Math.max(0, attemptDeadline - exec.host.clock.now());
+  const signal = AbortSignal.any([call.signal, AbortSignal.timeout(left)]);
+  let mayHaveActed = false;
+  let result: R;
+  try {
+    ({ value: result } = await runTool(exec.host, tool, call.args, {
+      idempotencyKey: call.key,
+      signal,
+      firstAttempt: n,
+      deadline: attemptDeadline,
+      tenant: exec.run.tenant ?? "default",
+      onAttemptFailed: (err) => {
+        if (attemptMayHaveApplied(tool as Tool, err)) mayHaveActed = true;
+      },
+    }));
+  } catch (err) {
+    if (mayHaveActed) {
+      // A lost answer is not a failure: the effect may have happened.
+      if (!call.signal.aborted && tool.reconcile)
+        return reconcileThenSettle(call, n, attemptDeadline);
+      return park(call);
+    }
+    const error = serializeError(err);
+    await exec.write(
+      [
+        {
+          type: "effect.failed",
+          step,
+          data: { kind: "tool", name: tool.name, error: error as unknown as Json },
+        },
+      ],
+      { effects: [{ key: call.key, runId: exec.runId, step, tool: tool.name, state: "failed" }] },
+    );
+    throw new StepFailedError(step, error, { cause: err });
+  }
+  return settleCommitted(call, result, {});
+}
+
+/**
+ * Journals the effect as performed. A result the store cannot hold (not
+ * JSON, NUL, too large) still records that the effect happened, marked
+ * unstorable, and fails the step with the reason: never forgotten, never
+ * performed again.
+ */
+export async function settleCommitted<A, R>(
+  call: EffectCall<A, R>,
+  result: R,
+  meta: Record<string, Json>,
+): Promise<R> {
+  const { exec, step, tool, key } = call;
+  const base = { kind: "tool", name: tool.name, ...meta };
+  const row = { key, runId: exec.runId, step, tool: tool.name, state: "committed" as const };
+  try {
+    const value = storableCopy(result, `the result of tool '${tool.name}'`);
+    await exec.write(
+      [{ type: "effect.committed", step, data: { ...base, value: (value ?? null) as Json } }],
+      { effects: [{ ...row, result: value ?? null }] },
+    );
+    return value;
+  } catch (err) {
+    if (!isFlotillaError(err, "FLOTILLA_PAYLOAD_REJECTED")) throw err;
+    const error = err.toJSON();
+    await exec.write(
+      [
+        {
+          type: "effect.committed",
+          step,
+          data: { ...base, value: null, unstorable: error as unknown as Json },
+        },
+      ],
+      { effects: [{ ...row, result: null }] },
+    );
+    throw new StepFailedError(step, error, { cause: err });
+  }
+}
+
+/** Journals the outcome as unknown (unless it is already) and parks the run for a decision. */
+export async function park<A, R>(call: EffectCall<A, R>, alreadyJournaled = false): Promise<never> {
+  const { exec, step, tool, key } = call;
+  const error = new EffectOutcomeUnknownError(exec.runId, step, tool.name, key);
+  if (!alreadyJournaled)
+    await exec.write(
+      [{ type: "effect.unknown", step, data: { kind: "tool", name: tool.name, key } }],
+      { effects: [{ key, runId: exec.runId, step, tool: tool.name, state: "unknown" }] },
+    );
+  exec.stop("park", error);
+  throw error;
+}
