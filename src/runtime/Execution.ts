@@ -4,12 +4,16 @@ import {
   DeadlineExceededError,
   CancelledError,
   FlotillaError,
+  LeaseLostError,
   NonDeterminismError,
+  StoreFaultError,
   isFlotillaError,
   serializeError,
   type SerializedError,
 } from "../core/errors.js";
-import { jsonCopy, type Json } from "../core/json.js";
+import type { Json } from "../core/json.js";
+import { storableCopy } from "../core/payload.js";
+import { setLongTimeout } from "../core/timers.js";
 import {
   BudgetReserver,
   CostVelocity,
@@ -56,8 +60,20 @@ export interface ExecutionHost extends LlmHost, ToolRunHost {
   warn(message: string, err: unknown): void;
 }
 
+/**
+ * How one execution ended. `lease-lost` and `interrupted` end the execution,
+ * never the run: another execution resumes it from the journal (after its
+ * lease, or after a short backoff when the store failed).
+ */
 export type ExecutionOutcome =
-  "completed" | "failed" | "parked" | "dead-lettered" | "cancelled" | "suspended" | "lease-lost";
+  | "completed"
+  | "failed"
+  | "parked"
+  | "dead-lettered"
+  | "cancelled"
+  | "suspended"
+  | "lease-lost"
+  | "interrupted";
 
 interface Wait {
   reason: string;
@@ -66,7 +82,20 @@ interface Wait {
 
 type CommitExtra = Omit<Commit, "runId" | "fence" | "events">;
 
-type StopKind = "cancel" | "park" | "fail" | "lease-lost";
+type StopKind = "cancel" | "park" | "fail" | "lease-lost" | "interrupt";
+
+/** Store errors that are about the commit itself, not the store's health. */
+const COMMIT_VERDICTS = new Set([
+  "FLOTILLA_LEASE_LOST",
+  "FLOTILLA_CANCELLED",
+  "FLOTILLA_PAYLOAD_REJECTED",
+  "FLOTILLA_NOT_FOUND",
+]);
+
+/** Backoff before an interrupted run may be claimed again: doubling, capped, full jitter. */
+function interruptBackoffMs(consecutive: number): number {
+  return Math.round(Math.random() * Math.min(30_000, 200 * 2 ** Math.min(consecutive, 10)));
+}
 
 /**
  * One attempt at running a claimed run: replays the agent function against
@@ -85,13 +114,44 @@ export class Execution {
   private created: Record<string, Json> = {};
   private guard: LoopGuard | undefined;
   private limits: BudgetLimits = {};
+  /**
+   * Until when this worker can prove it holds the lease (last successful
+   * claim or renewal plus the lease, less a margin). Past it the execution
+   * starts no LLM call, tool or reconcile: another worker may own the run.
+   */
+  private leaseValidUntil: number;
   /** Reserves worst-case LLM cost; undefined when no budget limits cost, so the hot path skips it. */
   reserver: BudgetReserver | undefined;
 
   constructor(
     readonly host: ExecutionHost,
     readonly run: ClaimedRun,
-  ) {}
+    leaseValidUntil = Number.POSITIVE_INFINITY,
+  ) {
+    this.leaseValidUntil = leaseValidUntil;
+  }
+
+  /** A renewal succeeded: the lease is provably held until `until`. */
+  confirmLease(until: number): void {
+    this.leaseValidUntil = Math.max(this.leaseValidUntil, until);
+  }
+
+  /**
+   * Self-fencing: throws (and gives the run up) once the lease can no longer
+   * be proven, so a paused or partitioned worker does not act beside the
+   * worker that took the run over.
+   */
+  checkLease(): void {
+    if (this.fenceIfExpired()) throw new LeaseLostError(this.run.id);
+  }
+
+  /** Gives the run up (aborting what is in flight) once the lease cannot be proven; true if so. */
+  fenceIfExpired(): boolean {
+    // Leases are wall-clock time on the store's side too, whatever clock the runtime was given.
+    if (Date.now() < this.leaseValidUntil) return false;
+    this.stop("lease-lost", new LeaseLostError(this.run.id));
+    return true;
+  }
 
   get runId(): string {
     return this.run.id;
@@ -141,7 +201,9 @@ export class Execution {
   /** Runs to one outcome; never rejects. */
   async execute(): Promise<ExecutionOutcome> {
     try {
-      this.index = new JournalIndex(await this.host.store.readJournal(this.run.id));
+      this.index = new JournalIndex(
+        await this.viaStore(() => this.host.store.readJournal(this.run.id)),
+      );
       const created = this.index.events.find((e) => e.type === "run.created")?.data;
       if (created && typeof created === "object" && !Array.isArray(created)) this.created = created;
       if (this.run.cancelRequested) return await this.finalizeCancelled();
@@ -170,7 +232,26 @@ export class Execution {
 
   private async onStartFailure(err: unknown): Promise<ExecutionOutcome> {
     if (isFlotillaError(err, "FLOTILLA_LEASE_LOST")) return "lease-lost";
-    return this.finalize("failed", serializeError(err)).catch(() => "lease-lost" as const);
+    if (isFlotillaError(err, "FLOTILLA_STORE_FAULT")) return this.interrupted(err);
+    return this.finalize("failed", serializeError(err)).catch((e: unknown) =>
+      isFlotillaError(e, "FLOTILLA_STORE_FAULT") ? this.interrupted(e) : ("lease-lost" as const),
+    );
+  }
+
+  /**
+   * A store call outside a commit (a read, an effect-key claim): its failure
+   * is an infrastructure fault that abandons this execution, never a step or
+   * run outcome.
+   */
+  async viaStore<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (isFlotillaError(err, "FLOTILLA_STORE_FAULT")) throw err;
+      const fault = new StoreFaultError(this.run.id, err);
+      this.stop("interrupt", fault);
+      throw fault;
+    }
   }
 
   /** Agent names from the root run to this run's parent, journaled at creation. */
@@ -215,8 +296,14 @@ export class Execution {
         ]).catch(() => undefined);
       },
     );
+    const store = this.host.store;
     this.reserver = new BudgetReserver(
-      this.host.store,
+      {
+        // The ledger is the store too: its failure abandons the execution, it never fails the step.
+        reserveBudget: (r) => this.viaStore(() => store.reserveBudget(r)),
+        settleBudget: (id, scopes, spent) =>
+          this.viaStore(() => store.settleBudget(id, scopes, spent)),
+      },
       this.run.id,
       scopes,
       options?.prices ?? {},
@@ -281,9 +368,9 @@ export class Execution {
       this.stop("fail", new DeadlineExceededError(`run ${this.run.id}`, deadline, "has passed"));
     const left = deadline - this.host.clock.now();
     if (left <= 0) return fail();
-    const timer = setTimeout(fail, left);
+    const timer = setLongTimeout(fail, left);
     timer.unref();
-    this.controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+    this.controller.signal.addEventListener("abort", () => timer.clear(), { once: true });
   }
 
   /** Asks the run to stop; it finalizes once its code has unwound (or after the grace period). */
@@ -312,8 +399,11 @@ export class Execution {
     name: string,
     whenAborted = false,
   ): StepRecord | undefined {
-    // An effect step still enters after a cancel, so the refusal is journaled as "never started".
-    if (!whenAborted || this.closed) this.assertOpen(ctx.signal);
+    // An effect step still enters after a cancel, so the refusal is journaled as "never started";
+    // an execution giving up its run (lease, store fault) journals nothing more.
+    const givingUp = this.stopping !== undefined && this.stopping.kind !== "cancel";
+    if (!whenAborted || this.closed || givingUp) this.assertOpen(ctx.signal);
+    this.checkLease();
     const rec = this.index.get(step);
     if (rec && (rec.kind !== kind || rec.name !== name)) {
       const err = new NonDeterminismError(this.run.id, step, rec, { kind, name });
@@ -345,6 +435,14 @@ export class Execution {
     await this.commit(events, extra, requireNotCancelled);
   }
 
+  /**
+   * Writes under the lease. A verdict on the commit itself (lease lost,
+   * cancel requested, payload refused) is rethrown for the step to handle;
+   * any other store error is an infrastructure fault: the execution is
+   * abandoned (its steps see a StoreFaultError, and no new step starts) and
+   * the run resumes from its journal, where an ambiguous commit either
+   * landed or did not, never twice: this execution writes nothing more.
+   */
   private async commit(
     events: NewEvent[],
     extra: CommitExtra,
@@ -362,7 +460,10 @@ export class Execution {
       });
     } catch (err) {
       if (isFlotillaError(err, "FLOTILLA_LEASE_LOST")) this.stop("lease-lost", err);
-      throw err;
+      if (isFlotillaError(err) && COMMIT_VERDICTS.has(err.code)) throw err;
+      const fault = new StoreFaultError(this.run.id, err);
+      this.stop("interrupt", fault);
+      throw fault;
     }
     if (extra.blobs) this.host.payloads.stored(extra.blobs);
     for (const e of events) this.index.apply(e);
@@ -427,19 +528,57 @@ export class Execution {
     const stop = this.stopping;
     let ending: Promise<ExecutionOutcome>;
     if (stop?.kind === "lease-lost") ending = Promise.resolve("lease-lost");
+    else if (stop?.kind === "interrupt") ending = this.interrupted(stop.error);
     else if (stop?.kind === "cancel") ending = this.finalizeCancelled();
     else if (stop?.kind === "park") ending = this.finalize("parked", stop.error.toJSON());
     else if (stop?.kind === "fail") ending = this.finalize("failed", stop.error.toJSON());
     else if (result.ok) ending = this.finalize("completed", undefined, result.value);
     else ending = this.finalize("failed", serializeError(result.error));
     this.closed = true;
-    void ending.catch(() => "lease-lost" as const).then((o) => this.close(o));
+    void ending
+      .catch((err: unknown) =>
+        isFlotillaError(err, "FLOTILLA_STORE_FAULT")
+          ? this.interrupted(err)
+          : ("lease-lost" as const),
+      )
+      .then((o) => this.close(o));
+  }
+
+  /**
+   * Gives the run back after a store fault: journals why and makes it
+   * claimable again after a backoff, in one fenced commit. When the store
+   * refuses that too, the lease expires and any worker resumes the run.
+   */
+  private async interrupted(fault: FlotillaError): Promise<ExecutionOutcome> {
+    this.closed = true;
+    const events = this.index?.events ?? [];
+    let consecutive = 0;
+    for (let i = events.length - 1; i >= 0 && events[i]?.type !== "step.completed"; i--)
+      if (events[i]?.type === "run.interrupted") consecutive++;
+    const wakeAt = this.host.clock.now() + interruptBackoffMs(consecutive);
+    const cause = fault.cause === undefined ? fault.toJSON() : serializeError(fault.cause);
+    await this.host.store
+      .commit({
+        runId: this.run.id,
+        fence: { leaseToken: this.run.leaseToken },
+        events: [
+          {
+            type: "run.interrupted",
+            data: { worker: this.host.workerId, error: cause as unknown as Json, wakeAt },
+          },
+        ],
+        status: { status: "waiting", wakeAt },
+        release: true,
+      })
+      .catch(() => undefined);
+    return "interrupted";
   }
 
   private close(outcome: ExecutionOutcome): void {
     this.closed = true;
     if (!this.controller.signal.aborted && outcome !== "suspended") this.controller.abort();
-    if (outcome !== "lease-lost" && outcome !== "suspended") this.host.settled(this.run.id);
+    if (outcome !== "lease-lost" && outcome !== "suspended" && outcome !== "interrupted")
+      this.host.settled(this.run.id);
     this.finish?.(outcome);
   }
 
@@ -454,10 +593,19 @@ export class Execution {
     error: SerializedError | undefined,
     value?: unknown,
   ): Promise<ExecutionOutcome> {
+    let result: Json | undefined;
+    try {
+      result = storableCopy(
+        value as Json | undefined,
+        `the return value of agent '${this.run.agent}'`,
+      );
+    } catch (err) {
+      if (!isFlotillaError(err, "FLOTILLA_PAYLOAD_REJECTED")) throw err;
+      return this.finalize("failed", err.toJSON());
+    }
     const cls = status === "completed" ? undefined : classOf(error);
     if (cls && status === "failed") return this.finalizeDeadLettered(cls, error ?? null);
     const entry = cls && status === "parked" ? await this.capture(cls, error ?? null) : undefined;
-    const result = jsonCopy(value as Json | undefined);
     const type = `run.${status}`;
     const data: Json =
       status === "completed" ? { value: result ?? null } : { error: error as unknown as Json };
@@ -479,7 +627,7 @@ export class Execution {
     cls: DeadLetterClass,
     error: SerializedError | null,
   ): Promise<NewDeadLetter> {
-    const events = await this.host.store.readJournal(this.run.id);
+    const events = await this.viaStore(() => this.host.store.readJournal(this.run.id));
     return captureDeadLetter({ ...this.run, input: this.input as Json }, events, cls, error);
   }
 
@@ -503,12 +651,12 @@ export class Execution {
   }
 
   private async finalizeCancelled(): Promise<ExecutionOutcome> {
-    const { commit } = await cancellationCommit(
-      this.host.store,
-      { ...this.run, input: this.input as Json },
-      {
-        leaseToken: this.run.leaseToken,
-      },
+    const { commit } = await this.viaStore(() =>
+      cancellationCommit(
+        this.host.store,
+        { ...this.run, input: this.input as Json },
+        { leaseToken: this.run.leaseToken },
+      ),
     );
     const { runId: _runId, fence: _fence, events, ...extra } = commit;
     await this.commit(events, extra);

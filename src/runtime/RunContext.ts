@@ -11,7 +11,8 @@ import {
   type SerializedError,
 } from "../core/errors.js";
 import { deriveId } from "../core/ids.js";
-import { jsonCopy, type Json } from "../core/json.js";
+import type { Json } from "../core/json.js";
+import { storableCopy } from "../core/payload.js";
 import { isTool, type Tool } from "../effects/Tool.js";
 import { performEffect } from "../effects/perform.js";
 import { runTool } from "../effects/runTool.js";
@@ -168,19 +169,33 @@ export class RunContext {
         ]);
         throw new StepFailedError(step, error, { cause: err });
       }
-      const value = jsonCopy(out.value);
-      if (watched) this.exec.progress(watched.output(value));
-      const journaled = "journal" in out ? out.journal : (value as Json);
-      await this.exec.write(
-        [
+      let value: T;
+      try {
+        value = storableCopy(out.value, `the result of ${kind} step '${name}'`);
+        const journaled = "journal" in out ? out.journal : (value as Json);
+        await this.exec.write(
+          [
+            {
+              type: "step.completed",
+              step,
+              data: { kind, name, ...out.meta, value: journaled ?? null },
+            },
+          ],
+          out.blobs ? { blobs: out.blobs } : {},
+        );
+      } catch (err) {
+        if (!isFlotillaError(err, "FLOTILLA_PAYLOAD_REJECTED")) throw err;
+        // The value cannot be stored: the step fails with that reason, on replay too.
+        await this.exec.write([
           {
-            type: "step.completed",
+            type: "step.failed",
             step,
-            data: { kind, name, ...out.meta, value: journaled ?? null },
+            data: { kind, name, error: err.toJSON() as unknown as Json },
           },
-        ],
-        out.blobs ? { blobs: out.blobs } : {},
-      );
+        ]);
+        throw new StepFailedError(step, err.toJSON(), { cause: err });
+      }
+      if (watched) this.exec.progress(watched.output(value));
       return value;
     } finally {
       this.exec.leave();
@@ -250,7 +265,9 @@ export class RunContext {
           messageRef: string;
         };
         const { messageRef, ...rest } = response;
-        const message = await readMessage(host.store, Buffer.from(messageRef, "base64url"));
+        const message = await this.exec.viaStore(() =>
+          readMessage(host.store, Buffer.from(messageRef, "base64url")),
+        );
         return { ...PLAIN_ANSWER, ...rest, message } as unknown as LlmResult;
       },
       {
@@ -328,11 +345,14 @@ export class RunContext {
   async spawn<I, O>(agent: Agent<I, O>, input: I): Promise<O> {
     if (!isAgent(agent))
       throw new InvalidArgumentError("ctx.spawn needs an agent made by flotilla.agent(name, fn)");
-    const parsedInput = agent.schema ? agent.schema.parse(input) : input;
+    const parsedInput = storableCopy(
+      agent.schema ? agent.schema.parse(input) : input,
+      `the input of agent '${agent.name}'`,
+    );
     const step = this.nextStep();
     const rec = this.exec.enter(this, step, "spawn", agent.name);
     try {
-      this.exec.watch(rec, fingerprint("spawn", agent.name, jsonCopy(parsedInput) ?? null));
+      this.exec.watch(rec, fingerprint("spawn", agent.name, parsedInput ?? null));
       if (rec?.outcome) {
         const recorded = replayOutcome<O>(step, rec.outcome);
         this.exec.progress(recorded);
@@ -350,7 +370,7 @@ export class RunContext {
               {
                 id: childId,
                 agent: agent.name,
-                input: jsonCopy(parsedInput) as Json,
+                input: parsedInput as Json,
                 parentId: this.runId,
                 tenant: this.exec.run.tenant,
                 deadline: this.exec.deadline ?? null,
@@ -360,7 +380,7 @@ export class RunContext {
           },
         );
       }
-      const child = await store.getRun(childId);
+      const child = await this.exec.viaStore(() => store.getRun(childId));
       if (child?.status === "completed") {
         await this.exec.write([
           {
@@ -377,7 +397,7 @@ export class RunContext {
         child?.status === "cancelled" ||
         child?.status === "dead-lettered"
       ) {
-        const error: SerializedError = await childError(store, child);
+        const error: SerializedError = await this.exec.viaStore(() => childError(store, child));
         await this.exec.write([
           {
             type: "step.failed",
@@ -437,7 +457,7 @@ export class RunContext {
           { type: "timer.set", step, data: { kind: "signal", name, wakeAt: deadline } },
         ]);
       }
-      const signals = await this.exec.host.store.readSignals(this.runId);
+      const signals = await this.exec.viaStore(() => this.exec.host.store.readSignals(this.runId));
       const next = signals.find(
         (s) => s.name === name && !this.exec.journal.consumedSignals.has(s.id),
       );

@@ -45,6 +45,7 @@ export class Worker {
     cancelled: 0,
     suspended: 0,
     "lease-lost": 0,
+    interrupted: 0,
   };
 
   constructor(
@@ -74,7 +75,11 @@ export class Worker {
     this.loop = this.run();
   }
 
-  /** Stops claiming; waits up to `graceMs` for runs in progress, then abandons them to their leases. */
+  /**
+   * Stops claiming; waits up to `graceMs` for runs in progress, then stops
+   * them and releases their leases, so another worker resumes them at once
+   * instead of after the lease (a deploy does not stall its runs).
+   */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
     this.running = false;
@@ -83,8 +88,14 @@ export class Worker {
     const deadline = Date.now() + graceMs;
     while (this.executions.size > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 10));
-    for (const e of this.executions.values()) e.stop("lease-lost", new LeaseLostError(e.runId));
+    const abandoned = [...this.executions.values()];
+    for (const e of abandoned) e.stop("lease-lost", new LeaseLostError(e.runId));
     clearInterval(this.heartbeat);
+    if (abandoned.length > 0) {
+      await this.host.store
+        .releaseLeases(abandoned.map((e) => ({ runId: e.runId, leaseToken: e.run.leaseToken })))
+        .catch((err: unknown) => this.host.warn("releasing leases on stop failed", err));
+    }
     for (const off of this.unsubscribe.splice(0)) off();
     await this.host.store.unregisterWorker(this.host.workerId).catch(() => undefined);
   }
@@ -103,6 +114,7 @@ export class Worker {
       let claimed = 0;
       if (free > 0) {
         try {
+          const claimedAt = Date.now();
           const runs = await this.host.store.claimRuns({
             workerId: this.host.workerId,
             agents: this.host.agentNames(),
@@ -110,7 +122,8 @@ export class Worker {
             leaseMs: this.options.leaseMs,
           });
           claimed = runs.length;
-          for (const run of runs) this.launch(new Execution(this.host, run));
+          for (const run of runs)
+            this.launch(new Execution(this.host, run, this.provableUntil(claimedAt)));
         } catch (err) {
           this.host.warn("claiming runs failed; retrying", err);
         }
@@ -147,22 +160,39 @@ export class Worker {
     });
   }
 
+  /**
+   * How long a lease taken or renewed by a request sent at `sentAt` is
+   * provably held: the store counts from when it received the request, so
+   * counting from when it was sent is safe; the margin covers clock drift and
+   * the time to abort what is in flight.
+   */
+  private provableUntil(sentAt: number): number {
+    const leaseMs = this.options.leaseMs;
+    return sentAt + leaseMs - Math.max(10, Math.floor(leaseMs / 5));
+  }
+
   private async renew(): Promise<void> {
-    const leases = [...this.executions.values()].map((e) => ({
-      runId: e.runId,
-      leaseToken: e.run.leaseToken,
-    }));
+    const held = [...this.executions.values()];
+    const leases = held.map((e) => ({ runId: e.runId, leaseToken: e.run.leaseToken }));
+    const sentAt = Date.now();
     try {
       const { lost, cancelRequested } = await this.host.store.renewLeases(
         this.host.workerId,
         leases,
         this.options.leaseMs,
       );
-      for (const id of lost) this.executions.get(id)?.stop("lease-lost", new LeaseLostError(id));
+      const lostIds = new Set(lost);
+      for (const e of held) {
+        if (lostIds.has(e.runId)) e.stop("lease-lost", new LeaseLostError(e.runId));
+        else e.confirmLease(this.provableUntil(sentAt));
+      }
       for (const id of cancelRequested) this.executions.get(id)?.cancel();
       await this.host.heartbeat();
     } catch (err) {
       this.host.warn("renewing leases failed", err);
+    } finally {
+      // Self-fencing: a worker that cannot renew (partitioned, paused, store down) gives its runs up.
+      for (const e of this.executions.values()) e.fenceIfExpired();
     }
   }
 }
