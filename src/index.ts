@@ -39,5 +39,6 @@ export type { BudgetLimits, BudgetsOptions } from "./deadletter/budgets.js";
 export { DEFAULT_LOOP_THRESHOLDS } from "./deadletter/loops.js";
 export type { LoopThresholds } from "./deadletter/loops.js";
 export type { RedrivePatch, RedriveOptions, BulkRedriveOptions } from "./deadletter/redrive.js";
+export type { RetryOptions } from "./runtime/retryRun.js";
 export { signPayload, verifySignature } from "./deadletter/routes.js";
 export type { Route, Routes } from "./deadletter/routes.js";

@@ -12,7 +12,7 @@ import {
 } from "./commands/dlq.js";
 import { simCommand } from "./commands/sim.js";
 import { fleetCommand } from "./commands/fleet.js";
-import { cancelCommand, resolveCommand, signalCommand } from "./commands/control.js";
+import { cancelCommand, resolveCommand, retryCommand, signalCommand } from "./commands/control.js";
 import { runsCommand } from "./commands/runs.js";
 import { showCommand } from "./commands/show.js";
 import { workerCommand } from "./commands/worker.js";
@@ -87,6 +87,15 @@ program
   .option("--reason <text>", "why, recorded in the journal")
   .option("--json", "one JSON object on stdout")
   .action(cancelCommand);
+
+program
+  .command("retry")
+  .description("resume a failed run from its journal (after a fix): the failed step runs again")
+  .argument("<runId>")
+  .addOption(storeOption())
+  .option("--reason <text>", "why, recorded in the journal")
+  .option("--json", "one JSON object on stdout")
+  .action(retryCommand);
 
 program
   .command("resolve")

@@ -80,7 +80,7 @@ export async function redriveDeadLetter(
       { id },
     );
   const { input: _input, ...inherited } = patch;
-  for (const child of await deadChildren(store, entry.runId)) {
+  for (const child of await childrenOfFailedSpawns(store, entry.runId)) {
     const [childEntry] = await store.listDeadLetters({ runId: child, status: "open", limit: 1 });
     if (childEntry)
       await redriveDeadLetter(store, childEntry.id, { ...options, patch: inherited }, now);
@@ -105,8 +105,8 @@ export async function redriveDeadLetter(
   return { ...entry, status: "redriven", resolution };
 }
 
-/** Children whose dead letter failed one of the run's spawn steps. */
-async function deadChildren(store: Store, runId: string): Promise<string[]> {
+/** Children spawned by the run's failed spawn steps (their failure failed the step). */
+export async function childrenOfFailedSpawns(store: Store, runId: string): Promise<string[]> {
   const events = await store.readJournal(runId);
   const failed = new Set(
     events

@@ -1,9 +1,15 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { systemClock, type Clock } from "../core/clock.js";
-import { FlotillaError, InvalidArgumentError, NotFoundError } from "../core/errors.js";
+import {
+  FlotillaError,
+  InvalidArgumentError,
+  NotFoundError,
+  RunKeyFailedError,
+} from "../core/errors.js";
 import { newRunId, newToken } from "../core/ids.js";
 import type { Json } from "../core/json.js";
+import { storableCopy } from "../core/payload.js";
 import { parseOptions } from "../core/validate.js";
 import {
   BudgetLimitsSchema,
@@ -36,6 +42,7 @@ import type { CancelReceipt } from "../saga/receipt.js";
 import { DEFAULT_STORE, openStore } from "../store/open.js";
 import type { RunRecord, Store } from "../store/types.js";
 import { defineAgent, isAgent, type Agent, type AgentFn, type AgentOptions } from "./Agent.js";
+import { retryRun, type RetryOptions } from "./retryRun.js";
 import { RunHandle } from "./RunHandle.js";
 import { Settlement } from "./Settlement.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "./Worker.js";
@@ -317,9 +324,7 @@ export class Flotilla implements WorkerHost {
     }
     const limits = this.budgetOf(options.budget);
     const checked = agent.schema ? agent.schema.parse(input) : input;
-    const serialized = JSON.stringify(checked);
-    if (serialized === undefined)
-      throw new InvalidArgumentError("run input must be JSON-serializable");
+    const stored = storableCopy(checked, "run input");
     // The worker first: a store that refuses it must not be left holding a run nobody will execute.
     if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
     const id = newRunId();
@@ -328,15 +333,17 @@ export class Flotilla implements WorkerHost {
       startedAt: this.clock.now(),
       limits,
     };
-    const { run } = await this.store.createRun({
+    const { run, created } = await this.store.createRun({
       id,
       created: { root: id, lineage: [], ...(budget ? { budget: budget as unknown as Json } : {}) },
       agent: agent.name,
-      input: JSON.parse(serialized) as Json,
+      input: stored ?? null,
       idempotencyKey: options.idempotencyKey ?? null,
       tenant: options.tenant ?? null,
       deadline: options.deadlineMs === undefined ? null : this.clock.now() + options.deadlineMs,
     });
+    if (!created && run.status === "failed" && options.idempotencyKey !== undefined)
+      throw new RunKeyFailedError(run.id, options.idempotencyKey);
     return new RunHandle<O>(this, run.id);
   }
 
@@ -387,9 +394,18 @@ export class Flotilla implements WorkerHost {
   async signal(runId: string, name: string, payload: Json = null): Promise<void> {
     if (typeof name !== "string" || name === "")
       throw new InvalidArgumentError("signal name must be a non-empty string");
-    if (JSON.stringify(payload) === undefined)
-      throw new InvalidArgumentError("signal payload must be JSON-serializable");
-    await this.store.sendSignal(runId, name, payload);
+    await this.store.sendSignal(runId, name, storableCopy(payload, "signal payload") ?? null);
+  }
+
+  /**
+   * Resumes a `failed` run from its journal (after a fix was deployed, or a
+   * provider configured): completed steps and effects are not repeated, the
+   * failed step runs again under the current code. Journaled with who and why.
+   */
+  async retry(runId: string, options: RetryOptions = {}): Promise<void> {
+    this.assertOpen();
+    await retryRun(this.store, runId, options, () => this.clock.now());
+    this.settlement.settled(runId);
   }
 
   /** Decides a parked effect whose outcome was lost; the run then resumes. */

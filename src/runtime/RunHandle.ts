@@ -1,6 +1,7 @@
 import type { Json } from "../core/json.js";
 import type { CancelReceipt } from "../saga/receipt.js";
 import type { RunRecord } from "../store/types.js";
+import type { RetryOptions } from "./retryRun.js";
 
 /** What a handle asks of the runtime it came from. */
 export interface RunOperations {
@@ -8,9 +9,10 @@ export interface RunOperations {
   waitForResult<O>(runId: string, timeoutMs?: number): Promise<O>;
   cancel(runId: string, options?: { reason?: string }): Promise<CancelReceipt>;
   signal(runId: string, name: string, payload?: Json): Promise<void>;
+  retry(runId: string, options?: RetryOptions): Promise<void>;
 }
 
-/** A started run: await its result, cancel it, or signal it. */
+/** A started run: await its result, cancel, signal or retry it. */
 export class RunHandle<O = unknown> {
   constructor(
     private readonly runtime: RunOperations,
@@ -32,5 +34,10 @@ export class RunHandle<O = unknown> {
 
   signal(name: string, payload: Json = null): Promise<void> {
     return this.runtime.signal(this.id, name, payload);
+  }
+
+  /** Resumes a failed run from its journal; the failed step runs again under the current code. */
+  retry(options: RetryOptions = {}): Promise<void> {
+    return this.runtime.retry(this.id, options);
   }
 }

@@ -70,3 +70,15 @@ export async function signalCommand(
   await withFlotilla(opts.store, (f) => f.signal(runId, name, payload));
   printLine(`sent signal '${name}' to run ${runId}`);
 }
+
+export async function retryCommand(
+  runId: string,
+  opts: { store: string; reason?: string; json?: boolean },
+): Promise<void> {
+  const by = process.env.USER ?? "operator";
+  await withFlotilla(opts.store, (f) =>
+    f.retry(runId, { by, ...(opts.reason === undefined ? {} : { reason: opts.reason }) }),
+  );
+  if (opts.json) return printJson({ runId, status: "pending", by, reason: opts.reason ?? null });
+  printLine(`run ${runId} will resume from its journal; completed steps are not repeated`);
+}

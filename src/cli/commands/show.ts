@@ -20,6 +20,7 @@ function summarize(e: JournalEvent): string {
     case "run.dead-lettered":
       return `${text(d.class)} → dlq ${text(d.deadLetterId)}`;
     case "run.redriven":
+    case "run.retried":
       return `by ${text(d.by)}${d.reason ? ` (${text(d.reason)})` : ""}`;
     case "run.resumed":
       return `worker ${text(d.worker)}`;
