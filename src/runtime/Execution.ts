@@ -378,8 +378,16 @@ export class Execution {
     if (this.stopping || this.closed) return;
     this.stopping = { kind, error };
     this.controller.abort(error);
-    const timer = setTimeout(() => this.onSettled({ ok: false, error }), this.host.stopGraceMs);
+    // Giving the run up needs nothing from agent code (its steps never settle now): end at once.
+    const wait = this.givingUp ? 0 : this.host.stopGraceMs;
+    const timer = setTimeout(() => this.onSettled({ ok: false, error }), wait);
     timer.unref();
+  }
+
+  /** True once this execution is giving its run up (lease lost, store fault): it starts nothing more. */
+  get givingUp(): boolean {
+    const kind = this.stopping?.kind;
+    return kind === "lease-lost" || kind === "interrupt";
   }
 
   cancel(reason = "cancelled"): void {
@@ -401,8 +409,7 @@ export class Execution {
   ): StepRecord | undefined {
     // An effect step still enters after a cancel, so the refusal is journaled as "never started";
     // an execution giving up its run (lease, store fault) journals nothing more.
-    const givingUp = this.stopping !== undefined && this.stopping.kind !== "cancel";
-    if (!whenAborted || this.closed || givingUp) this.assertOpen(ctx.signal);
+    if (!whenAborted || this.closed || this.givingUp) this.assertOpen(ctx.signal);
     this.checkLease();
     const rec = this.index.get(step);
     if (rec && (rec.kind !== kind || rec.name !== name)) {

@@ -132,6 +132,21 @@ export class RunContext {
     return this.exec.runId;
   }
 
+  /**
+   * A step of an execution that gave its run up (store fault, lease lost)
+   * never settles: agent code sees no infrastructure fault and cannot act on
+   * one (a catch-and-retry loop would only spin), and the run resumes from its
+   * journal in a new execution.
+   */
+  private async held<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      if (this.exec.givingUp) return new Promise<never>(() => undefined);
+      throw err;
+    }
+  }
+
   /** The next step's id; a branch's steps are numbered under the branch's own prefix. */
   private nextStep(): string {
     return `${this.prefix}${this.counter++}`;
@@ -141,7 +156,17 @@ export class RunContext {
    * Runs `body` once and journals its outcome; on replay returns the recorded
    * outcome. Failures are journaled too, so replay fails the same way.
    */
-  private async once<T>(
+  private once<T>(
+    kind: StepKind,
+    name: string,
+    body: (step: string) => Promise<StepWork<T>>,
+    replay?: (rec: StepRecord) => Promise<T>,
+    watched?: { fp: string; output: (value: T) => unknown },
+  ): Promise<T> {
+    return this.held(this.onceStep(kind, name, body, replay, watched));
+  }
+
+  private async onceStep<T>(
     kind: StepKind,
     name: string,
     body: (step: string) => Promise<StepWork<T>>,
@@ -286,7 +311,15 @@ export class RunContext {
   }
 
   /** Calls a tool under its effect contract (intent before, outcome after). */
-  async call<A, R>(tool: Tool<A, R>, args: A, options: { deadlineMs?: number } = {}): Promise<R> {
+  call<A, R>(tool: Tool<A, R>, args: A, options: { deadlineMs?: number } = {}): Promise<R> {
+    return this.held(this.callStep(tool, args, options));
+  }
+
+  private async callStep<A, R>(
+    tool: Tool<A, R>,
+    args: A,
+    options: { deadlineMs?: number },
+  ): Promise<R> {
     const deadline = this.deadline(options.deadlineMs);
     if (!isTool(tool))
       throw new InvalidArgumentError("ctx.call needs a tool made by flotilla.tool(name, spec)");
@@ -342,7 +375,11 @@ export class RunContext {
   }
 
   /** Starts a child run and waits for its result; the child survives crashes of either. */
-  async spawn<I, O>(agent: Agent<I, O>, input: I): Promise<O> {
+  spawn<I, O>(agent: Agent<I, O>, input: I): Promise<O> {
+    return this.held(this.spawnStep(agent, input));
+  }
+
+  private async spawnStep<I, O>(agent: Agent<I, O>, input: I): Promise<O> {
     if (!isAgent(agent))
       throw new InvalidArgumentError("ctx.spawn needs an agent made by flotilla.agent(name, fn)");
     const parsedInput = storableCopy(
@@ -414,7 +451,11 @@ export class RunContext {
   }
 
   /** Durable sleep: survives restarts; long sleeps release the worker. */
-  async sleep(ms: number): Promise<void> {
+  sleep(ms: number): Promise<void> {
+    return this.held(this.sleepStep(ms));
+  }
+
+  private async sleepStep(ms: number): Promise<void> {
     if (!Number.isFinite(ms) || ms < 0)
       throw new InvalidArgumentError(`ctx.sleep needs a duration ≥ 0 ms, received ${ms}`);
     const step = this.nextStep();
@@ -442,7 +483,11 @@ export class RunContext {
   }
 
   /** Waits for an external signal (e.g. a human approval) sent with flotilla.signal(). */
-  async waitFor<T = Json>(name: string, options: WaitForOptions = {}): Promise<T> {
+  waitFor<T = Json>(name: string, options: WaitForOptions = {}): Promise<T> {
+    return this.held(this.waitForStep<T>(name, options));
+  }
+
+  private async waitForStep<T>(name: string, options: WaitForOptions): Promise<T> {
     if (typeof name !== "string" || name === "")
       throw new InvalidArgumentError("ctx.waitFor needs a signal name");
     const step = this.nextStep();
