@@ -311,6 +311,83 @@ describe("leases", () => {
     assert.equal(status, "pending", "released, not left running until the lease expires");
   });
 
+  it("a worker that cannot renew its leases stops its tools before another worker may take over", async () => {
+    const faulty = new FaultyStore(SqliteStore.open(tempStore()), {
+      seed: SEED,
+      rate: 1,
+      mode: "error",
+      calls: ["renewLeases"],
+    });
+    const f = await openOn(faulty.store);
+    const aborted: number[] = [];
+    let startedAt = 0;
+    const wait = f.tool("slow.read", {
+      effect: "read",
+      run: (_: unknown, ctx) =>
+        new Promise((resolve) => {
+          startedAt = Date.now();
+          ctx.signal.addEventListener("abort", () => {
+            aborted.push(Date.now() - startedAt);
+            resolve("aborted");
+          });
+          setTimeout(() => resolve("finished"), 5_000).unref();
+        }),
+    });
+    const agent = f.agent("waiter", (ctx) => ctx.call(wait, {}));
+    try {
+      await f.start(agent, null);
+      const until = Date.now() + 5_000;
+      while (aborted.length === 0 && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.equal(aborted.length, 1, "the tool call was aborted by self-fencing");
+      assert.ok(
+        (aborted[0] ?? Infinity) < 1500,
+        `aborted ${aborted[0]} ms into the call, before the 1500 ms lease ran out`,
+      );
+    } finally {
+      await f.close();
+      await faulty.inner.close();
+    }
+  });
+
+  it("a taken-over effect is reconciled only after its first attempt can no longer land", async () => {
+    const path = tempStore();
+    const witness = new Witness();
+    const define = (f: Flotilla) => {
+      const send = f.tool("email.send", {
+        effect: "irreversible",
+        key: () => "invoice:42",
+        timeoutMs: 1_000,
+        // The request has left: it lands 400 ms later whatever happens to the caller.
+        run: () =>
+          new Promise((resolve) =>
+            setTimeout(() => resolve((witness.perform("invoice:42"), "sent")), 400),
+          ),
+        reconcile: async () =>
+          witness.performed.has("invoice:42")
+            ? { status: "done", result: "sent" }
+            : { status: "not-done" },
+      });
+      return f.agent("invoicer", (ctx) => ctx.call(send, {}));
+    };
+    const first = await openOn(path);
+    const run = await first.start(define(first), null);
+    while ((await first.store.readJournal(run.id)).every((e) => e.type !== "effect.intent"))
+      await new Promise((r) => setTimeout(r, 10));
+    // The first worker goes away with the request in flight (no grace), releasing its lease.
+    await (await first.worker()).stop(0);
+    const second = await openOn(path);
+    define(second);
+    await second.worker();
+    try {
+      assert.equal(await second.handle(run.id).result({ timeoutMs: 10_000 }), "sent");
+      assert.equal(witness.performed.get("invoice:42"), 1, "sent once, not re-sent after not-done");
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+
   it("deadlines longer than 2^31 ms do not fire at once", async () => {
     const f = await openOn(tempStore());
     const agent = f.agent("patient", async (ctx) => {
