@@ -1,6 +1,5 @@
 import type { Clock } from "../core/clock.js";
 import {
-  BudgetExhaustedError,
   DeadlineExceededError,
   CancelledError,
   FlotillaError,
@@ -9,32 +8,27 @@ import {
   StoreFaultError,
   isFlotillaError,
   serializeError,
-  type SerializedError,
 } from "../core/errors.js";
 import type { Json } from "../core/json.js";
-import { storableCopy } from "../core/payload.js";
 import { setLongTimeout } from "../core/timers.js";
 import {
   BudgetReserver,
-  CostVelocity,
-  DEFAULT_RESERVATION_TTL_MS,
   runBudgetOf,
   type BudgetLimits,
   type BudgetsOptions,
   type RunBudget,
 } from "../deadletter/budgets.js";
-import { captureDeadLetter } from "../deadletter/capture.js";
-import { LoopGuard, type LoopLimits } from "../deadletter/loops.js";
-import { classOf, type DeadLetterClass } from "../deadletter/taxonomy.js";
+import type { LoopLimits } from "../deadletter/loops.js";
 import type { NewDeadLetter } from "../deadletter/types.js";
 import { JournalIndex, type StepKind, type StepRecord } from "../journal/JournalIndex.js";
 import type { PayloadWriter } from "../journal/payloads.js";
 import type { LlmProvider } from "../providers/types.js";
-import { cancellationCommit } from "../saga/cancel.js";
-import type { ClaimedRun, Commit, NewEvent, Store } from "../store/types.js";
+import type { ClaimedRun, Commit, JournalEvent, NewEvent, Store } from "../store/types.js";
 import type { Agent } from "./Agent.js";
 import type { ToolRunHost } from "../effects/runTool.js";
 import type { LlmHost } from "./llmCall.js";
+import { RunEnding } from "./endings.js";
+import { RunGuards } from "./guards.js";
 import { RunContext } from "./RunContext.js";
 
 /** What an execution needs from the Flotilla instance that hosts it. */
@@ -80,7 +74,7 @@ interface Wait {
   wakeAt: number | null;
 }
 
-type CommitExtra = Omit<Commit, "runId" | "fence" | "events">;
+export type CommitExtra = Omit<Commit, "runId" | "fence" | "events">;
 
 type StopKind = "cancel" | "park" | "fail" | "lease-lost" | "interrupt";
 
@@ -91,11 +85,6 @@ const COMMIT_VERDICTS = new Set([
   "FLOTILLA_PAYLOAD_REJECTED",
   "FLOTILLA_NOT_FOUND",
 ]);
-
-/** Backoff before an interrupted run may be claimed again: doubling, capped, full jitter. */
-function interruptBackoffMs(consecutive: number): number {
-  return Math.round(Math.random() * Math.min(30_000, 200 * 2 ** Math.min(consecutive, 10)));
-}
 
 /**
  * One attempt at running a claimed run: replays the agent function against
@@ -112,7 +101,7 @@ export class Execution {
   private finish!: (outcome: ExecutionOutcome) => void;
   private checkScheduled = false;
   private created: Record<string, Json> = {};
-  private guard: LoopGuard | undefined;
+  private guards!: RunGuards;
   private limits: BudgetLimits = {};
   /**
    * Until when this worker can prove it holds the lease (last successful
@@ -120,8 +109,7 @@ export class Execution {
    * starts no LLM call, tool or reconcile: another worker may own the run.
    */
   private leaseValidUntil: number;
-  /** Reserves worst-case LLM cost; undefined when no budget limits cost, so the hot path skips it. */
-  reserver: BudgetReserver | undefined;
+  private readonly ending = new RunEnding(this, (events, extra) => this.commit(events, extra));
 
   constructor(
     readonly host: ExecutionHost,
@@ -155,6 +143,11 @@ export class Execution {
 
   get runId(): string {
     return this.run.id;
+  }
+
+  /** The journal as loaded and written so far (nothing before it is loaded). */
+  get events(): readonly JournalEvent[] {
+    return this.index?.events ?? [];
   }
 
   get journal(): JournalIndex {
@@ -206,7 +199,7 @@ export class Execution {
       );
       const created = this.index.events.find((e) => e.type === "run.created")?.data;
       if (created && typeof created === "object" && !Array.isArray(created)) this.created = created;
-      if (this.run.cancelRequested) return await this.finalizeCancelled();
+      if (this.run.cancelRequested) return await this.ending.finalizeCancelled();
       const agent = this.host.agentByName(this.run.agent);
       if (!agent)
         throw new FlotillaError(
@@ -231,11 +224,17 @@ export class Execution {
   }
 
   private async onStartFailure(err: unknown): Promise<ExecutionOutcome> {
+    // Ended here: a stop that raced the failure must not end the run a second time.
+    this.closed = true;
     if (isFlotillaError(err, "FLOTILLA_LEASE_LOST")) return "lease-lost";
-    if (isFlotillaError(err, "FLOTILLA_STORE_FAULT")) return this.interrupted(err);
-    return this.finalize("failed", serializeError(err)).catch((e: unknown) =>
-      isFlotillaError(e, "FLOTILLA_STORE_FAULT") ? this.interrupted(e) : ("lease-lost" as const),
-    );
+    if (isFlotillaError(err, "FLOTILLA_STORE_FAULT")) return this.ending.interrupted(err);
+    return this.ending
+      .finalize("failed", serializeError(err))
+      .catch((e: unknown) =>
+        isFlotillaError(e, "FLOTILLA_STORE_FAULT")
+          ? this.ending.interrupted(e)
+          : ("lease-lost" as const),
+      );
   }
 
   /**
@@ -261,56 +260,26 @@ export class Execution {
   }
 
   private armGuards(): void {
-    const thresholds = this.host.loopThresholds(this.run.agent);
-    if (thresholds)
-      this.guard = new LoopGuard(this.run.id, thresholds, this.lineage(), this.run.agent);
     const own = runBudgetOf(this.created);
     this.limits = { ...own?.limits, ...(this.index.patch.budget as BudgetLimits | undefined) };
-    const options = this.host.budgets;
-    const tenant = this.run.tenant ?? "default";
-    const scopes = [
-      { scope: `run:${this.root}`, limits: this.limits },
-      { scope: `tenant:${tenant}`, limits: options?.tenants?.[tenant] },
-      { scope: "global", limits: options?.global },
-    ]
-      .filter((s) => s.limits?.usd !== undefined || s.limits?.tokens !== undefined)
-      .map((s) => ({
-        scope: s.scope,
-        ...(s.limits?.usd !== undefined ? { usd: s.limits.usd } : {}),
-        ...(s.limits?.tokens !== undefined ? { tokens: s.limits.tokens } : {}),
-      }));
-    if (scopes.length === 0) return;
-    const velocity = new CostVelocity(
-      this.limits.usdPerMinute,
-      () => this.host.clock.now(),
-      (usd) => {
-        this.host.warn(
-          `run ${this.run.id} is spending fast`,
-          `$${usd.toFixed(4)} in the last minute`,
-        );
-        void this.write([
-          {
-            type: "budget.alarm",
-            data: { usdLastMinute: usd, limit: this.limits.usdPerMinute ?? null },
-          },
-        ]).catch(() => undefined);
-      },
-    );
-    const store = this.host.store;
-    this.reserver = new BudgetReserver(
-      {
-        // The ledger is the store too: its failure abandons the execution, it never fails the step.
-        reserveBudget: (r) => this.viaStore(() => store.reserveBudget(r)),
-        settleBudget: (id, scopes, spent) =>
-          this.viaStore(() => store.settleBudget(id, scopes, spent)),
-      },
-      this.run.id,
-      scopes,
-      options?.prices ?? {},
-      options?.defaultMaxTokens ?? 4096,
-      options?.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS,
-      (usd) => velocity.record(usd),
-    );
+    this.guards = new RunGuards({
+      host: this.host,
+      runId: this.run.id,
+      agent: this.run.agent,
+      tenant: this.run.tenant,
+      root: this.root,
+      journal: this.index,
+      lineage: this.lineage(),
+      limits: this.limits,
+      startedAt: this.budget?.startedAt,
+      viaStore: <T>(call: () => Promise<T>) => this.viaStore(call),
+      write: (events) => this.write(events),
+    });
+  }
+
+  /** Reserves worst-case LLM cost; undefined when no budget limits cost, so the hot path skips it. */
+  get reserver(): BudgetReserver | undefined {
+    return this.guards.reserver;
   }
 
   /**
@@ -318,46 +287,25 @@ export class Execution {
    * budgets. A trip stops the run (agent code cannot catch its way past it).
    */
   watch(rec: StepRecord | undefined, fp: string | undefined, isNew = !rec?.outcome): void {
-    try {
-      if (fp && this.guard && (rec === undefined || rec.epoch === this.index.redrives))
-        this.guard.observe(fp, isNew);
-      if (rec === undefined) this.checkStepBudget();
-    } catch (err) {
-      if (err instanceof FlotillaError) this.stop("fail", err);
-      throw err;
-    }
+    this.tripping(() => this.guards.observe(rec, fp, isNew));
   }
 
   /** A step's value, for the no-progress detector; `effect` marks a committed effect. */
   progress(value: unknown, effect = false): void {
-    this.guard?.outcome(value, effect);
+    this.guards.outcome(value, effect);
   }
 
   /** Refuses a new child that would close an agent ping-pong cycle. */
   checkSpawn(child: string): void {
+    this.tripping(() => this.guards.checkSpawn(child));
+  }
+
+  private tripping(check: () => void): void {
     try {
-      this.guard?.checkSpawn(child);
+      check();
     } catch (err) {
       if (err instanceof FlotillaError) this.stop("fail", err);
       throw err;
-    }
-  }
-
-  private checkStepBudget(): void {
-    const { steps, wallMs } = this.limits;
-    if (steps !== undefined && this.index.steps.size >= steps)
-      throw new BudgetExhaustedError(
-        `run:${this.run.id}`,
-        "steps",
-        steps,
-        1,
-        this.index.steps.size,
-      );
-    const startedAt = this.budget?.startedAt;
-    if (wallMs !== undefined && startedAt !== undefined) {
-      const used = this.host.clock.now() - startedAt;
-      if (used > wallMs)
-        throw new BudgetExhaustedError(`run:${this.root}`, "wall ms", wallMs, 0, used);
     }
   }
 
@@ -535,50 +483,20 @@ export class Execution {
     const stop = this.stopping;
     let ending: Promise<ExecutionOutcome>;
     if (stop?.kind === "lease-lost") ending = Promise.resolve("lease-lost");
-    else if (stop?.kind === "interrupt") ending = this.interrupted(stop.error);
-    else if (stop?.kind === "cancel") ending = this.finalizeCancelled();
-    else if (stop?.kind === "park") ending = this.finalize("parked", stop.error.toJSON());
-    else if (stop?.kind === "fail") ending = this.finalize("failed", stop.error.toJSON());
-    else if (result.ok) ending = this.finalize("completed", undefined, result.value);
-    else ending = this.finalize("failed", serializeError(result.error));
+    else if (stop?.kind === "interrupt") ending = this.ending.interrupted(stop.error);
+    else if (stop?.kind === "cancel") ending = this.ending.finalizeCancelled();
+    else if (stop?.kind === "park") ending = this.ending.finalize("parked", stop.error.toJSON());
+    else if (stop?.kind === "fail") ending = this.ending.finalize("failed", stop.error.toJSON());
+    else if (result.ok) ending = this.ending.finalize("completed", undefined, result.value);
+    else ending = this.ending.finalize("failed", serializeError(result.error));
     this.closed = true;
     void ending
       .catch((err: unknown) =>
         isFlotillaError(err, "FLOTILLA_STORE_FAULT")
-          ? this.interrupted(err)
+          ? this.ending.interrupted(err)
           : ("lease-lost" as const),
       )
       .then((o) => this.close(o));
-  }
-
-  /**
-   * Gives the run back after a store fault: journals why and makes it
-   * claimable again after a backoff, in one fenced commit. When the store
-   * refuses that too, the lease expires and any worker resumes the run.
-   */
-  private async interrupted(fault: FlotillaError): Promise<ExecutionOutcome> {
-    this.closed = true;
-    const events = this.index?.events ?? [];
-    let consecutive = 0;
-    for (let i = events.length - 1; i >= 0 && events[i]?.type !== "step.completed"; i--)
-      if (events[i]?.type === "run.interrupted") consecutive++;
-    const wakeAt = this.host.clock.now() + interruptBackoffMs(consecutive);
-    const cause = fault.cause === undefined ? fault.toJSON() : serializeError(fault.cause);
-    await this.host.store
-      .commit({
-        runId: this.run.id,
-        fence: { leaseToken: this.run.leaseToken },
-        events: [
-          {
-            type: "run.interrupted",
-            data: { worker: this.host.workerId, error: cause as unknown as Json, wakeAt },
-          },
-        ],
-        status: { status: "waiting", wakeAt },
-        release: true,
-      })
-      .catch(() => undefined);
-    return "interrupted";
   }
 
   private close(outcome: ExecutionOutcome): void {
@@ -587,100 +505,5 @@ export class Execution {
     if (outcome !== "lease-lost" && outcome !== "suspended" && outcome !== "interrupted")
       this.host.settled(this.run.id);
     this.finish?.(outcome);
-  }
-
-  /**
-   * Ends the run. A failure whose cause has a dead-letter class ends it
-   * dead-lettered instead, with its context captured in the same commit; a
-   * parked run stays parked (`flotilla resolve` decides it) and is listed in
-   * the queue as effect-outcome-unknown.
-   */
-  private async finalize(
-    status: "completed" | "failed" | "parked",
-    error: SerializedError | undefined,
-    value?: unknown,
-  ): Promise<ExecutionOutcome> {
-    let result: Json | undefined;
-    try {
-      result = storableCopy(
-        value as Json | undefined,
-        `the return value of agent '${this.run.agent}'`,
-      );
-    } catch (err) {
-      if (!isFlotillaError(err, "FLOTILLA_PAYLOAD_REJECTED")) throw err;
-      return this.finalize("failed", err.toJSON());
-    }
-    const cls = status === "completed" ? undefined : classOf(error);
-    if (cls && status === "failed") return this.finalizeDeadLettered(cls, error ?? null);
-    const entry = cls && status === "parked" ? await this.capture(cls, error ?? null) : undefined;
-    const type = `run.${status}`;
-    const data: Json =
-      status === "completed" ? { value: result ?? null } : { error: error as unknown as Json };
-    await this.commitFinal(
-      [{ type, data }],
-      {
-        status,
-        ...(result !== undefined ? { result } : {}),
-        error: error ?? null,
-        wakeAt: null,
-      },
-      entry,
-    );
-    if (entry) this.host.deadLettered(entry);
-    return status;
-  }
-
-  private async capture(
-    cls: DeadLetterClass,
-    error: SerializedError | null,
-  ): Promise<NewDeadLetter> {
-    const events = await this.viaStore(() => this.host.store.readJournal(this.run.id));
-    return captureDeadLetter({ ...this.run, input: this.input as Json }, events, cls, error);
-  }
-
-  private async finalizeDeadLettered(
-    cls: DeadLetterClass,
-    error: SerializedError | null,
-  ): Promise<ExecutionOutcome> {
-    const entry = await this.capture(cls, error);
-    await this.commitFinal(
-      [
-        {
-          type: "run.dead-lettered",
-          data: { class: cls, deadLetterId: entry.id, error: error as unknown as Json },
-        },
-      ],
-      { status: "dead-lettered", error, wakeAt: null },
-      entry,
-    );
-    this.host.deadLettered(entry);
-    return "dead-lettered";
-  }
-
-  private async finalizeCancelled(): Promise<ExecutionOutcome> {
-    const { commit } = await this.viaStore(() =>
-      cancellationCommit(
-        this.host.store,
-        { ...this.run, input: this.input as Json },
-        { leaseToken: this.run.leaseToken },
-      ),
-    );
-    const { runId: _runId, fence: _fence, events, ...extra } = commit;
-    await this.commit(events, extra);
-    if (commit.deadLetter) this.host.deadLettered(commit.deadLetter);
-    return "cancelled";
-  }
-
-  private async commitFinal(
-    events: NewEvent[],
-    status: NonNullable<Commit["status"]>,
-    deadLetter?: NewDeadLetter,
-  ): Promise<void> {
-    await this.commit(events, {
-      status,
-      release: true,
-      ...(this.run.parentId ? { wake: [this.run.parentId] } : {}),
-      ...(deadLetter ? { deadLetter } : {}),
-    });
   }
 }

@@ -1,0 +1,163 @@
+import {
+  isFlotillaError,
+  serializeError,
+  type FlotillaError,
+  type SerializedError,
+} from "../core/errors.js";
+import type { Json } from "../core/json.js";
+import { storableCopy } from "../core/payload.js";
+import { captureDeadLetter } from "../deadletter/capture.js";
+import { classOf, type DeadLetterClass } from "../deadletter/taxonomy.js";
+import type { NewDeadLetter } from "../deadletter/types.js";
+import { cancellationCommit } from "../saga/cancel.js";
+import type { Commit, NewEvent } from "../store/types.js";
+import type { CommitExtra, Execution, ExecutionOutcome } from "./Execution.js";
+
+/** Backoff before an interrupted run may be claimed again: doubling, capped, full jitter. */
+function interruptBackoffMs(consecutive: number): number {
+  return Math.round(Math.random() * Math.min(30_000, 200 * 2 ** Math.min(consecutive, 10)));
+}
+
+/**
+ * How an execution ends its run, each in one fenced commit: completed,
+ * failed (dead-lettered when the cause has a class), parked, cancelled with
+ * its receipt, or handed back after a store fault.
+ */
+export class RunEnding {
+  constructor(
+    private readonly exec: Execution,
+    /** The execution's fenced commit: no check that the execution is still open. */
+    private readonly commit: (events: NewEvent[], extra: CommitExtra) => Promise<void>,
+  ) {}
+
+  /**
+   * Gives the run back after a store fault: journals why and makes it
+   * claimable again after a backoff, in one fenced commit. When the store
+   * refuses that too, the lease expires and any worker resumes the run.
+   */
+  async interrupted(fault: FlotillaError): Promise<ExecutionOutcome> {
+    const events = this.exec.events;
+    let consecutive = 0;
+    for (let i = events.length - 1; i >= 0 && events[i]?.type !== "step.completed"; i--)
+      if (events[i]?.type === "run.interrupted") consecutive++;
+    const wakeAt = this.exec.host.clock.now() + interruptBackoffMs(consecutive);
+    const cause = fault.cause === undefined ? fault.toJSON() : serializeError(fault.cause);
+    await this.exec.host.store
+      .commit({
+        runId: this.exec.run.id,
+        fence: { leaseToken: this.exec.run.leaseToken },
+        events: [
+          {
+            type: "run.interrupted",
+            data: { worker: this.exec.host.workerId, error: cause as unknown as Json, wakeAt },
+          },
+        ],
+        status: { status: "waiting", wakeAt },
+        release: true,
+      })
+      .catch(() => undefined);
+    return "interrupted";
+  }
+
+  /**
+   * Ends the run. A failure whose cause has a dead-letter class ends it
+   * dead-lettered instead, with its context captured in the same commit; a
+   * parked run stays parked (`flotilla resolve` decides it) and is listed in
+   * the queue as effect-outcome-unknown.
+   */
+  async finalize(
+    status: "completed" | "failed" | "parked",
+    error: SerializedError | undefined,
+    value?: unknown,
+  ): Promise<ExecutionOutcome> {
+    let result: Json | undefined;
+    try {
+      result = storableCopy(
+        value as Json | undefined,
+        `the return value of agent '${this.exec.run.agent}'`,
+      );
+    } catch (err) {
+      if (!isFlotillaError(err, "FLOTILLA_PAYLOAD_REJECTED")) throw err;
+      return this.finalize("failed", err.toJSON());
+    }
+    const cls = status === "completed" ? undefined : classOf(error);
+    if (cls && status === "failed") return this.finalizeDeadLettered(cls, error ?? null);
+    const entry = cls && status === "parked" ? await this.capture(cls, error ?? null) : undefined;
+    const type = `run.${status}`;
+    const data: Json =
+      status === "completed" ? { value: result ?? null } : { error: error as unknown as Json };
+    await this.commitFinal(
+      [{ type, data }],
+      {
+        status,
+        ...(result !== undefined ? { result } : {}),
+        error: error ?? null,
+        wakeAt: null,
+      },
+      entry,
+    );
+    if (entry) this.exec.host.deadLettered(entry);
+    return status;
+  }
+
+  private async capture(
+    cls: DeadLetterClass,
+    error: SerializedError | null,
+  ): Promise<NewDeadLetter> {
+    const events = await this.exec.viaStore(() =>
+      this.exec.host.store.readJournal(this.exec.run.id),
+    );
+    return captureDeadLetter(
+      { ...this.exec.run, input: this.exec.input as Json },
+      events,
+      cls,
+      error,
+    );
+  }
+
+  private async finalizeDeadLettered(
+    cls: DeadLetterClass,
+    error: SerializedError | null,
+  ): Promise<ExecutionOutcome> {
+    const entry = await this.capture(cls, error);
+    await this.commitFinal(
+      [
+        {
+          type: "run.dead-lettered",
+          data: { class: cls, deadLetterId: entry.id, error: error as unknown as Json },
+        },
+      ],
+      { status: "dead-lettered", error, wakeAt: null },
+      entry,
+    );
+    this.exec.host.deadLettered(entry);
+    return "dead-lettered";
+  }
+
+  async finalizeCancelled(): Promise<ExecutionOutcome> {
+    const { commit } = await this.exec.viaStore(() =>
+      cancellationCommit(
+        this.exec.host.store,
+        { ...this.exec.run, input: this.exec.input as Json },
+        { leaseToken: this.exec.run.leaseToken },
+      ),
+    );
+    const { runId: _runId, fence: _fence, events, ...extra } = commit;
+    await this.commit(events, extra);
+    if (commit.deadLetter) this.exec.host.deadLettered(commit.deadLetter);
+    return "cancelled";
+  }
+
+  private async commitFinal(
+    events: NewEvent[],
+    status: NonNullable<Commit["status"]>,
+    deadLetter?: NewDeadLetter,
+  ): Promise<void> {
+    await this.commit(events, {
+      status,
+      release: true,
+      ...(this.exec.run.parentId ? { wake: [this.exec.run.parentId] } : {}),
+      ...(deadLetter ? { deadLetter } : {}),
+    });
+  }
+}
