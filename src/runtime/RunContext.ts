@@ -3,14 +3,9 @@ import {
   isFlotillaError,
   CancelledError,
   InvalidArgumentError,
-  RunDeadLetteredError,
-  RunFailedError,
   StepFailedError,
-  TimeoutError,
   serializeError,
-  type SerializedError,
 } from "../core/errors.js";
-import { deriveId } from "../core/ids.js";
 import type { Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
 import { isTool, type Tool } from "../effects/Tool.js";
@@ -20,11 +15,12 @@ import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.
 import { readMessage, type BlobBatch } from "../journal/payloads.js";
 import type { LlmRequest } from "../providers/types.js";
 import { callLlm, type LlmPolicy, type LlmResult } from "./llmCall.js";
-import type { Blob, RunRecord, Store } from "../store/types.js";
+import type { Blob } from "../store/types.js";
 import { fingerprint } from "../deadletter/loops.js";
-import { classOf } from "../deadletter/taxonomy.js";
-import { isAgent, type Agent } from "./Agent.js";
+import type { Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
+import { spawnChild } from "./spawn.js";
+import { sleepStep, waitForSignal } from "./waits.js";
 import { describeZodError, parseOptions } from "../core/validate.js";
 
 const llmRequestSchema = z.object({
@@ -74,26 +70,6 @@ export interface WaitForOptions {
 export function replayOutcome<T>(step: string, outcome: StepOutcome): T {
   if (outcome.ok) return outcome.value as T;
   throw new StepFailedError(step, outcome.error);
-}
-
-/**
- * What a parent sees when its child ended badly: a dead-lettered child is a
- * typed error carrying its class (fall back, skip or escalate on it); any
- * other end is a plain run failure.
- */
-async function childError(store: Store, child: RunRecord): Promise<SerializedError> {
-  if (child.status !== "dead-lettered")
-    return new RunFailedError(
-      child.id,
-      child.error ?? { name: "Error", message: child.status },
-    ).toJSON();
-  const [entry] = await store.listDeadLetters({ runId: child.id, limit: 1 });
-  return new RunDeadLetteredError(
-    child.id,
-    entry?.class ?? classOf(child.error) ?? "non-retryable",
-    entry?.id ?? null,
-    child.error,
-  ).toJSON();
 }
 
 /** What most answers are: first attempt, first sample, from the primary. Left out of the journal. */
@@ -376,161 +352,17 @@ export class RunContext {
 
   /** Starts a child run and waits for its result; the child survives crashes of either. */
   spawn<I, O>(agent: Agent<I, O>, input: I): Promise<O> {
-    return this.held(this.spawnStep(agent, input));
-  }
-
-  private async spawnStep<I, O>(agent: Agent<I, O>, input: I): Promise<O> {
-    if (!isAgent(agent))
-      throw new InvalidArgumentError("ctx.spawn needs an agent made by flotilla.agent(name, fn)");
-    const parsedInput = storableCopy(
-      agent.schema ? agent.schema.parse(input) : input,
-      `the input of agent '${agent.name}'`,
-    );
-    const step = this.nextStep();
-    const rec = this.exec.enter(this, step, "spawn", agent.name);
-    try {
-      this.exec.watch(rec, fingerprint("spawn", agent.name, parsedInput ?? null));
-      if (rec?.outcome) {
-        const recorded = replayOutcome<O>(step, rec.outcome);
-        this.exec.progress(recorded);
-        return recorded;
-      }
-      const store = this.exec.host.store;
-      let childId = rec?.childId;
-      if (!childId) {
-        this.exec.checkSpawn(agent.name);
-        childId = deriveId(this.runId, step);
-        await this.exec.write(
-          [{ type: "child.spawned", step, data: { kind: "spawn", name: agent.name, childId } }],
-          {
-            newRuns: [
-              {
-                id: childId,
-                agent: agent.name,
-                input: parsedInput as Json,
-                parentId: this.runId,
-                tenant: this.exec.run.tenant,
-                deadline: this.exec.deadline ?? null,
-                created: this.exec.childFacts(),
-              },
-            ],
-          },
-        );
-      }
-      const child = await this.exec.viaStore(() => store.getRun(childId));
-      if (child?.status === "completed") {
-        await this.exec.write([
-          {
-            type: "step.completed",
-            step,
-            data: { kind: "spawn", name: agent.name, value: child.result ?? null },
-          },
-        ]);
-        this.exec.progress(child.result);
-        return child.result as O;
-      }
-      if (
-        child?.status === "failed" ||
-        child?.status === "cancelled" ||
-        child?.status === "dead-lettered"
-      ) {
-        const error: SerializedError = await this.exec.viaStore(() => childError(store, child));
-        await this.exec.write([
-          {
-            type: "step.failed",
-            step,
-            data: { kind: "spawn", name: agent.name, error: error as unknown as Json },
-          },
-        ]);
-        throw new StepFailedError(step, error);
-      }
-      return await this.exec.block(this.signal, `child ${childId}`, null);
-    } finally {
-      this.exec.leave();
-    }
+    return this.held(spawnChild(this, this.exec, () => this.nextStep(), agent, input));
   }
 
   /** Durable sleep: survives restarts; long sleeps release the worker. */
   sleep(ms: number): Promise<void> {
-    return this.held(this.sleepStep(ms));
-  }
-
-  private async sleepStep(ms: number): Promise<void> {
-    if (!Number.isFinite(ms) || ms < 0)
-      throw new InvalidArgumentError(`ctx.sleep needs a duration ≥ 0 ms, received ${ms}`);
-    const step = this.nextStep();
-    const rec = this.exec.enter(this, step, "sleep", "sleep");
-    try {
-      if (rec?.outcome) return;
-      const clock = this.exec.host.clock;
-      let wakeAt = rec?.wakeAt;
-      if (wakeAt === undefined) {
-        wakeAt = clock.now() + ms;
-        await this.exec.write([
-          { type: "timer.set", step, data: { kind: "sleep", name: "sleep", wakeAt } },
-        ]);
-      }
-      const remaining = wakeAt - clock.now();
-      if (remaining > this.exec.host.inlineSleepMs)
-        return await this.exec.block(this.signal, `timer ${step}`, wakeAt);
-      if (remaining > 0) await clock.sleep(remaining, this.signal);
-      await this.exec.write([
-        { type: "step.completed", step, data: { kind: "sleep", name: "sleep", value: null } },
-      ]);
-    } finally {
-      this.exec.leave();
-    }
+    return this.held(sleepStep(this, this.exec, () => this.nextStep(), ms));
   }
 
   /** Waits for an external signal (e.g. a human approval) sent with flotilla.signal(). */
   waitFor<T = Json>(name: string, options: WaitForOptions = {}): Promise<T> {
-    return this.held(this.waitForStep<T>(name, options));
-  }
-
-  private async waitForStep<T>(name: string, options: WaitForOptions): Promise<T> {
-    if (typeof name !== "string" || name === "")
-      throw new InvalidArgumentError("ctx.waitFor needs a signal name");
-    const step = this.nextStep();
-    const rec = this.exec.enter(this, step, "signal", name);
-    try {
-      if (rec?.outcome) return replayOutcome<T>(step, rec.outcome);
-      const clock = this.exec.host.clock;
-      let deadline = rec?.wakeAt ?? null;
-      if (options.timeoutMs !== undefined && deadline === null) {
-        deadline = clock.now() + options.timeoutMs;
-        await this.exec.write([
-          { type: "timer.set", step, data: { kind: "signal", name, wakeAt: deadline } },
-        ]);
-      }
-      const signals = await this.exec.viaStore(() => this.exec.host.store.readSignals(this.runId));
-      const next = signals.find(
-        (s) => s.name === name && !this.exec.journal.consumedSignals.has(s.id),
-      );
-      if (next) {
-        await this.exec.write([
-          {
-            type: "step.completed",
-            step,
-            data: { kind: "signal", name, signalId: next.id, value: next.payload },
-          },
-        ]);
-        return next.payload as T;
-      }
-      if (deadline !== null && clock.now() >= deadline) {
-        const error = new TimeoutError(`signal '${name}'`, options.timeoutMs ?? 0);
-        await this.exec.write([
-          {
-            type: "step.failed",
-            step,
-            data: { kind: "signal", name, error: error.toJSON() as unknown as Json },
-          },
-        ]);
-        throw error;
-      }
-      return await this.exec.block(this.signal, `signal ${name}`, deadline);
-    } finally {
-      this.exec.leave();
-    }
+    return this.held(waitForSignal<T>(this, this.exec, () => this.nextStep(), name, options));
   }
 
   /**

@@ -1,0 +1,118 @@
+import {
+  InvalidArgumentError,
+  RunDeadLetteredError,
+  RunFailedError,
+  StepFailedError,
+  type SerializedError,
+} from "../core/errors.js";
+import { deriveId } from "../core/ids.js";
+import type { Json } from "../core/json.js";
+import { storableCopy } from "../core/payload.js";
+import { fingerprint } from "../deadletter/loops.js";
+import { classOf } from "../deadletter/taxonomy.js";
+import type { RunRecord, Store } from "../store/types.js";
+import { isAgent, type Agent } from "./Agent.js";
+import type { Execution } from "./Execution.js";
+import { replayOutcome, type RunContext } from "./RunContext.js";
+
+/**
+ * What a parent sees when its child ended badly: a dead-lettered child is a
+ * typed error carrying its class (fall back, skip or escalate on it); any
+ * other end is a plain run failure.
+ */
+async function childError(store: Store, child: RunRecord): Promise<SerializedError> {
+  if (child.status !== "dead-lettered")
+    return new RunFailedError(
+      child.id,
+      child.error ?? { name: "Error", message: child.status },
+    ).toJSON();
+  const [entry] = await store.listDeadLetters({ runId: child.id, limit: 1 });
+  return new RunDeadLetteredError(
+    child.id,
+    entry?.class ?? classOf(child.error) ?? "non-retryable",
+    entry?.id ?? null,
+    child.error,
+  ).toJSON();
+}
+
+/**
+ * ctx.spawn: starts a child run (journaled with the parent's step, so a crash
+ * of either never starts it twice) and waits for its result; the parent
+ * suspends while the child runs and is woken when it ends.
+ */
+export async function spawnChild<I, O>(
+  ctx: RunContext,
+  exec: Execution,
+  nextStep: () => string,
+  agent: Agent<I, O>,
+  input: I,
+): Promise<O> {
+  if (!isAgent(agent))
+    throw new InvalidArgumentError("ctx.spawn needs an agent made by flotilla.agent(name, fn)");
+  const parsedInput = storableCopy(
+    agent.schema ? agent.schema.parse(input) : input,
+    `the input of agent '${agent.name}'`,
+  );
+  const step = nextStep();
+  const rec = exec.enter(ctx, step, "spawn", agent.name);
+  try {
+    exec.watch(rec, fingerprint("spawn", agent.name, parsedInput ?? null));
+    if (rec?.outcome) {
+      const recorded = replayOutcome<O>(step, rec.outcome);
+      exec.progress(recorded);
+      return recorded;
+    }
+    const store = exec.host.store;
+    let childId = rec?.childId;
+    if (!childId) {
+      exec.checkSpawn(agent.name);
+      childId = deriveId(exec.runId, step);
+      await exec.write(
+        [{ type: "child.spawned", step, data: { kind: "spawn", name: agent.name, childId } }],
+        {
+          newRuns: [
+            {
+              id: childId,
+              agent: agent.name,
+              input: parsedInput as Json,
+              parentId: exec.runId,
+              tenant: exec.run.tenant,
+              deadline: exec.deadline ?? null,
+              created: exec.childFacts(),
+            },
+          ],
+        },
+      );
+    }
+    const child = await exec.viaStore(() => store.getRun(childId));
+    if (child?.status === "completed") {
+      await exec.write([
+        {
+          type: "step.completed",
+          step,
+          data: { kind: "spawn", name: agent.name, value: child.result ?? null },
+        },
+      ]);
+      exec.progress(child.result);
+      return child.result as O;
+    }
+    if (
+      child?.status === "failed" ||
+      child?.status === "cancelled" ||
+      child?.status === "dead-lettered"
+    ) {
+      const error: SerializedError = await exec.viaStore(() => childError(store, child));
+      await exec.write([
+        {
+          type: "step.failed",
+          step,
+          data: { kind: "spawn", name: agent.name, error: error as unknown as Json },
+        },
+      ]);
+      throw new StepFailedError(step, error);
+    }
+    return await exec.block(ctx.signal, `child ${childId}`, null);
+  } finally {
+    exec.leave();
+  }
+}
