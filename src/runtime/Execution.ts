@@ -10,7 +10,7 @@ import {
   serializeError,
 } from "../core/errors.js";
 import type { Json } from "../core/json.js";
-import { setLongTimeout } from "../core/timers.js";
+import { setLongTimeout, type LongTimeout } from "../core/timers.js";
 import {
   BudgetReserver,
   runBudgetOf,
@@ -109,6 +109,8 @@ export class Execution {
    * starts no LLM call, tool or reconcile: another worker may own the run.
    */
   private leaseValidUntil: number;
+  /** Cleared when the execution ends, suspended included: a waiting run holds no timer or memory. */
+  private deadlineTimer: LongTimeout | undefined;
   private readonly ending = new RunEnding(this, (events, extra) => this.commit(events, extra));
 
   constructor(
@@ -316,9 +318,7 @@ export class Execution {
       this.stop("fail", new DeadlineExceededError(`run ${this.run.id}`, deadline, "has passed"));
     const left = deadline - this.host.clock.now();
     if (left <= 0) return fail();
-    const timer = setLongTimeout(fail, left);
-    timer.unref();
-    this.controller.signal.addEventListener("abort", () => timer.clear(), { once: true });
+    this.deadlineTimer = setLongTimeout(fail, left).unref();
   }
 
   /** Asks the run to stop; it finalizes once its code has unwound (or after the grace period). */
@@ -501,6 +501,7 @@ export class Execution {
 
   private close(outcome: ExecutionOutcome): void {
     this.closed = true;
+    this.deadlineTimer?.clear();
     if (!this.controller.signal.aborted && outcome !== "suspended") this.controller.abort();
     if (outcome !== "lease-lost" && outcome !== "suspended" && outcome !== "interrupted")
       this.host.settled(this.run.id);
