@@ -53,7 +53,7 @@ class Witness {
  * tried again, up to three times. Under store faults a runtime that throws
  * infrastructure errors into steps makes it charge twice.
  */
-function faultedFleet(f: Flotilla, witness: Witness, caught: string[]) {
+function faultedFleet(f: Flotilla, witness: Witness, caught: string[], reconciles = true) {
   const charge = f.tool("payments.charge", {
     effect: "irreversible",
     key: (a: { unit: string }) => `charge:${a.unit}`,
@@ -62,10 +62,14 @@ function faultedFleet(f: Flotilla, witness: Witness, caught: string[]) {
       witness.perform(`charge:${a.unit}`);
       return { charged: a.unit };
     },
-    reconcile: async (a) =>
-      witness.performed.has(`charge:${a.unit}`)
-        ? { status: "done", result: { charged: a.unit } }
-        : { status: "not-done" },
+    ...(reconciles
+      ? {
+          reconcile: async (a: { unit: string }) =>
+            witness.performed.has(`charge:${a.unit}`)
+              ? { status: "done" as const, result: { charged: a.unit } }
+              : { status: "not-done" as const },
+        }
+      : {}),
   });
   const note = f.tool("crm.note", {
     effect: "idempotent",
@@ -94,12 +98,13 @@ async function runUnderFaults(
   options: Omit<FaultOptions, "seed">,
   label: string,
   inner: Store = SqliteStore.open(tempStore()),
+  reconciles = true,
 ): Promise<void> {
   const faulty = new FaultyStore(inner, { ...options, seed: SEED });
   const f = await openOn(faulty.store);
   const witness = new Witness();
   const caught: string[] = [];
-  const agent = faultedFleet(f, witness, caught);
+  const agent = faultedFleet(f, witness, caught, reconciles);
   try {
     faulty.enabled = false;
     const ids = [];
@@ -131,6 +136,15 @@ describe("store faults", () => {
 
   it("commits that land but lose their reply are neither doubled nor taken for failures", async () => {
     await runUnderFaults({ rate: 0.1, mode: "ambiguous", calls: ["commit"] }, "ambiguous commits");
+  });
+
+  it("an intent whose write lost its reply is called once its run resumes, not parked (no reconcile needed)", async () => {
+    await runUnderFaults(
+      { rate: 0.1, mode: "ambiguous", calls: ["commit"] },
+      "ambiguous commits, irreversible tool without reconcile",
+      SqliteStore.open(tempStore()),
+      false,
+    );
   });
 });
 

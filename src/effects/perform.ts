@@ -86,6 +86,7 @@ async function begin<A, R>(
     );
   } catch (err) {
     if ((err as FlotillaError).code === "FLOTILLA_CANCELLED") return revoke(exec, step, name);
+    if ((err as FlotillaError).code === "FLOTILLA_STORE_FAULT") exec.notCalled.add(step);
     throw err;
   }
   return attempt(call, 1, attemptDeadline);

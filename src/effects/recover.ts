@@ -1,3 +1,4 @@
+import { isFlotillaError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import type { EffectIntent, StepRecord } from "../journal/JournalIndex.js";
 import type { Execution } from "../runtime/Execution.js";
@@ -43,13 +44,18 @@ async function reattempt<A, R>(
   why: Record<string, Json>,
 ): Promise<R> {
   const attemptDeadline = callDeadline(call.exec, call.tool, call.deadline);
-  await call.exec.write([
-    {
-      type: "effect.attempt",
-      step: call.step,
-      data: { kind: "tool", name: call.tool.name, attempt: n, deadline: attemptDeadline, ...why },
-    },
-  ]);
+  try {
+    await call.exec.write([
+      {
+        type: "effect.attempt",
+        step: call.step,
+        data: { kind: "tool", name: call.tool.name, attempt: n, deadline: attemptDeadline, ...why },
+      },
+    ]);
+  } catch (err) {
+    if (isFlotillaError(err, "FLOTILLA_STORE_FAULT")) call.exec.notCalled.add(call.step);
+    throw err;
+  }
   return attempt(call, n, attemptDeadline);
 }
 

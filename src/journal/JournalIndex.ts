@@ -75,6 +75,7 @@ export class JournalIndex {
   apply(e: JournalEvent | { type: string; step?: string | null; data: Json }): void {
     const d = dataOf(e as JournalEvent);
     if (e.type === "run.redriven" || e.type === "run.retried") return this.redrive(d);
+    if (e.type === "run.interrupted") return this.interrupted(d);
     if (!e.step) return;
     let rec = this.steps.get(e.step);
     if (!rec) {
@@ -160,6 +161,19 @@ export class JournalIndex {
       if (rec.outcome?.ok !== false || rec.performed) continue;
       delete rec.outcome;
       if (rec.intent) rec.retryApproved = true;
+    }
+  }
+
+  /**
+   * An interrupted execution names the effect steps whose write before the
+   * call failed: it never called their tool, so calling it now cannot repeat
+   * an effect (the next `effect.attempt` withdraws the approval).
+   */
+  private interrupted(d: Record<string, Json>): void {
+    const steps = Array.isArray(d.notCalled) ? d.notCalled : [];
+    for (const step of steps) {
+      const rec = typeof step === "string" ? this.steps.get(step) : undefined;
+      if (rec?.intent && !rec.outcome) rec.retryApproved = true;
     }
   }
 

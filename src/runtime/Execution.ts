@@ -109,6 +109,13 @@ export class Execution {
    * starts no LLM call, tool or reconcile: another worker may own the run.
    */
   private leaseValidUntil: number;
+  /**
+   * Effect steps whose write before the call (intent, attempt) failed with a
+   * store fault: this execution never called their tool. Journaled when the
+   * run is interrupted, so the next execution may call it instead of parking
+   * an effect that certainly did not happen.
+   */
+  readonly notCalled = new Set<string>();
   /** Cleared when the execution ends, suspended included: a waiting run holds no timer or memory. */
   private deadlineTimer: LongTimeout | undefined;
   private readonly ending = new RunEnding(this, (events, extra) => this.commit(events, extra));

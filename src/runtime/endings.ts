@@ -49,7 +49,12 @@ export class RunEnding {
         events: [
           {
             type: "run.interrupted",
-            data: { worker: this.exec.host.workerId, error: cause as unknown as Json, wakeAt },
+            data: {
+              worker: this.exec.host.workerId,
+              error: cause as unknown as Json,
+              wakeAt,
+              ...(this.exec.notCalled.size > 0 ? { notCalled: [...this.exec.notCalled] } : {}),
+            },
           },
         ],
         status: { status: "waiting", wakeAt },
