@@ -6,7 +6,7 @@ import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js"
 import { isFlotillaError } from "../src/core/errors.js";
 import { ToolRejectedError } from "../src/effects/Tool.js";
 import { Flotilla } from "../src/runtime/Flotilla.js";
-import type { RunRecord, Store } from "../src/store/types.js";
+import type { Commit, RunRecord, Store } from "../src/store/types.js";
 import { PostgresStore } from "../src/store/postgres/PostgresStore.js";
 import { SqliteStore } from "../src/store/sqlite/SqliteStore.js";
 import { tempStore } from "./helpers/deadletter.js";
@@ -145,6 +145,62 @@ describe("store faults", () => {
       SqliteStore.open(tempStore()),
       false,
     );
+  });
+  it("a store fault in one branch never turns a sibling's call in flight into a failure", async () => {
+    const faulty = new FaultyStore(SqliteStore.open(tempStore()), {
+      seed: SEED,
+      rate: 1,
+      mode: "error",
+      calls: ["commit"],
+      limit: 1,
+      // The commit of tool B's intent, while tool A's call is in flight.
+      match: ([c]) =>
+        (c as Commit).events.some(
+          (e) => e.type === "effect.intent" && (e.data as { name?: string }).name === "b.write",
+        ),
+    });
+    const f = await openOn(faulty.store);
+    const witness = new Witness();
+    const a = f.tool("a.write", {
+      effect: "idempotent",
+      key: () => "a:1",
+      // Like fetch: the request has left, and an abort rejects at once with the signal's reason.
+      run: (_: unknown, ctx) =>
+        new Promise<string>((resolve, reject) => {
+          witness.perform("a");
+          const timer = setTimeout(() => resolve("a"), 200);
+          ctx.signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            reject(ctx.signal.reason as Error);
+          });
+        }),
+    });
+    const b = f.tool("b.write", {
+      effect: "irreversible",
+      key: () => "b:1",
+      run: async () => (witness.perform("b"), "b"),
+    });
+    const agent = f.agent("fan-out", (ctx) =>
+      ctx.all([
+        ctx.call(a, {}),
+        (async () => {
+          await new Promise((r) => setTimeout(r, 50));
+          return ctx.call(b, {});
+        })(),
+      ]),
+    );
+    try {
+      const run = await f.start(agent, null);
+      assert.deepEqual(await run.result({ timeoutMs: 15_000 }), ["a", "b"]);
+      assert.equal(faulty.total, 1, "the fault was injected");
+      const types = (await f.store.readJournal(run.id)).map((e) => `${e.step ?? ""}:${e.type}`);
+      assert.ok(!types.some((t) => t.endsWith("effect.failed")), types.join(", "));
+      assert.equal(witness.performed.get("b"), 1);
+      assert.ok((witness.performed.get("a") ?? 0) >= 1);
+    } finally {
+      await f.close();
+      await faulty.inner.close();
+    }
   });
 });
 

@@ -35,6 +35,10 @@ export interface FaultOptions {
   mode: "error" | "ambiguous";
   /** Calls that may fail. Default: all of FAULTABLE. */
   calls?: readonly FaultableCall[];
+  /** Only calls whose arguments match may fail (e.g. the commit of one step). */
+  match?: (args: unknown[]) => boolean;
+  /** At most this many faults. Default: no limit. */
+  limit?: number;
 }
 
 /** The error a dropped connection gives a driver. */
@@ -72,7 +76,7 @@ export class FaultyStore {
         if (typeof value !== "function") return value;
         const fn = value as (...args: unknown[]) => unknown;
         if (typeof prop !== "string" || !this.calls.has(prop)) return fn.bind(target);
-        return (...args: unknown[]) => this.call(prop, () => fn.apply(target, args));
+        return (...args: unknown[]) => this.call(prop, args, () => fn.apply(target, args));
       },
     });
   }
@@ -83,8 +87,10 @@ export class FaultyStore {
     return n;
   }
 
-  private async call(name: string, run: () => unknown): Promise<unknown> {
-    if (!this.enabled || this.rng.next() >= this.options.rate) return run();
+  private async call(name: string, args: unknown[], run: () => unknown): Promise<unknown> {
+    const { match, limit } = this.options;
+    if (!this.enabled || (limit !== undefined && this.total >= limit)) return run();
+    if ((match && !match(args)) || this.rng.next() >= this.options.rate) return run();
     this.injected.set(name, (this.injected.get(name) ?? 0) + 1);
     if (this.options.mode === "error") throw new InjectedFault(name, false);
     await run();

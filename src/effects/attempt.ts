@@ -10,7 +10,7 @@ import type { Execution } from "../runtime/Execution.js";
 import { attemptMayHaveApplied } from "./outcome.js";
 import { reconcileThenSettle } from "./recover.js";
 import { runTool } from "./runTool.js";
-import type { Tool } from "./Tool.js";
+import { effectNotApplied, type Tool } from "./Tool.js";
 
 /** One effect step's facts, the same for every attempt. */
 export interface EffectCall<A, R> {
@@ -49,7 +49,9 @@ export async function attempt<A, R>(
       deadline: attemptDeadline,
       tenant: exec.run.tenant ?? "default",
       onAttemptFailed: (err) => {
-        if (attemptMayHaveApplied(tool as Tool, err)) mayHaveActed = true;
+        // An attempt cut short by the run's stop or its deadline may have been sent: not a verdict.
+        if (attemptMayHaveApplied(tool as Tool, err) || (signal.aborted && !effectNotApplied(err)))
+          mayHaveActed = true;
       },
     }));
   } catch (err) {

@@ -394,6 +394,9 @@ export class Execution {
     requireNotCancelled = false,
   ): Promise<void> {
     if (this.closed) throw new CancelledError(this.run.id, "this execution has ended");
+    // What a step concludes after its execution gave the run up is not to be trusted: its calls
+    // were aborted by the stop, not answered. The next execution settles them from the journal.
+    if (this.givingUp && this.stopping) throw this.stopping.error;
     await this.commit(events, extra, requireNotCancelled);
   }
 
