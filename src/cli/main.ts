@@ -174,7 +174,7 @@ program
 program
   .command("bench")
   .description(
-    "reproduce a failure mode and measure Flotilla against a baseline (crash, journal, retry, fleet, runaway, vector)",
+    "reproduce a failure mode and measure Flotilla against a baseline (crash, faults, journal, retry, fleet, runaway, vector)",
   )
   .argument("<name>")
   .addOption(storeOption().default(undefined, "temporary stores"))

@@ -1,4 +1,5 @@
 import { crashBench } from "../../../bench/crash/index.js";
+import { faultsBench } from "../../../bench/faults/index.js";
 import { fleetBench } from "../../../bench/fleet.js";
 import { journalBench } from "../../../bench/journal.js";
 import { redisSkipReason, redisUrl } from "../../../bench/support/redis.js";
@@ -31,6 +32,17 @@ const BENCHES: Record<string, { usesPostgres: boolean; run: Bench }> = {
         seed: o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(o.seed),
         kills: o.quick ? { sqlite: 8, postgres: 12 } : { sqlite: 80, postgres: 130 },
         ...(postgresUrl ? { postgresUrl } : {}),
+        onProgress,
+      }),
+  },
+  faults: {
+    usesPostgres: true,
+    // Each scenario gets a fresh database of its own on the test server (DATABASE_URL or PG*).
+    run: (o, postgresUrl, onProgress) =>
+      faultsBench({
+        seed: o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(o.seed),
+        ...(o.quick ? { quick: true } : {}),
+        ...(postgresUrl ? { newDatabase: freshDatabase } : {}),
         onProgress,
       }),
   },

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { faultsBench } from "../bench/faults/index.js";
+
+const COUNTERS = [
+  "runs",
+  "completed",
+  "parked",
+  "failed",
+  "duplicateEffects",
+  "blindReexecutions",
+  "runsLost",
+  "failedByInfrastructure",
+  "crossRunFailures",
+  "phantoms",
+  "missingEffects",
+  "injected",
+] as const;
+
+void test("the fault benchmark reports every counter per scenario and in total", async () => {
+  const seed = Number(process.env.FLOTILLA_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  process.stderr.write(`# bench faults seed ${seed} (replay with FLOTILLA_SEED=${seed})\n`);
+  const out = await faultsBench({
+    seed,
+    quick: true,
+    faults: ["store-errors", "bad-payloads"],
+    stores: ["sqlite"],
+  });
+  assert.equal(out.seed, seed);
+  const scenarios = out.scenarios as Record<string, unknown>[];
+  assert.deepEqual(
+    scenarios.map((s) => `${String(s.fault)}/${String(s.store)}`),
+    ["store-errors/sqlite", "bad-payloads/sqlite"],
+  );
+  const totals = out.totals as Record<string, unknown>;
+  for (const key of COUNTERS) {
+    let sum = 0;
+    for (const s of scenarios) {
+      assert.equal(s.error, undefined, `${String(s.fault)}: ${String(s.error)}`);
+      assert.ok(
+        Number.isInteger(s[key]) && (s[key] as number) >= 0,
+        `${key} in ${String(s.fault)}`,
+      );
+      sum += s[key] as number;
+    }
+    assert.equal(totals[key], sum, `totals.${key}`);
+  }
+  for (const s of scenarios) {
+    const n = (k: (typeof COUNTERS)[number]) => s[k] as number;
+    assert.ok(n("runs") > 0 && n("injected") > 0, `${String(s.fault)} ran no faults`);
+    // Every started run is counted once: finished one way, or lost.
+    assert.equal(n("completed") + n("parked") + n("failed") + n("runsLost"), n("runs"));
+    // The targets: nothing repeated, lost, failed by the infrastructure or unaccounted for.
+    for (const target of [
+      "duplicateEffects",
+      "blindReexecutions",
+      "runsLost",
+      "failedByInfrastructure",
+      "crossRunFailures",
+      "phantoms",
+      "missingEffects",
+    ] as const)
+      assert.equal(
+        n(target),
+        0,
+        `${target} in ${String(s.fault)} (seed ${seed}): ${JSON.stringify(s.anomalies ?? [])}`,
+      );
+  }
+});
