@@ -298,6 +298,34 @@ describe("outcomes", () => {
     await f.close();
   });
 
+  it("a call that never answers cannot hold its run past the tool's deadline", async () => {
+    const f = await openOn(tempStore());
+    const witness = new Witness();
+    const send = f.tool("fax.send", {
+      effect: "irreversible",
+      key: () => "fax:1",
+      timeoutMs: 300,
+      // Acts, then never answers, and ignores its signal.
+      run: () => {
+        witness.perform("fax:1");
+        return new Promise<string>(() => undefined);
+      },
+      reconcile: async () =>
+        witness.performed.has("fax:1")
+          ? { status: "done", result: "sent" }
+          : { status: "not-done" },
+    });
+    const agent = f.agent("faxer", (ctx) => ctx.call(send, {}));
+    const run = await f.start(agent, null);
+    assert.equal(await run.result({ timeoutMs: 10_000 }), "sent");
+    const committed = (await f.store.readJournal(run.id)).find(
+      (e) => e.type === "effect.committed",
+    );
+    assert.equal((committed?.data as { reconciled?: boolean }).reconciled, true);
+    assert.equal(witness.performed.get("fax:1"), 1);
+    await f.close();
+  });
+
   it("an agent returning what JSON cannot hold fails with a typed error instead of hanging", async () => {
     const f = await openOn(tempStore());
     const big = f.agent("bigint", async () => ({ total: 10n }));

@@ -32,3 +32,49 @@ export function setLongTimeout(fn: () => void, ms: number): LongTimeout {
   };
   return handle;
 }
+
+export interface DeadlineSignal {
+  /** Aborts with `parent`'s reason, or with `timeout` once the time is up. */
+  readonly signal: AbortSignal;
+  /** The error the signal aborts with when the time is up (a DOMException named TimeoutError). */
+  readonly timeout: Error;
+  /**
+   * Rejects with `timeout` once the time is up (never if disposed first):
+   * race work against it, so work that ignores its signal cannot outlive the
+   * deadline.
+   */
+  readonly expired: Promise<never>;
+  /** Clears the timer and the link to `parent`; call it when the work is done. */
+  dispose(): void;
+}
+
+/**
+ * `AbortSignal.any([parent, AbortSignal.timeout(ms)])` without its trap: a
+ * timeout signal held only by a composite can be garbage-collected before it
+ * fires (nodejs/node#57736), and a call then waits forever. Here the timer
+ * holds the controller, and `dispose` releases both.
+ */
+export function abortAfter(parent: AbortSignal, ms: number): DeadlineSignal {
+  const controller = new AbortController();
+  const timeout = new DOMException(`the deadline of ${ms} ms has passed`, "TimeoutError");
+  const onParent = () => controller.abort(parent.reason);
+  let expire!: (err: Error) => void;
+  const expired = new Promise<never>((_, reject) => (expire = reject));
+  // Nobody need be listening when it fires.
+  expired.catch(() => undefined);
+  const timer = setLongTimeout(() => {
+    controller.abort(timeout);
+    expire(timeout);
+  }, ms);
+  if (parent.aborted) onParent();
+  else parent.addEventListener("abort", onParent, { once: true });
+  return {
+    signal: controller.signal,
+    timeout,
+    expired,
+    dispose: () => {
+      timer.clear();
+      parent.removeEventListener("abort", onParent);
+    },
+  };
+}

@@ -6,6 +6,7 @@ import {
 } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
+import { abortAfter } from "../core/timers.js";
 import type { Execution } from "../runtime/Execution.js";
 import { attemptMayHaveApplied } from "./outcome.js";
 import { reconcileThenSettle } from "./recover.js";
@@ -38,23 +39,34 @@ export async function attempt<A, R>(
   const { exec, tool, step } = call;
   exec.checkLease();
   const left = Math.max(0, attemptDeadline - exec.host.clock.now());
-  const signal = AbortSignal.any([call.signal, AbortSignal.timeout(left)]);
+  const deadline = abortAfter(call.signal, left);
+  const signal = deadline.signal;
   let mayHaveActed = false;
   let result: R;
   try {
-    ({ value: result } = await runTool(exec.host, tool, call.args, {
-      idempotencyKey: call.key,
-      signal,
-      firstAttempt: n,
-      deadline: attemptDeadline,
-      tenant: exec.run.tenant ?? "default",
-      onAttemptFailed: (err) => {
-        // An attempt cut short by the run's stop or its deadline may have been sent: not a verdict.
-        if (attemptMayHaveApplied(tool as Tool, err) || (signal.aborted && !effectNotApplied(err)))
-          mayHaveActed = true;
-      },
-    }));
+    // A tool that ignores its signal still cannot hold the step past the deadline.
+    ({ value: result } = await Promise.race([
+      runTool(exec.host, tool, call.args, {
+        idempotencyKey: call.key,
+        signal,
+        firstAttempt: n,
+        deadline: attemptDeadline,
+        tenant: exec.run.tenant ?? "default",
+        onAttemptFailed: (err) => {
+          // An attempt cut short by the run's stop or its deadline may have been sent: not a verdict.
+          if (
+            attemptMayHaveApplied(tool as Tool, err) ||
+            (signal.aborted && !effectNotApplied(err))
+          )
+            mayHaveActed = true;
+        },
+      }),
+      deadline.expired,
+    ]));
   } catch (err) {
+    deadline.dispose();
+    // Out of time with the call unanswered: the request may have left.
+    if (err === deadline.timeout) mayHaveActed = true;
     if (mayHaveActed) {
       // A lost answer is not a failure: the effect may have happened.
       if (!call.signal.aborted && tool.reconcile)
@@ -74,6 +86,7 @@ export async function attempt<A, R>(
     );
     throw new StepFailedError(step, error, { cause: err });
   }
+  deadline.dispose();
   return settleCommitted(call, result, {});
 }
 

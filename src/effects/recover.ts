@@ -1,10 +1,11 @@
 import { isFlotillaError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
+import { abortAfter } from "../core/timers.js";
 import type { EffectIntent, StepRecord } from "../journal/JournalIndex.js";
 import type { Execution } from "../runtime/Execution.js";
 import { attempt, park, settleCommitted, type EffectCall } from "./attempt.js";
 import { callDeadline } from "./perform.js";
-import type { Reconciliation, Tool } from "./Tool.js";
+import { DEFAULT_TOOL_TIMEOUT_MS, type Reconciliation, type Tool } from "./Tool.js";
 
 /**
  * An effect with an intent and no outcome: its call was cut short. An
@@ -73,11 +74,18 @@ export async function reconcileThenSettle<A, R>(
   await waitPast(exec, signal, step, inFlightUntil);
   exec.checkLease();
   let found: Reconciliation<R>;
+  // A question that gets no answer is as good as "unknown": it may not hang the run.
+  const asking = abortAfter(signal, tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS);
   try {
-    found = await tool.reconcile!(call.args, { idempotencyKey: key, signal, attempt: attempts });
+    found = await Promise.race([
+      tool.reconcile!(call.args, { idempotencyKey: key, signal: asking.signal, attempt: attempts }),
+      asking.expired,
+    ]);
   } catch (err) {
     if (signal.aborted) throw err;
     return park(call);
+  } finally {
+    asking.dispose();
   }
   if (found.status === "done") return settleCommitted(call, found.result, { reconciled: true });
   if (found.status === "not-done") return reattempt(call, attempts + 1, { reconciled: "not-done" });
