@@ -44,6 +44,9 @@ async function withWorkers(
   });
 }
 
+/** How long a successor may wait for a frozen SQLite owner (its heartbeat goes stale after 30 s). */
+const SUCCESSOR_WAIT_MS = 45_000;
+
 /**
  * A worker is frozen (SIGSTOP) with calls in flight for longer than its
  * lease; another takes its runs over; then it is thawed and must not act on
@@ -66,10 +69,24 @@ export function zombieWorker(setup: ScenarioSetup): Promise<ScenarioResult> {
       victim.freeze();
       injected++;
       if (sqlite) {
-        owner = await spawn();
-        await delay(1_500);
-      } else await delay(LEASE_MS * 3);
-      victim.thaw();
+        // Frozen inside a transaction, it holds SQLite's write lock and no successor can register:
+        // thawed after a bounded wait then, as a paused VM would be resumed.
+        const successor = spawn();
+        const took = await Promise.race([
+          successor.then(() => true),
+          delay(SUCCESSOR_WAIT_MS).then(() => false),
+        ]);
+        if (!took)
+          session.anomalies.push(
+            `stop ${i + 1}: the frozen worker held the SQLite write lock; thawed before a successor registered`,
+          );
+        if (took) await delay(1_500);
+        victim.thaw();
+        owner = await successor;
+      } else {
+        await delay(LEASE_MS * 3);
+        victim.thaw();
+      }
       await delay(1_000);
     }
     return injected;
