@@ -109,6 +109,7 @@ export class Execution {
    * starts no LLM call, tool or reconcile: another worker may own the run.
    */
   private leaseValidUntil: number;
+  private fenceTimer: LongTimeout | undefined;
   /**
    * Effect steps whose write before the call (intent, attempt) failed with a
    * store fault: this execution never called their tool. Journaled when the
@@ -126,11 +127,24 @@ export class Execution {
     leaseValidUntil = Number.POSITIVE_INFINITY,
   ) {
     this.leaseValidUntil = leaseValidUntil;
+    this.armFence();
   }
 
   /** A renewal succeeded: the lease is provably held until `until`. */
   confirmLease(until: number): void {
-    this.leaseValidUntil = Math.max(this.leaseValidUntil, until);
+    if (until <= this.leaseValidUntil) return;
+    this.leaseValidUntil = until;
+    this.armFence();
+  }
+
+  /** Fences the moment the lease can no longer be proven, not at the next heartbeat. */
+  private armFence(): void {
+    this.fenceTimer?.clear();
+    if (!Number.isFinite(this.leaseValidUntil) || this.closed) return;
+    this.fenceTimer = setLongTimeout(() => {
+      // Timers may fire a millisecond early: look again then.
+      if (!this.fenceIfExpired()) this.armFence();
+    }, this.leaseValidUntil - Date.now()).unref();
   }
 
   /**
@@ -512,6 +526,7 @@ export class Execution {
   private close(outcome: ExecutionOutcome): void {
     this.closed = true;
     this.deadlineTimer?.clear();
+    this.fenceTimer?.clear();
     if (!this.controller.signal.aborted && outcome !== "suspended") this.controller.abort();
     if (outcome !== "lease-lost" && outcome !== "suspended" && outcome !== "interrupted")
       this.host.settled(this.run.id);
