@@ -334,8 +334,12 @@ describe("effects", () => {
       effect: "idempotent",
       run: (_a: null, { signal }) => {
         started();
+        // Stopped before sending, and it says so: the effect certainly did not happen.
+        // (A plain error here would leave the outcome unknown: the request may have left.)
         return new Promise((_, reject) =>
-          signal.addEventListener("abort", () => reject(new Error("aborted"))),
+          signal.addEventListener("abort", () =>
+            reject(new ToolRejectedError("aborted before sending")),
+          ),
         );
       },
     });
