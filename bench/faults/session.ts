@@ -132,10 +132,24 @@ export class Session {
     return n;
   }
 
-  /** Waits until every started run settled, or `maxMs` passed. */
+  /**
+   * Waits until every started run settled, until nothing moved for
+   * `STALL_MS` (no run settled, no effect performed or refused: what is left
+   * is lost), or `maxMs` passed. A slow fleet is given its time; a stuck one is not.
+   */
   async settle(maxMs: number): Promise<void> {
     const deadline = Date.now() + maxMs;
-    while (Date.now() < deadline && (await this.unsettled()) > 0) await delay(200);
+    let last = "";
+    let movedAt = Date.now();
+    for (;;) {
+      const left = await this.unsettled();
+      if (left === 0 || Date.now() >= deadline) return;
+      const { performed, dropped, refusedLate } = this.service;
+      const now = `${left}/${performed.length}/${dropped}/${refusedLate}`;
+      if (now !== last) [last, movedAt] = [now, Date.now()];
+      else if (Date.now() - movedAt >= STALL_MS) return;
+      await delay(200);
+    }
   }
 
   /** Counts what happened, once the runs settled; anomalies explain any nonzero target. */
@@ -164,8 +178,11 @@ export class Session {
   }
 }
 
-/** How long a scenario's runs settle once its fault stopped. */
-export const SETTLE_MS = 60_000;
+/** The longest a scenario's runs may take to settle once its fault stopped. */
+export const SETTLE_MS = 300_000;
+
+/** Runs that made no progress for this long are counted lost (longer than the 30 s cap of an interrupted run's backoff). */
+const STALL_MS = 45_000;
 
 /** Opens a session, runs `body` in it, and closes it whatever happens. */
 export async function withSession(
