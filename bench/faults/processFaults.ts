@@ -76,12 +76,19 @@ export function zombieWorker(setup: ScenarioSetup): Promise<ScenarioResult> {
           successor.then(() => true),
           delay(SUCCESSOR_WAIT_MS).then(() => false),
         ]);
-        if (!took)
+        if (took) {
+          await delay(1_500);
+          victim.thaw();
+        } else {
           session.anomalies.push(
             `stop ${i + 1}: the frozen worker held the SQLite write lock; thawed before a successor registered`,
           );
-        if (took) await delay(1_500);
-        victim.thaw();
+          // Thawed, it is the live owner again and acts as a zombie a while; its successor can
+          // only register once it is gone.
+          victim.thaw();
+          await delay(1_000);
+          await victim.kill();
+        }
         owner = await successor;
       } else {
         await delay(LEASE_MS * 3);
