@@ -120,33 +120,43 @@ export class Session {
 
   /** Started runs not yet in a final state (parked counts as final: it waits for a human). */
   async unsettled(): Promise<number> {
-    let n = 0;
+    return (await this.unsettledRuns()).count;
+  }
+
+  /** How many runs are unsettled, and whether one of them waits on a timer still ahead. */
+  private async unsettledRuns(): Promise<{ count: number; timerAhead: boolean }> {
+    let count = 0;
+    let timerAhead = false;
     for (const { id } of this.started) {
       try {
         const run = await this.inner.getRun(id);
-        if (!isSettled(run) && !(await parkedBelow(this.inner, run))) n++;
+        if (isSettled(run) || (await parkedBelow(this.inner, run))) continue;
+        count++;
+        if (run?.status === "waiting" && run.wakeAt !== null && run.wakeAt > Date.now())
+          timerAhead = true;
       } catch {
-        n++;
+        count++;
       }
     }
-    return n;
+    return { count, timerAhead };
   }
 
   /**
    * Waits until every started run settled, until nothing moved for
-   * `STALL_MS` (no run settled, no effect performed or refused: what is left
-   * is lost), or `maxMs` passed. A slow fleet is given its time; a stuck one is not.
+   * `STALL_MS` (no run settled, no effect performed or refused, no run
+   * waiting on a timer still ahead: what is left is lost), or `maxMs` passed. A slow fleet is given its time; a stuck one is not.
    */
   async settle(maxMs: number): Promise<void> {
     const deadline = Date.now() + maxMs;
     let last = "";
     let movedAt = Date.now();
     for (;;) {
-      const left = await this.unsettled();
+      const { count: left, timerAhead } = await this.unsettledRuns();
       if (left === 0 || Date.now() >= deadline) return;
       const { performed, dropped, refusedLate } = this.service;
       const now = `${left}/${performed.length}/${dropped}/${refusedLate}`;
-      if (now !== last) [last, movedAt] = [now, Date.now()];
+      // A run waiting on a timer (e.g. for a call's deadline to pass before reconciling) is not stuck.
+      if (now !== last || timerAhead) [last, movedAt] = [now, Date.now()];
       else if (Date.now() - movedAt >= STALL_MS) return;
       await delay(200);
     }
