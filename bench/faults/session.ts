@@ -130,10 +130,12 @@ export class Session {
     for (const { id } of this.started) {
       try {
         const run = await this.inner.getRun(id);
-        if (isSettled(run) || (await parkedBelow(this.inner, run))) continue;
+        if (isSettled(run)) continue;
+        // A parent waiting on a parked child may still have its own timer ahead (a reconcile).
+        const timer = run?.status === "waiting" && run.wakeAt !== null && run.wakeAt > Date.now();
+        if (!timer && (await parkedBelow(this.inner, run))) continue;
         count++;
-        if (run?.status === "waiting" && run.wakeAt !== null && run.wakeAt > Date.now())
-          timerAhead = true;
+        timerAhead ||= timer;
       } catch {
         count++;
       }
