@@ -53,6 +53,7 @@ const optionsSchema = z.object({
     .record(z.string(), z.object({ name: z.string(), complete: z.function() }).loose())
     .optional(),
   workerId: z.string().min(1).optional(),
+  poolSize: z.number().int().min(1).max(1_000).optional(),
   inlineSleepMs: z.number().min(0).optional(),
   stopGraceMs: z.number().min(0).optional(),
   worker: z.union([z.literal(false), z.object({}).loose()]).optional(),
@@ -73,6 +74,11 @@ export interface FlotillaOptions {
   clock?: Clock;
   /** Names this process in leases and journals. Default: host:pid:random. */
   workerId?: string;
+  /**
+   * PostgreSQL connections this process may open (LISTEN excluded). Default:
+   * the in-process worker's concurrency + 4, at least 10 and at most 64.
+   */
+  poolSize?: number;
   /** Sleeps up to this long are waited in-process; longer ones release the worker. Default 2 s. */
   inlineSleepMs?: number;
   /** How long a cancelled or parked run may take to unwind. Default 10 s. */
@@ -151,7 +157,10 @@ export class Flotilla implements WorkerHost {
   static async open(options: FlotillaOptions = {}): Promise<Flotilla> {
     parseOptions(optionsSchema, options, "Flotilla.open");
     const given = options.store;
-    const store = typeof given === "object" ? given : await openStore(given ?? DEFAULT_STORE);
+    const concurrency = (options.worker || {}).concurrency ?? 16;
+    const poolSize = options.poolSize ?? Math.min(64, Math.max(10, concurrency + 4));
+    const store =
+      typeof given === "object" ? given : await openStore(given ?? DEFAULT_STORE, { poolSize });
     return new Flotilla(store, typeof given !== "object", options);
   }
 

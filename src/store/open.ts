@@ -10,6 +10,8 @@ export const DEFAULT_STORE = "./.flotilla/flotilla.db";
 export interface OpenStoreOptions {
   /** Listen for wake-ups (PostgreSQL). Default true; one-shot CLI reads turn it off. */
   listen?: boolean;
+  /** PostgreSQL connections in the pool (LISTEN excluded). Default 10. */
+  poolSize?: number;
 }
 
 /**
@@ -29,7 +31,7 @@ export async function openStore(
     );
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    return PostgresStore.open(url, options.listen === undefined ? {} : { listen: options.listen });
+    return PostgresStore.open(url, options);
   }
   const schemeMatch = /^([a-z][a-z0-9+.-]*):(?!\\)/i.exec(url);
   if (

@@ -39,6 +39,11 @@ export function isTerminal(status: RunStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }
 
+/** Whether a caller waiting for the run's result stops waiting: it ended, or parked for a human. */
+export function settles(status: RunStatus): boolean {
+  return status === "parked" || isTerminal(status);
+}
+
 /** The run projection: derived from the journal, kept in the same transaction. */
 export interface RunRecord {
   id: string;

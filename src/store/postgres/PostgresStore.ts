@@ -57,8 +57,17 @@ export class PostgresStore extends StoreNotifier implements Store {
     this.committer = new GroupCommitter((batch) => applyBatch(pool, batch));
   }
 
-  static async open(url: string, options: { listen?: boolean } = {}): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, max: 8, keepAlive: true });
+  static async open(
+    url: string,
+    options: { listen?: boolean; poolSize?: number } = {},
+  ): Promise<PostgresStore> {
+    // Pipeline mode: statements sent together cost one round trip (see pipeline.ts).
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      keepAlive: true,
+      pipeline: true,
+    });
     // A connection the server drops emits 'error' on its client: on an idle
     // client the pool discards it, on a checked-out one the query in flight
     // rejects (and the client is released as broken). Unlistened, the event

@@ -5,13 +5,14 @@ import {
   NotFoundError,
   PayloadRejectedError,
 } from "../../core/errors.js";
-import type { Commit } from "../types.js";
+import { settles, type Commit } from "../types.js";
 import * as deadLetters from "./deadLetters.js";
 import * as effects from "./effects.js";
 import * as journal from "./journal.js";
-import { notifyRunnable } from "./notify.js";
+import { CHANNEL } from "./notify.js";
+import { pipeline } from "./pipeline.js";
 import * as runs from "./runs.js";
-import { NOW_MS } from "./sql.js";
+import type { Statement } from "./sql.js";
 import { inTransaction } from "./transaction.js";
 
 /** Deadlock and serialization failures: the batch is retried as a whole. */
@@ -30,26 +31,46 @@ function sqlState(err: unknown): string | undefined {
   return typeof code === "string" && code.length === 5 ? code : undefined;
 }
 
+/** The SQLSTATE `flotilla_fence` raises when a commit's fence does not hold. */
+const FENCE_REFUSED = "FLF01";
+
 /**
  * Applies a batch of commits in one transaction, up to five attempts; returns,
- * per commit, the error that rejected it. When the database refuses data, the
- * batch is applied again with a savepoint per commit, so the commit whose
- * payload was refused fails alone (PayloadRejectedError) and the others land.
+ * per commit, the error that rejected it. The fence check and every write are
+ * sent in one round trip; a commit whose fence does not hold aborts that
+ * attempt and the batch is sent again without it (fences rarely fail). When
+ * the database refuses data, the batch is applied again with a savepoint per
+ * commit, so the commit whose payload was refused fails alone
+ * (PayloadRejectedError) and the others land.
  */
 export async function applyBatch(pool: pg.Pool, batch: Commit[]): Promise<(Error | undefined)[]> {
+  const outcomes: (Error | undefined)[] = batch.map(() => undefined);
+  let pending = batch.map((_, i) => i);
   let isolate = false;
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    const commits = pending.map((i) => batch[i] as Commit);
     try {
-      return await inTransaction(pool, (c) =>
-        isolate ? applyIsolated(c, batch) : applyBatchIn(c, batch),
-      );
+      if (isolate) {
+        const refused = await inTransaction(pool, (c) => applyIsolated(c, commits));
+        refused.forEach((err, j) => (outcomes[pending[j] as number] = err));
+      } else await pipeline(pool, [fence(commits, true), ...statements(commits)], true);
+      return outcomes;
     } catch (err) {
       const code = sqlState(err);
+      if (code === FENCE_REFUSED) {
+        const verdicts = JSON.parse((err as { detail: string }).detail) as (string | null)[];
+        verdicts.forEach((v, j) => {
+          if (v !== null) outcomes[pending[j] as number] = refusal(v, commits[j]?.runId ?? "");
+        });
+        pending = pending.filter((_, j) => verdicts[j] === null);
+        continue;
+      }
       if (attempt >= 5 || code === undefined) throw err;
-      if (DATA_CLASSES.has(code.slice(0, 2)) && !isolate && batch.length > 1) isolate = true;
+      if (DATA_CLASSES.has(code.slice(0, 2)) && !isolate && pending.length > 1) isolate = true;
       else if (!RETRYABLE_CODES.has(code)) throw rejectedIfData(err);
     }
   }
+  return outcomes;
 }
 
 /** A lone commit whose data was refused gets the typed error; anything else stays as it is. */
@@ -63,27 +84,41 @@ function rejectedIfData(err: unknown): unknown {
   );
 }
 
-/**
- * Applies a batch with a fixed number of statements whatever its size: lock
- * the runs involved (in id order, so concurrent batches cannot deadlock on
- * them), check each commit's fence, then insert everything accepted in bulk.
- */
-async function applyBatchIn(c: pg.PoolClient, batch: Commit[]): Promise<(Error | undefined)[]> {
-  const outcomes = await checkFences(c, batch);
-  const ok = batch.filter((_, i) => outcomes[i] === undefined);
-  if (await write(c, ok)) await notifyRunnable(c);
-  return outcomes;
+function refusal(verdict: string, runId: string): Error {
+  if (verdict === "not-found") return new NotFoundError("run", runId);
+  if (verdict === "cancelled") return new CancelledError(runId);
+  return new LeaseLostError(runId);
+}
+
+/** The fence check of a batch: locks the runs it writes or wakes, then checks each commit. */
+function fence(batch: readonly Commit[], raise: boolean): Statement {
+  const lockIds = [...new Set(batch.flatMap((b) => [b.runId, ...(b.wake ?? [])]))].sort();
+  const leased = (b: Commit) => ("leaseToken" in b.fence ? b.fence : undefined);
+  return {
+    text: "SELECT flotilla_fence($1, $2, $3, $4, $5, $6) AS verdicts",
+    values: [
+      batch.map((b) => b.runId),
+      batch.map((b) => leased(b)?.leaseToken ?? null),
+      batch.map((b) => leased(b)?.requireNotCancelled === true),
+      batch.map((b) => ("unleasedIn" in b.fence ? b.fence.unleasedIn.join(",") : null)),
+      lockIds,
+      raise,
+    ],
+  };
 }
 
 /** The slow path: one savepoint per commit, so a refused payload rejects its own commit only. */
 async function applyIsolated(c: pg.PoolClient, batch: Commit[]): Promise<(Error | undefined)[]> {
-  const outcomes = await checkFences(c, batch);
-  let runnable = false;
+  const check = fence(batch, false);
+  const { rows } = await c.query<{ verdicts: (string | null)[] }>(check.text, check.values);
+  const outcomes = (rows[0]?.verdicts ?? []).map((v, i) =>
+    v === null ? undefined : refusal(v, batch[i]?.runId ?? ""),
+  );
   for (const [i, commit] of batch.entries()) {
     if (outcomes[i] !== undefined) continue;
     await c.query("SAVEPOINT one_commit");
     try {
-      runnable = (await write(c, [commit])) || runnable;
+      for (const s of statements([commit])) await c.query(s.text, s.values);
       await c.query("RELEASE SAVEPOINT one_commit");
     } catch (err) {
       const code = sqlState(err);
@@ -92,65 +127,54 @@ async function applyIsolated(c: pg.PoolClient, batch: Commit[]): Promise<(Error 
       outcomes[i] = rejectedIfData(err) as Error;
     }
   }
-  if (runnable) await notifyRunnable(c);
   return outcomes;
 }
 
-/** Writes commits whose fences hold; returns whether runs may have become claimable. */
-async function write(c: pg.PoolClient, ok: readonly Commit[]): Promise<boolean> {
-  if (ok.length === 0) return false;
-  const blobs = ok.flatMap((b) => b.blobs ?? []);
-  const newRuns = ok.flatMap((b) => b.newRuns ?? []);
-  const events = ok.flatMap((b) => b.events.map((e) => ({ runId: b.runId, ...e })));
-  const effectUpdates = ok.flatMap((b) => b.effects ?? []);
-  const wake = ok.flatMap((b) => b.wake ?? []);
-
-  await journal.putBlobs(c, blobs);
-  await runs.insert(c, newRuns);
-  await journal.append(c, events);
-  await effects.upsert(c, effectUpdates);
-  for (const b of ok) {
-    if (b.deadLetter) await deadLetters.insert(c, b.deadLetter);
-    if (b.deadLetterUpdate) await deadLetters.update(c, b.deadLetterUpdate);
-  }
-  const statuses = await runs.applyChanges(c, changesByRun(ok));
-  await runs.wake(c, wake);
-  return (
-    newRuns.length > 0 ||
-    wake.length > 0 ||
-    statuses.some((s) => s === "pending" || s === "waiting")
-  );
+/**
+ * The writes of commits whose fences hold, a fixed number of statements
+ * whatever the batch's size, each built before any is sent; ends with the
+ * notifications the batch owes (runs that may have become claimable, runs
+ * that settled).
+ */
+function statements(ok: readonly Commit[]): Statement[] {
+  const out = [
+    journal.putBlobs(ok.flatMap((b) => b.blobs ?? [])),
+    runs.insert(ok.flatMap((b) => b.newRuns ?? [])),
+    journal.append(ok.flatMap((b) => b.events.map((e) => ({ runId: b.runId, ...e })))),
+    ...effects.upsert(ok.flatMap((b) => b.effects ?? [])),
+    ...ok.flatMap((b) => [
+      b.deadLetter && deadLetters.insert(b.deadLetter),
+      b.deadLetterUpdate && deadLetters.update(b.deadLetterUpdate),
+    ]),
+    runs.applyChanges(changesByRun(ok)),
+    runs.wake(ok.flatMap((b) => b.wake ?? [])),
+    notifications(ok),
+  ];
+  return out.filter((s): s is Statement => s !== undefined);
 }
 
-/** Locks the runs the batch writes or wakes; returns, per commit, the error its fence raises. */
-async function checkFences(c: pg.PoolClient, batch: Commit[]): Promise<(Error | undefined)[]> {
-  const lockIds = [...new Set(batch.flatMap((b) => [b.runId, ...(b.wake ?? [])]))].sort();
-  const { rows } = await c.query<{
-    id: string;
-    status: string;
-    lease_token: string | null;
-    leased: boolean;
-    cancel_requested: boolean;
-  }>(
-    `SELECT id, status, lease_token, cancel_requested,
-       (lease_token IS NOT NULL AND lease_expires_at >= ${NOW_MS}) AS leased
-     FROM runs WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
-    [lockIds],
+/**
+ * What the batch announces once it commits: runs that may have become
+ * claimable (new runs, wake-ups, a run suspended or released as pending or
+ * waiting) and runs that settled, for callers waiting on their results.
+ */
+function notifications(ok: readonly Commit[]): Statement | undefined {
+  const runnable = ok.some(
+    (b) =>
+      (b.newRuns?.length ?? 0) > 0 ||
+      (b.wake?.length ?? 0) > 0 ||
+      b.status?.status === "pending" ||
+      b.status?.status === "waiting",
   );
-  const locked = new Map(rows.map((r) => [r.id, r]));
-  return batch.map((b): Error | undefined => {
-    const run = locked.get(b.runId);
-    if (!run) return new NotFoundError("run", b.runId);
-    if ("leaseToken" in b.fence) {
-      if (run.lease_token !== b.fence.leaseToken) return new LeaseLostError(b.runId);
-      if (b.fence.requireNotCancelled && run.cancel_requested) return new CancelledError(b.runId);
-      return undefined;
-    }
-    if (run.leased || !b.fence.unleasedIn.includes(run.status as never)) {
-      return new LeaseLostError(b.runId);
-    }
-    return undefined;
-  });
+  const settled = ok
+    .filter((b) => b.status && settles(b.status.status))
+    .map((b) => `settled:${b.runId}`);
+  const payloads = runnable ? ["runnable", ...settled] : settled;
+  if (payloads.length === 0) return undefined;
+  return {
+    text: `SELECT pg_notify('${CHANNEL}', p) FROM unnest($1::text[]) AS p`,
+    values: [payloads],
+  };
 }
 
 /** One row per run: UPDATE … FROM applies only one match per target row. */

@@ -5,7 +5,7 @@ import type {
   NewDeadLetter,
 } from "../../deadletter/types.js";
 import { deadLetterValues, rowToDeadLetter } from "../rows.js";
-import { NOW_MS, type Queryable, type Row } from "./sql.js";
+import { NOW_MS, type Queryable, type Row, type Statement } from "./sql.js";
 
 export async function list(db: Queryable, filter: DeadLetterFilter): Promise<DeadLetter[]> {
   const { rows } = await db.query<Row>(
@@ -22,17 +22,17 @@ export async function get(db: Queryable, id: string): Promise<DeadLetter | undef
   return row ? rowToDeadLetter(row, "postgres") : undefined;
 }
 
-export async function insert(db: Queryable, d: NewDeadLetter): Promise<void> {
-  await db.query(
-    `INSERT INTO dead_letters (id, run_id, root_id, agent, tenant, class, status, error, context, created_at, updated_at)
+export function insert(d: NewDeadLetter): Statement {
+  return {
+    text: `INSERT INTO dead_letters (id, run_id, root_id, agent, tenant, class, status, error, context, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, ${NOW_MS}, ${NOW_MS}) ON CONFLICT DO NOTHING`,
-    deadLetterValues(d),
-  );
+    values: deadLetterValues(d),
+  };
 }
 
-export async function update(db: Queryable, u: DeadLetterUpdate): Promise<void> {
-  await db.query(
-    `UPDATE dead_letters SET status = $1, resolution = $2, updated_at = ${NOW_MS} WHERE id = $3`,
-    [u.status, JSON.stringify(u.resolution), u.id],
-  );
+export function update(u: DeadLetterUpdate): Statement {
+  return {
+    text: `UPDATE dead_letters SET status = $1, resolution = $2, updated_at = ${NOW_MS} WHERE id = $3`,
+    values: [u.status, JSON.stringify(u.resolution), u.id],
+  };
 }

@@ -1,6 +1,6 @@
 import { rowToEffect, toJsonText } from "../rows.js";
 import type { EffectClaim, EffectRecord, EffectUpdate } from "../types.js";
-import { NOW_MS, type Queryable, type Row } from "./sql.js";
+import { NOW_MS, type Queryable, type Row, type Statement } from "./sql.js";
 
 /**
  * Registers the tool's key for this (run, step) unless some unit of work
@@ -45,8 +45,8 @@ export async function get(
  * the same order. One statement may not touch a row twice, so a batch that
  * names a key more than once is written in as many statements, in batch order.
  */
-export async function upsert(db: Queryable, updates: readonly EffectUpdate[]): Promise<void> {
-  for (const round of distinctKeyRounds(updates)) await upsertDistinct(db, round);
+export function upsert(updates: readonly EffectUpdate[]): Statement[] {
+  return distinctKeyRounds(updates).map(upsertDistinct);
 }
 
 function distinctKeyRounds(updates: readonly EffectUpdate[]): EffectUpdate[][] {
@@ -61,19 +61,19 @@ function distinctKeyRounds(updates: readonly EffectUpdate[]): EffectUpdate[][] {
   return rounds;
 }
 
-async function upsertDistinct(db: Queryable, updates: readonly EffectUpdate[]): Promise<void> {
+function upsertDistinct(updates: readonly EffectUpdate[]): Statement {
   const effects = [...updates].sort((a, b) =>
     a.tool === b.tool ? (a.key < b.key ? -1 : 1) : a.tool < b.tool ? -1 : 1,
   );
-  await db.query(
-    `INSERT INTO effects AS e (key, run_id, step, tool, state, result, updated_at)
+  return {
+    text: `INSERT INTO effects AS e (key, run_id, step, tool, state, result, updated_at)
      SELECT key, run_id, step, tool, state, result, ${NOW_MS}
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
        AS t(key, run_id, step, tool, state, result)
      ON CONFLICT (tool, key) DO UPDATE SET state = excluded.state, result = excluded.result,
        updated_at = excluded.updated_at
      WHERE e.run_id = excluded.run_id AND e.step = excluded.step`,
-    [
+    values: [
       effects.map((e) => e.key),
       effects.map((e) => e.runId),
       effects.map((e) => e.step),
@@ -81,5 +81,5 @@ async function upsertDistinct(db: Queryable, updates: readonly EffectUpdate[]): 
       effects.map((e) => e.state),
       effects.map((e) => toJsonText(e.result)),
     ],
-  );
+  };
 }

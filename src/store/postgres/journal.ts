@@ -1,6 +1,6 @@
 import { rowToEvent } from "../rows.js";
 import type { Blob, JournalEvent, NewEvent } from "../types.js";
-import { NOW_MS, type Queryable, type Row } from "./sql.js";
+import { NOW_MS, type Queryable, type Row, type Statement } from "./sql.js";
 
 export async function read(db: Queryable, runId: string): Promise<JournalEvent[]> {
   const { rows } = await db.query<Row>("SELECT * FROM events WHERE run_id = $1 ORDER BY id", [
@@ -34,36 +34,33 @@ export async function storedBytes(db: Queryable): Promise<{ events: number; blob
 }
 
 /** Appends events in the given order, so their ids order them within each run. */
-export async function append(
-  db: Queryable,
-  events: readonly (NewEvent & { runId: string })[],
-): Promise<void> {
-  if (events.length === 0) return;
-  await db.query(
-    `INSERT INTO events (run_id, type, step, data, at)
+export function append(events: readonly (NewEvent & { runId: string })[]): Statement | undefined {
+  if (events.length === 0) return undefined;
+  return {
+    text: `INSERT INTO events (run_id, type, step, data, at)
      SELECT run_id, type, step, data, ${NOW_MS}
      FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY AS t(run_id, type, step, data, ord)
      ORDER BY ord`,
-    [
+    values: [
       events.map((e) => e.runId),
       events.map((e) => e.type),
       events.map((e) => e.step ?? null),
       events.map((e) => JSON.stringify(e.data)),
     ],
-  );
+  };
 }
 
 /**
  * Stores each distinct blob once: blobs are content-addressed, so a hash
  * already stored never needs rewriting.
  */
-export async function putBlobs(db: Queryable, blobs: readonly Blob[]): Promise<void> {
+export function putBlobs(blobs: readonly Blob[]): Statement | undefined {
   const byHash = new Map<string, Buffer>();
   for (const x of blobs) byHash.set(x.hash.toString("hex"), x.data);
-  if (byHash.size === 0) return;
+  if (byHash.size === 0) return undefined;
   const keys = [...byHash.keys()].sort();
-  await db.query(
-    `INSERT INTO blobs (hash, data) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT DO NOTHING`,
-    [keys.map((k) => Buffer.from(k, "hex")), keys.map((k) => byHash.get(k))],
-  );
+  return {
+    text: `INSERT INTO blobs (hash, data) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT DO NOTHING`,
+    values: [keys.map((k) => Buffer.from(k, "hex")), keys.map((k) => byHash.get(k))],
+  };
 }

@@ -3,8 +3,9 @@ import { NotFoundError } from "../../core/errors.js";
 import { rowToRun, toJsonText } from "../rows.js";
 import type { Commit, NewRun, RunFilter, RunRecord } from "../types.js";
 import { isTerminal } from "../types.js";
-import { notifyCancel, notifyRunnable } from "./notify.js";
-import { NOW_MS, type Queryable, type Row } from "./sql.js";
+import { CHANNEL, notifyCancel } from "./notify.js";
+import { pipeline } from "./pipeline.js";
+import { NOW_MS, type Queryable, type Row, type Statement } from "./sql.js";
 import { inTransaction } from "./transaction.js";
 
 /** A status change and/or lease release for one run, merged from a batch's commits. */
@@ -14,24 +15,26 @@ export interface RunChange {
   release: boolean;
 }
 
-export function create(pool: pg.Pool, run: NewRun): Promise<{ run: RunRecord; created: boolean }> {
-  return inTransaction(pool, async (c) => {
-    if (run.idempotencyKey) {
-      const existing = await c.query<Row>("SELECT * FROM runs WHERE idempotency_key = $1", [
-        run.idempotencyKey,
-      ]);
-      if (existing.rows[0]) return { run: rowToRun(existing.rows[0], "postgres"), created: false };
-    }
-    const created = await insert(c, [run]);
-    if (created > 0) await notifyRunnable(c);
-    // When a concurrent create with the same key won, the insert waited for its
-    // commit and did nothing; this statement's fresh snapshot sees that run.
-    const { rows } =
-      created > 0 || !run.idempotencyKey
-        ? await c.query<Row>("SELECT * FROM runs WHERE id = $1", [run.id])
-        : await c.query<Row>("SELECT * FROM runs WHERE idempotency_key = $1", [run.idempotencyKey]);
-    return { run: rowToRun(rows[0] as Row, "postgres"), created: created > 0 };
-  });
+/**
+ * Creates the run (or finds the one holding its idempotency key) in one round
+ * trip: the insert journals `run.created` and announces the run in the same
+ * statement, and the read behind it sees whichever run holds the key.
+ */
+export async function create(
+  pool: pg.Pool,
+  run: NewRun,
+): Promise<{ run: RunRecord; created: boolean }> {
+  const [inserted, found] = await pipeline(pool, [
+    insert([run], true),
+    {
+      text: `SELECT * FROM runs WHERE id = $1 OR idempotency_key = $2
+       ORDER BY (id = $1) DESC LIMIT 1`,
+      values: [run.id, run.idempotencyKey ?? null],
+    },
+  ]);
+  const row = found?.rows[0] as Row | undefined;
+  if (!row) throw new NotFoundError("run", run.id);
+  return { run: rowToRun(row, "postgres"), created: (inserted?.rowCount ?? 0) > 0 };
 }
 
 export async function get(db: Queryable, id: string): Promise<RunRecord | undefined> {
@@ -68,55 +71,49 @@ export function requestCancel(pool: pg.Pool, runId: string, reason: string): Pro
   });
 }
 
-/** Inserts the runs not already present and journals their creation; returns how many were new. */
-export async function insert(c: pg.PoolClient, runs: readonly NewRun[]): Promise<number> {
-  if (runs.length === 0) return 0;
-  const { rows } = await c.query<{ id: string; agent: string; parent_id: string | null }>(
-    `INSERT INTO runs (id, agent, status, parent_id, idempotency_key, tenant, input, created_at, updated_at)
-     SELECT id, agent, 'pending', parent_id, idem, tenant, input, ${NOW_MS}, ${NOW_MS}
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
-       AS t(id, agent, parent_id, idem, tenant, input)
-     ON CONFLICT DO NOTHING RETURNING id, agent, parent_id`,
-    [
+/**
+ * Inserts the runs not already present and journals their creation, in one
+ * statement; each created run returns one row. `announce` wakes idle workers
+ * from the statement itself (inside a batch, the batch announces once).
+ */
+export function insert(runs: readonly NewRun[], announce = false): Statement {
+  return {
+    text: `WITH t AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[])
+         WITH ORDINALITY AS t(id, agent, parent_id, idem, tenant, input, created, ord)),
+     ins AS (
+       INSERT INTO runs (id, agent, status, parent_id, idempotency_key, tenant, input, created_at, updated_at)
+       SELECT id, agent, 'pending', parent_id, idem, tenant, input, ${NOW_MS}, ${NOW_MS} FROM t
+       ON CONFLICT DO NOTHING RETURNING id)
+     INSERT INTO events (run_id, type, step, data, at)
+     SELECT t.id, 'run.created', NULL, t.created, ${NOW_MS} FROM t JOIN ins ON ins.id = t.id ORDER BY t.ord
+     RETURNING run_id${announce ? `, pg_notify('${CHANNEL}', 'runnable')` : ""}`,
+    values: [
       runs.map((r) => r.id),
       runs.map((r) => r.agent),
       runs.map((r) => r.parentId ?? null),
       runs.map((r) => r.idempotencyKey ?? null),
       runs.map((r) => r.tenant ?? null),
       runs.map((r) => JSON.stringify(r.input)),
+      runs.map((r) =>
+        JSON.stringify({
+          ...r.created,
+          agent: r.agent,
+          parentId: r.parentId ?? null,
+          deadline: r.deadline ?? null,
+        }),
+      ),
     ],
-  );
-  if (rows.length > 0) {
-    await c.query(
-      `INSERT INTO events (run_id, type, step, data, at)
-       SELECT id, 'run.created', NULL, data, ${NOW_MS} FROM unnest($1::text[], $2::jsonb[]) AS t(id, data)`,
-      [
-        rows.map((r) => r.id),
-        rows.map((r) =>
-          JSON.stringify({
-            ...runs.find((x) => x.id === r.id)?.created,
-            agent: r.agent,
-            parentId: r.parent_id,
-            deadline: runs.find((x) => x.id === r.id)?.deadline ?? null,
-          }),
-        ),
-      ],
-    );
-  }
-  return rows.length;
+  };
 }
 
 /**
- * Applies status changes and lease releases, at most one per run; returns the
- * status each changed run ended in.
+ * Applies status changes and lease releases, at most one per run.
  */
-export async function applyChanges(
-  db: Queryable,
-  changes: readonly RunChange[],
-): Promise<string[]> {
-  if (changes.length === 0) return [];
-  const { rows } = await db.query<{ status: string }>(
-    `UPDATE runs r SET
+export function applyChanges(changes: readonly RunChange[]): Statement | undefined {
+  if (changes.length === 0) return undefined;
+  return {
+    text: `UPDATE runs r SET
        status = CASE WHEN t.status IS NULL THEN r.status
                      WHEN t.status = 'waiting' AND r.wake_requested THEN 'pending' ELSE t.status END,
        result = CASE WHEN t.status IS NULL THEN r.result ELSE t.result END,
@@ -128,8 +125,8 @@ export async function applyChanges(
        updated_at = ${NOW_MS}
      FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::bigint[], $6::boolean[])
        AS t(id, status, result, error, wake_at, release)
-     WHERE r.id = t.id RETURNING r.status`,
-    [
+     WHERE r.id = t.id`,
+    values: [
       changes.map((b) => b.runId),
       changes.map((b) => b.status?.status ?? null),
       changes.map((b) => toJsonText(b.status?.result)),
@@ -137,19 +134,18 @@ export async function applyChanges(
       changes.map((b) => b.status?.wakeAt ?? null),
       changes.map((b) => b.release),
     ],
-  );
-  return rows.map((r) => r.status);
+  };
 }
 
 /**
  * Marks a wake-up on each run: a waiting run becomes pending, and a running
  * one that suspends later is made pending instead (see `applyChanges`).
  */
-export async function wake(db: Queryable, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.query(
-    `UPDATE runs SET wake_requested = true, updated_at = ${NOW_MS},
+export function wake(ids: readonly string[]): Statement | undefined {
+  if (ids.length === 0) return undefined;
+  return {
+    text: `UPDATE runs SET wake_requested = true, updated_at = ${NOW_MS},
        status = CASE WHEN status = 'waiting' THEN 'pending' ELSE status END WHERE id = ANY($1)`,
-    [ids],
-  );
+    values: [ids],
+  };
 }

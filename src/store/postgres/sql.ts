@@ -9,3 +9,9 @@ export interface Queryable {
 
 /** Milliseconds since the epoch on the database's clock: leases compare against one clock. */
 export const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/** One parameterised statement, built before it is sent (so a batch can be pipelined). */
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
