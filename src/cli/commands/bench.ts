@@ -1,7 +1,7 @@
 import { crashBench } from "../../../bench/crash/index.js";
 import { faultsBench } from "../../../bench/faults/index.js";
 import { fleetBench } from "../../../bench/fleet.js";
-import { journalBench } from "../../../bench/journal.js";
+import { journalBench, journalReport, type JournalReport } from "../../../bench/journal/index.js";
 import { redisSkipReason, redisUrl } from "../../../bench/support/redis.js";
 import { retryBench } from "../../../bench/retry.js";
 import { runawayBench } from "../../../bench/runaway.js";
@@ -24,7 +24,10 @@ type Bench = (
   onProgress: Progress,
 ) => Promise<Record<string, unknown>>;
 
-const BENCHES: Record<string, { usesPostgres: boolean; run: Bench }> = {
+const BENCHES: Record<
+  string,
+  { usesPostgres: boolean; run: Bench; report?: (result: Record<string, unknown>) => string }
+> = {
   crash: {
     usesPostgres: true,
     run: (o, postgresUrl, onProgress) =>
@@ -60,14 +63,14 @@ const BENCHES: Record<string, { usesPostgres: boolean; run: Bench }> = {
   },
   journal: {
     usesPostgres: true,
+    // Each measure gets a fresh database of its own on the test server (DATABASE_URL or PG*).
     run: (o, postgresUrl, onProgress) =>
       journalBench({
-        runs: o.quick ? 40 : 400,
-        concurrency: 64,
-        turns: o.quick ? 100 : 1000,
-        ...(postgresUrl ? { postgresUrl } : {}),
+        ...(o.quick ? { quick: true } : {}),
+        ...(postgresUrl ? { newDatabase: freshDatabase } : {}),
         onProgress,
       }),
+    report: (result) => journalReport(result as JournalReport),
   },
   retry: {
     usesPostgres: false,
@@ -113,7 +116,7 @@ export async function benchCommand(name: string, opts: BenchOptions): Promise<vo
     if (postgresNote) result.postgres = { skipped: postgresNote };
     bar.stop();
     if (opts.json) printJson(result);
-    else printLine(JSON.stringify(result, null, 2));
+    else printLine(bench.report?.(result) ?? JSON.stringify(result, null, 2));
   } finally {
     bar.stop();
     await db?.drop();

@@ -1,0 +1,44 @@
+import type { Agent } from "../../src/runtime/Agent.js";
+import type { Flotilla } from "../../src/runtime/Flotilla.js";
+
+/** The agents every journal measure runs; a worker process defines the same ones. */
+export interface StepAgents {
+  /** `n` sequential read steps; resolves with the ms from before the first to after the last. */
+  reads: Agent<number, number>;
+  /** The same with an idempotent tool: intent before each step, outcome after. */
+  effects: Agent<number, number>;
+  /** Returns at once: the cost of a run itself. */
+  zeroStep: Agent<null, null>;
+}
+
+/**
+ * Defines the bench's tools and agents on `f`. The tools return their input,
+ * so a step's cost is the journal's, not the tool's. The elapsed time an agent
+ * returns is a benchmark reading, not a decision: it is never replayed.
+ */
+export function defineStepAgents(f: Flotilla): StepAgents {
+  const lookup = f.tool("bench.lookup", {
+    effect: "read",
+    run: (a: { i: number }) => Promise.resolve(a),
+  });
+  const note = f.tool("bench.note", {
+    effect: "idempotent",
+    run: (a: { i: number }) => Promise.resolve(a),
+  });
+  return {
+    reads: f.agent("bench.reads", async (ctx, n: number) => {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await ctx.call(lookup, { i });
+      return performance.now() - t0;
+    }),
+    effects: f.agent("bench.effects", async (ctx, n: number) => {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await ctx.call(note, { i });
+      return performance.now() - t0;
+    }),
+    zeroStep: f.agent("bench.zero-step", () => Promise.resolve(null)),
+  };
+}
+
+/** A run not settled by then is a hang to report (the result rejects), never to wait out. */
+export const SETTLES = { timeoutMs: 120_000 } as const;
