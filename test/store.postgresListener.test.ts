@@ -97,6 +97,7 @@ describe("PostgreSQL wake-ups", { skip }, () => {
       const listener = await NotificationListener.start(via.toString(), {
         runnable: () => wakeUps++,
         cancel: () => undefined,
+        settled: () => undefined,
       });
       try {
         refusing = true;

@@ -23,7 +23,15 @@ import type { NewDeadLetter } from "../deadletter/types.js";
 import { JournalIndex, type StepKind, type StepRecord } from "../journal/JournalIndex.js";
 import type { PayloadWriter } from "../journal/payloads.js";
 import type { LlmProvider } from "../providers/types.js";
-import type { ClaimedRun, Commit, JournalEvent, NewEvent, Store } from "../store/types.js";
+import {
+  settles,
+  type ClaimedRun,
+  type Commit,
+  type JournalEvent,
+  type NewEvent,
+  type RunRecord,
+  type Store,
+} from "../store/types.js";
 import type { Agent } from "./Agent.js";
 import type { ToolRunHost } from "../effects/runTool.js";
 import type { LlmHost } from "./llmCall.js";
@@ -43,8 +51,8 @@ export interface ExecutionHost extends LlmHost, ToolRunHost {
   readonly stopGraceMs: number;
   agentByName(name: string): Agent | undefined;
   provider(name?: string): LlmProvider;
-  /** Told when a run reaches a state a caller may be waiting for. */
-  settled(runId: string): void;
+  /** Told when a run reaches a state a caller may be waiting for (with the run as it settled). */
+  settled(runId: string, run?: RunRecord): void;
   /** Budgets every run draws from (tenant, global) and the prices reservations use. */
   readonly budgets: BudgetsOptions | undefined;
   /** The loop detectors' thresholds for an agent, or false when it opted out. */
@@ -119,12 +127,16 @@ export class Execution {
   readonly notCalled = new Set<string>();
   /** Cleared when the execution ends, suspended included: a waiting run holds no timer or memory. */
   private deadlineTimer: LongTimeout | undefined;
+  /** The status this execution's commit settled the run in (it ended or parked). */
+  private settledAs: Commit["status"];
   private readonly ending = new RunEnding(this, (events, extra) => this.commit(events, extra));
 
   constructor(
     readonly host: ExecutionHost,
     readonly run: ClaimedRun,
     leaseValidUntil = Number.POSITIVE_INFINITY,
+    /** The journal, when the claim returned it (its `run.resumed` included): no read, no write. */
+    private readonly loaded?: JournalEvent[],
   ) {
     this.leaseValidUntil = leaseValidUntil;
     this.armFence();
@@ -218,7 +230,7 @@ export class Execution {
   async execute(): Promise<ExecutionOutcome> {
     try {
       this.index = new JournalIndex(
-        await this.viaStore(() => this.host.store.readJournal(this.run.id)),
+        this.loaded ?? (await this.viaStore(() => this.host.store.readJournal(this.run.id))),
       );
       const created = this.index.events.find((e) => e.type === "run.created")?.data;
       if (created && typeof created === "object" && !Array.isArray(created)) this.created = created;
@@ -230,7 +242,8 @@ export class Execution {
           `no agent '${this.run.agent}' is registered`,
         );
       this.armGuards();
-      await this.write([{ type: "run.resumed", data: { worker: this.host.workerId } }]);
+      if (!this.loaded)
+        await this.write([{ type: "run.resumed", data: { worker: this.host.workerId } }]);
       this.armDeadline();
       const outcome = new Promise<ExecutionOutcome>((resolve) => (this.finish = resolve));
       const ctx = new RunContext(this, "", this.controller.signal);
@@ -446,6 +459,7 @@ export class Execution {
     }
     if (extra.blobs) this.host.payloads.stored(extra.blobs);
     for (const e of events) this.index.apply(e);
+    if (extra.status && settles(extra.status.status)) this.settledAs = extra.status;
   }
 
   /**
@@ -523,13 +537,29 @@ export class Execution {
       .then((o) => this.close(o));
   }
 
+  /** The run as this execution's last commit left it, when that commit settled it. */
+  private settledRecord(): RunRecord | undefined {
+    const s = this.settledAs;
+    if (!s) return undefined;
+    const { leaseToken: _, ...run } = this.run;
+    return {
+      ...run,
+      status: s.status,
+      result: s.result,
+      error: s.error ?? null,
+      wakeAt: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+    };
+  }
+
   private close(outcome: ExecutionOutcome): void {
     this.closed = true;
     this.deadlineTimer?.clear();
     this.fenceTimer?.clear();
     if (!this.controller.signal.aborted && outcome !== "suspended") this.controller.abort();
     if (outcome !== "lease-lost" && outcome !== "suspended" && outcome !== "interrupted")
-      this.host.settled(this.run.id);
+      this.host.settled(this.run.id, this.settledRecord());
     this.finish?.(outcome);
   }
 }

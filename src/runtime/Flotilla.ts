@@ -40,7 +40,7 @@ import { Resilience, type ResilienceOptions } from "../resilience/Resilience.js"
 import { cancelRun, type CancelRunOptions } from "../saga/cancelRun.js";
 import type { CancelReceipt } from "../saga/receipt.js";
 import { DEFAULT_STORE, openStore } from "../store/open.js";
-import type { RunRecord, Store } from "../store/types.js";
+import type { CreatedRun, RunRecord, Store } from "../store/types.js";
 import { defineAgent, isAgent, type Agent, type AgentFn, type AgentOptions } from "./Agent.js";
 import { retryRun, type RetryOptions } from "./retryRun.js";
 import { RunHandle } from "./RunHandle.js";
@@ -211,8 +211,8 @@ export class Flotilla implements WorkerHost {
     return p;
   }
 
-  settled(runId: string): void {
-    this.settlement.settled(runId);
+  settled(runId: string, run?: RunRecord): void {
+    this.settlement.settled(runId, run);
   }
 
   bulkhead(tool: Tool): Bulkhead | undefined {
@@ -342,15 +342,33 @@ export class Flotilla implements WorkerHost {
       startedAt: this.clock.now(),
       limits,
     };
-    const { run, created } = await this.store.createRun({
-      id,
-      created: { root: id, lineage: [], ...(budget ? { budget: budget as unknown as Json } : {}) },
-      agent: agent.name,
-      input: stored ?? null,
-      idempotencyKey: options.idempotencyKey ?? null,
-      tenant: options.tenant ?? null,
-      deadline: options.deadlineMs === undefined ? null : this.clock.now() + options.deadlineMs,
-    });
+    // With a slot free here, the run is created leased to this process's worker and starts at once.
+    const slot = this.ownedWorker?.reserve(agent.name);
+    let outcome: CreatedRun;
+    try {
+      outcome = await this.store.createRun(
+        {
+          id,
+          created: {
+            root: id,
+            lineage: [],
+            ...(budget ? { budget: budget as unknown as Json } : {}),
+          },
+          agent: agent.name,
+          input: stored ?? null,
+          idempotencyKey: options.idempotencyKey ?? null,
+          tenant: options.tenant ?? null,
+          deadline: options.deadlineMs === undefined ? null : this.clock.now() + options.deadlineMs,
+        },
+        slot?.claim,
+      );
+    } catch (err) {
+      slot?.release();
+      throw err;
+    }
+    const { run, created, claimed } = outcome;
+    if (claimed) slot?.adopt(claimed);
+    else slot?.release();
     if (!created && run.status === "failed" && options.idempotencyKey !== undefined)
       throw new RunKeyFailedError(run.id, options.idempotencyKey);
     return new RunHandle<O>(this, run.id);
@@ -437,6 +455,7 @@ export class Flotilla implements WorkerHost {
     this.closed = true;
     await this.ownedWorker?.stop();
     await this.deadLetterRouting.drain();
+    this.settlement.close();
     if (this.ownsStore) await this.store.close();
   }
 

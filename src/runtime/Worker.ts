@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LeaseLostError } from "../core/errors.js";
+import type { CreateClaim, CreatedRun } from "../store/types.js";
 import { Execution, type ExecutionHost, type ExecutionOutcome } from "./Execution.js";
 import { parseOptions } from "../core/validate.js";
 
@@ -29,12 +30,20 @@ export interface WorkerHost extends ExecutionHost {
 export class Worker {
   readonly options: z.output<typeof workerOptionsSchema>;
   private readonly executions = new Map<string, Execution>();
+  /** Slots promised to runs this process is creating (see `reserve`). */
+  private reserved = 0;
   private running = false;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   /** Set by every wake-up, so one that lands while the loop is busy is not lost. */
   private nudged = false;
+  /**
+   * The earliest timer due as last read from the store. Read again only after
+   * a wake-up announced new runnable work (a run suspended with a timer
+   * announces itself) or once it is due, not on every pass of the loop.
+   */
+  private timers: { stale: boolean; next: number | null } = { stale: true, next: null };
   private readonly unsubscribe: (() => void)[] = [];
   /** Counts of how executions ended, for operators and benchmarks. */
   readonly outcomes: Record<ExecutionOutcome, number> = {
@@ -59,12 +68,48 @@ export class Worker {
     return this.executions.size;
   }
 
+  /**
+   * Takes a slot for a run this process is about to create, when this worker
+   * runs its agent and has a slot free: the store then creates the run
+   * already leased to this worker, and it starts here at once, with no claim
+   * and no journal read. Every slot is either adopted or released.
+   */
+  reserve(agent: string): LocalSlot | undefined {
+    const free = this.options.concurrency - this.executions.size - this.reserved;
+    if (!this.running || free <= 0 || !this.host.agentNames().includes(agent)) return undefined;
+    this.reserved++;
+    let open = true;
+    const sentAt = Date.now();
+    const close = () => {
+      if (open) this.reserved--;
+      open = false;
+    };
+    return {
+      claim: { workerId: this.host.workerId, leaseMs: this.options.leaseMs },
+      adopt: (claimed) => {
+        close();
+        if (this.running)
+          this.launch(
+            new Execution(this.host, claimed.run, this.provableUntil(sentAt), claimed.journal),
+          );
+        else
+          void this.host.store
+            .releaseLeases([{ runId: claimed.run.id, leaseToken: claimed.run.leaseToken }])
+            .catch((err: unknown) => this.host.warn("releasing a run created while stopping", err));
+      },
+      release: close,
+    };
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
     await this.host.store.registerWorker(this.host.workerId);
     this.running = true;
     this.unsubscribe.push(
-      this.host.store.onRunnable(() => this.nudge()),
+      this.host.store.onRunnable(() => {
+        this.timers.stale = true;
+        this.nudge();
+      }),
       this.host.store.onCancel((runId) => this.executions.get(runId)?.cancel()),
     );
     this.heartbeat = setInterval(
@@ -110,7 +155,7 @@ export class Worker {
   private async run(): Promise<void> {
     while (this.running) {
       this.nudged = false;
-      const free = this.options.concurrency - this.executions.size;
+      const free = this.options.concurrency - this.executions.size - this.reserved;
       let claimed = 0;
       if (free > 0) {
         try {
@@ -144,12 +189,18 @@ export class Worker {
   /** Waits for a wake-up, a free slot, the next due timer, or the poll interval. */
   private async idle(): Promise<void> {
     let waitMs = this.options.pollMs;
-    try {
-      const next = await this.host.store.nextWakeAt();
-      if (next !== null) waitMs = Math.max(0, Math.min(waitMs, next - Date.now() + 1));
-    } catch (err) {
-      this.host.warn("reading timers failed", err);
+    const due = this.timers.next !== null && this.timers.next <= Date.now();
+    if (this.timers.stale || due) {
+      this.timers.stale = false;
+      try {
+        this.timers.next = await this.host.store.nextWakeAt();
+      } catch (err) {
+        this.timers.stale = true;
+        this.host.warn("reading timers failed", err);
+      }
     }
+    const next = this.timers.next;
+    if (next !== null) waitMs = Math.max(0, Math.min(waitMs, next - Date.now() + 1));
     if (!this.running || this.nudged) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.nudge(), waitMs);
@@ -195,4 +246,13 @@ export class Worker {
       for (const e of this.executions.values()) e.fenceIfExpired();
     }
   }
+}
+
+/** A worker slot held for a run being created in this process. */
+export interface LocalSlot {
+  claim: CreateClaim;
+  /** Starts the run the store created leased to this worker. */
+  adopt(claimed: NonNullable<CreatedRun["claimed"]>): void;
+  /** Gives the slot back (the run was not created, or not leased here). */
+  release(): void;
 }

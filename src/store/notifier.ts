@@ -4,6 +4,7 @@ import type { StoreEvents } from "./types.js";
 export class StoreNotifier implements StoreEvents {
   private readonly runnable = new Set<() => void>();
   private readonly cancel = new Set<(runId: string) => void>();
+  private readonly settled = new Set<(runId: string) => void>();
 
   onRunnable(listener: () => void): () => void {
     this.runnable.add(listener);
@@ -15,11 +16,20 @@ export class StoreNotifier implements StoreEvents {
     return () => this.cancel.delete(listener);
   }
 
+  onSettled(listener: (runId: string) => void): () => void {
+    this.settled.add(listener);
+    return () => this.settled.delete(listener);
+  }
+
   emitRunnable(): void {
     for (const l of this.runnable) l();
   }
 
   emitCancel(runId: string): void {
     for (const l of this.cancel) l(runId);
+  }
+
+  emitSettled(runId: string): void {
+    for (const l of this.settled) l(runId);
   }
 }

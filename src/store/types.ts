@@ -80,6 +80,20 @@ export interface ClaimedRun extends RunRecord {
   leaseToken: string;
 }
 
+/** Who takes a run as it is created: a worker in the creating process with a free slot. */
+export interface CreateClaim {
+  workerId: string;
+  leaseMs: number;
+}
+
+export interface CreatedRun {
+  run: RunRecord;
+  /** False when a run with the same idempotency key existed (`run` is that run). */
+  created: boolean;
+  /** With a claim and a new run: the run as leased to the claimer, and its journal. */
+  claimed?: { run: ClaimedRun; journal: JournalEvent[] };
+}
+
 export interface JournalEvent {
   /** Store-wide, monotonically increasing: orders events within a run. */
   id: number;
@@ -245,6 +259,11 @@ export interface StoreEvents {
   onRunnable(listener: () => void): () => void;
   /** Called with a run id when someone asks to cancel it. */
   onCancel(listener: (runId: string) => void): () => void;
+  /**
+   * Called with a run id when it settled (ended, or parked) in any process
+   * the store can hear from (PostgreSQL: every process; SQLite: this one).
+   */
+  onSettled(listener: (runId: string) => void): () => void;
 }
 
 /**
@@ -257,7 +276,12 @@ export interface Store extends StoreEvents {
   /** Where the store is, with any password removed. */
   readonly location: string;
 
-  createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }>;
+  /**
+   * Creates a run, or returns the one holding its idempotency key. With
+   * `claim`, a new run is leased to that worker in the same transaction
+   * (journaled `run.resumed`, announced to no other worker).
+   */
+  createRun(run: NewRun, claim?: CreateClaim): Promise<CreatedRun>;
   getRun(id: string): Promise<RunRecord | undefined>;
   listRuns(filter?: RunFilter): Promise<RunRecord[]>;
 

@@ -255,6 +255,70 @@ export function storeConformance(
       assert.equal((await store.getRun(idle.id))?.status, "cancelled");
     });
 
+    it("creates a run leased to the creating worker, journaled as resumed and claimable by no one else", async () => {
+      const made = await store.createRun(
+        { id: newRunId(), agent: "local", input: { x: 1 }, idempotencyKey: `local-${newRunId()}` },
+        { workerId: "w-local", leaseMs: 30_000 },
+      );
+      assert.ok(made.created && made.claimed);
+      const { run, journal } = made.claimed;
+      assert.equal(run.status, "running");
+      assert.equal(run.leaseOwner, "w-local");
+      assert.deepEqual(
+        journal.map((e) => e.type),
+        ["run.created", "run.resumed"],
+      );
+      assert.deepEqual(await store.readJournal(run.id), journal);
+      const others = await store.claimRuns({
+        workerId: "w-other",
+        agents: ["local"],
+        limit: 5,
+        leaseMs: 30_000,
+      });
+      assert.deepEqual(others, []);
+      await store.commit({
+        runId: run.id,
+        fence: { leaseToken: run.leaseToken },
+        events: [{ type: "run.completed", data: null }],
+        status: { status: "completed", result: 1 },
+        release: true,
+      });
+      assert.equal((await store.getRun(run.id))?.status, "completed");
+      // The key's run exists: a second create finds it and claims nothing.
+      const again = await store.createRun(
+        {
+          id: newRunId(),
+          agent: "local",
+          input: null,
+          idempotencyKey: made.run.idempotencyKey ?? "",
+        },
+        { workerId: "w-local", leaseMs: 30_000 },
+      );
+      assert.equal(again.created, false);
+      assert.equal(again.claimed, undefined);
+      assert.equal(again.run.id, run.id);
+    });
+
+    it("announces a run that settles to the handle that committed it", async () => {
+      const { run } = await store.createRun({ id: newRunId(), agent: "settle", input: null });
+      const claimed = await claimOne(store, "settle");
+      const heard: string[] = [];
+      const off = store.onSettled((id) => heard.push(id));
+      try {
+        await store.commit({
+          runId: run.id,
+          fence: { leaseToken: claimed.leaseToken },
+          events: [{ type: "run.parked", data: null }],
+          status: { status: "parked" },
+          release: true,
+        });
+        for (let i = 0; i < 100 && !heard.includes(run.id); i++) await pause(20);
+        assert.deepEqual(heard, [run.id]);
+      } finally {
+        off();
+      }
+    });
+
     it("settles concurrent creates with one idempotency key on one run, across handles", async () => {
       const other = await f.open();
       try {

@@ -13,6 +13,8 @@ import type {
   ClaimOptions,
   ClaimedRun,
   Commit,
+  CreateClaim,
+  CreatedRun,
   EffectClaim,
   EffectRecord,
   JournalEvent,
@@ -122,11 +124,12 @@ export class PostgresStore extends StoreNotifier implements Store {
     this.listener = await NotificationListener.start(url, {
       runnable: () => this.emitRunnable(),
       cancel: (runId) => this.emitCancel(runId),
+      settled: (runId) => this.emitSettled(runId),
     });
   }
 
-  createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }> {
-    return runs.create(this.pool, run);
+  createRun(run: NewRun, claim?: CreateClaim): Promise<CreatedRun> {
+    return runs.create(this.pool, run, claim);
   }
 
   getRun(id: string): Promise<RunRecord | undefined> {
@@ -143,13 +146,9 @@ export class PostgresStore extends StoreNotifier implements Store {
   async unregisterWorker(): Promise<void> {}
 
   async claimRuns(options: ClaimOptions): Promise<ClaimedRun[]> {
-    const claimed = await workers.claim(this.pool, options);
+    const { runs: claimed, holdsBudget } = await workers.claim(this.pool, options);
     // A claimed run executes nowhere else now: what it still holds, its last worker left behind.
-    if (claimed.length > 0)
-      await budgetLedger.releaseRuns(
-        this.pool,
-        claimed.map((r) => r.id),
-      );
+    if (holdsBudget.length > 0) await budgetLedger.releaseRuns(this.pool, holdsBudget);
     return claimed;
   }
 

@@ -137,9 +137,10 @@ async function applyIsolated(c: pg.PoolClient, batch: Commit[]): Promise<(Error 
  * that settled).
  */
 function statements(ok: readonly Commit[]): Statement[] {
+  const newRuns = ok.flatMap((b) => b.newRuns ?? []);
   const out = [
     journal.putBlobs(ok.flatMap((b) => b.blobs ?? [])),
-    runs.insert(ok.flatMap((b) => b.newRuns ?? [])),
+    newRuns.length > 0 ? runs.insert(newRuns) : undefined,
     journal.append(ok.flatMap((b) => b.events.map((e) => ({ runId: b.runId, ...e })))),
     ...effects.upsert(ok.flatMap((b) => b.effects ?? [])),
     ...ok.flatMap((b) => [

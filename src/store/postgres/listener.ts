@@ -4,6 +4,7 @@ import { CHANNEL } from "./notify.js";
 export interface ListenerEvents {
   runnable(): void;
   cancel(runId: string): void;
+  settled(runId: string): void;
 }
 
 const RECONNECT_MS = { first: 250, max: 10_000 };
@@ -59,6 +60,7 @@ export class NotificationListener {
       const payload = msg.payload ?? "";
       if (payload === "runnable") this.events.runnable();
       else if (payload.startsWith("cancel:")) this.events.cancel(payload.slice(7));
+      else if (payload.startsWith("settled:")) this.events.settled(payload.slice(8));
     });
     let lost = false;
     const onLost = () => {

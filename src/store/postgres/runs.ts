@@ -1,7 +1,8 @@
 import type pg from "pg";
 import { NotFoundError } from "../../core/errors.js";
-import { rowToRun, toJsonText } from "../rows.js";
-import type { Commit, NewRun, RunFilter, RunRecord } from "../types.js";
+import { newToken } from "../../core/ids.js";
+import { rowToEvent, rowToRun, toJsonText } from "../rows.js";
+import type { Commit, CreateClaim, CreatedRun, NewRun, RunFilter, RunRecord } from "../types.js";
 import { isTerminal } from "../types.js";
 import { CHANNEL, notifyCancel } from "./notify.js";
 import { pipeline } from "./pipeline.js";
@@ -18,22 +19,57 @@ export interface RunChange {
 /**
  * Creates the run (or finds the one holding its idempotency key) in one round
  * trip: the insert journals `run.created` and announces the run in the same
- * statement, and the read behind it sees whichever run holds the key.
+ * statement, and the read behind it sees whichever run holds the key. With
+ * `claim`, a new run is created leased to that worker instead (journaled
+ * `run.resumed`, announced to no one) and returned with its journal.
  */
-export async function create(
-  pool: pg.Pool,
-  run: NewRun,
-): Promise<{ run: RunRecord; created: boolean }> {
-  const [inserted, found] = await pipeline(pool, [
-    insert([run], true),
-    {
-      text: `SELECT * FROM runs WHERE id = $1 OR idempotency_key = $2
+export async function create(pool: pg.Pool, run: NewRun, claim?: CreateClaim): Promise<CreatedRun> {
+  const find: Statement = {
+    text: `SELECT * FROM runs WHERE id = $1 OR idempotency_key = $2
        ORDER BY (id = $1) DESC LIMIT 1`,
-      values: [run.id, run.idempotencyKey ?? null],
+    values: [run.id, run.idempotencyKey ?? null],
+  };
+  if (!claim) {
+    const [inserted, found] = await pipeline(pool, [insert([run], true), find]);
+    return createdOf(inserted, found);
+  }
+  const token = newToken();
+  const [inserted, , , journal, found] = await pipeline(
+    pool,
+    [
+      insert([run]),
+      {
+        text: `UPDATE runs SET status = 'running', lease_owner = $2, lease_token = $3,
+           lease_expires_at = ${NOW_MS} + $4 WHERE id = $1 AND status = 'pending'`,
+        values: [run.id, claim.workerId, token, claim.leaseMs],
+      },
+      {
+        text: `INSERT INTO events (run_id, type, step, data, at)
+           SELECT id, 'run.resumed', NULL, $2, ${NOW_MS} FROM runs WHERE id = $1 AND lease_token = $3`,
+        values: [run.id, JSON.stringify({ worker: claim.workerId }), token],
+      },
+      { text: "SELECT * FROM events WHERE run_id = $1 ORDER BY id", values: [run.id] },
+      find,
+    ],
+    true,
+  );
+  const out = createdOf(inserted, found);
+  if (!out.created) return out;
+  return {
+    ...out,
+    claimed: {
+      run: { ...out.run, leaseToken: token },
+      journal: (journal?.rows ?? []).map((r: Row) => rowToEvent(r, "postgres")),
     },
-  ]);
+  };
+}
+
+function createdOf(
+  inserted: pg.QueryResult | undefined,
+  found: pg.QueryResult | undefined,
+): CreatedRun {
   const row = found?.rows[0] as Row | undefined;
-  if (!row) throw new NotFoundError("run", run.id);
+  if (!row) throw new NotFoundError("run", "(the run just created)");
   return { run: rowToRun(row, "postgres"), created: (inserted?.rowCount ?? 0) > 0 };
 }
 

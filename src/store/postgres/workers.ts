@@ -3,7 +3,14 @@ import { rowToRun } from "../rows.js";
 import type { ClaimOptions, ClaimedRun, LeaseRenewal } from "../types.js";
 import { NOW_MS, type Queryable, type Row } from "./sql.js";
 
-export async function claim(db: Queryable, options: ClaimOptions): Promise<ClaimedRun[]> {
+/**
+ * Claims runnable runs; `holdsBudget` lists those a previous execution left
+ * holding budget reservations, which the caller releases.
+ */
+export async function claim(
+  db: Queryable,
+  options: ClaimOptions,
+): Promise<{ runs: ClaimedRun[]; holdsBudget: string[] }> {
   const token = newToken();
   const { rows } = await db.query<Row>(
     `UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2,
@@ -15,10 +22,14 @@ export async function claim(db: Queryable, options: ClaimOptions): Promise<Claim
               OR (status = 'running' AND lease_expires_at < ${NOW_MS}))
        ORDER BY created_at, id LIMIT $5
        FOR UPDATE SKIP LOCKED)
-     RETURNING *`,
+     RETURNING *,
+       EXISTS (SELECT 1 FROM budget_reservations b WHERE b.run_id = runs.id) AS holds_budget`,
     [options.workerId, token, options.leaseMs, options.agents, options.limit],
   );
-  return rows.map((r) => ({ ...rowToRun(r, "postgres"), leaseToken: token }));
+  return {
+    runs: rows.map((r) => ({ ...rowToRun(r, "postgres"), leaseToken: token })),
+    holdsBudget: rows.filter((r) => r.holds_budget === true).map((r) => r.id as string),
+  };
 }
 
 export async function renewLeases(

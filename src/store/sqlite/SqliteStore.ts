@@ -15,6 +15,8 @@ import type {
   ClaimOptions,
   ClaimedRun,
   Commit,
+  CreateClaim,
+  CreatedRun,
   EffectClaim,
   EffectRecord,
   JournalEvent,
@@ -51,6 +53,7 @@ export class SqliteStore extends StoreNotifier implements Store {
   private readonly announce: Announce = {
     runnable: () => this.emitRunnableSoon(),
     cancel: (runId) => this.emitCancel(runId),
+    settled: (runId) => this.emitSettled(runId),
   };
 
   private constructor(
@@ -103,9 +106,9 @@ export class SqliteStore extends StoreNotifier implements Store {
     }
   }
 
-  async createRun(run: NewRun): Promise<{ run: RunRecord; created: boolean }> {
+  async createRun(run: NewRun, claim?: CreateClaim): Promise<CreatedRun> {
     await Promise.resolve();
-    return runs.create(this.db, run, this.announce);
+    return runs.create(this.db, run, this.announce, claim);
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {

@@ -7,4 +7,6 @@ export interface Announce {
   runnable(): void;
   /** Someone asked to cancel `runId`. Listeners run at once, so call it after the commit. */
   cancel(runId: string): void;
+  /** `runId` settled (ended, or parked): whoever waits on its result may look. Call it after the commit. */
+  settled(runId: string): void;
 }

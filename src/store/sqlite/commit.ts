@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { CancelledError, LeaseLostError, NotFoundError } from "../../core/errors.js";
-import type { Commit } from "../types.js";
+import { settles, type Commit } from "../types.js";
 import type { Announce } from "./announce.js";
 import * as deadLetters from "./deadLetters.js";
 import * as effects from "./effects.js";
@@ -34,6 +34,10 @@ export function applyBatch(
     }
   }).immediate();
   if (runnable) announce.runnable();
+  batch.forEach((c, i) => {
+    if (outcomes[i] === undefined && c.status && settles(c.status.status))
+      announce.settled(c.runId);
+  });
   return outcomes;
 }
 

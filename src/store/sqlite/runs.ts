@@ -1,9 +1,18 @@
 import type Database from "better-sqlite3";
 import { NotFoundError } from "../../core/errors.js";
 import { rowToRun, toJsonText } from "../rows.js";
-import type { NewRun, RunFilter, RunRecord, StatusChange } from "../types.js";
+import { newToken } from "../../core/ids.js";
+import type {
+  CreateClaim,
+  CreatedRun,
+  NewRun,
+  RunFilter,
+  RunRecord,
+  StatusChange,
+} from "../types.js";
 import { isTerminal } from "../types.js";
 import type { Announce } from "./announce.js";
+import * as journal from "./journal.js";
 import { prepared, type Row } from "./sql.js";
 
 const byId = prepared("SELECT * FROM runs WHERE id = ?");
@@ -11,6 +20,10 @@ const byIdempotencyKey = prepared("SELECT * FROM runs WHERE idempotency_key = ?"
 const insertRun = prepared(
   `INSERT INTO runs (id, agent, status, parent_id, idempotency_key, tenant, input, created_at, updated_at)
    VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+);
+const leaseNew = prepared(
+  `UPDATE runs SET status = 'running', lease_owner = @worker, lease_token = @token,
+     lease_expires_at = @expires WHERE id = @id`,
 );
 const journalCreated = prepared(
   "INSERT INTO events (run_id, type, step, data, at) VALUES (?, 'run.created', NULL, ?, ?)",
@@ -38,24 +51,52 @@ const markWake = prepared(
      status = CASE WHEN status = 'waiting' THEN 'pending' ELSE status END WHERE id = ?`,
 );
 
+/**
+ * Creates the run, or returns the one holding its idempotency key. With
+ * `claim`, a new run is leased to that worker in the same transaction
+ * (journaled `run.resumed`, announced to no one) and returned with its journal.
+ */
 export function create(
   db: Database.Database,
   run: NewRun,
   announce: Announce,
-): { run: RunRecord; created: boolean } {
+  claim?: CreateClaim,
+): CreatedRun {
   const result = db
-    .transaction(() => {
+    .transaction((): CreatedRun => {
       if (run.idempotencyKey) {
         const existing = byIdempotencyKey(db).get(run.idempotencyKey) as Row | undefined;
         if (existing) return { run: rowToRun(existing, "sqlite"), created: false };
       }
-      const created = insert(db, run, Date.now());
+      const now = Date.now();
+      const created = insert(db, run, now);
+      if (created && claim) {
+        const token = newToken();
+        leaseNew(db).run({
+          id: run.id,
+          worker: claim.workerId,
+          token,
+          expires: now + claim.leaseMs,
+        });
+        journal.append(
+          db,
+          run.id,
+          [{ type: "run.resumed", data: { worker: claim.workerId } }],
+          now,
+        );
+        const leased = rowToRun(byId(db).get(run.id) as Row, "sqlite");
+        return {
+          run: leased,
+          created,
+          claimed: { run: { ...leased, leaseToken: token }, journal: journal.read(db, run.id) },
+        };
+      }
       const row = byId(db).get(run.id) as Row;
       return { run: rowToRun(row, "sqlite"), created };
     })
     .immediate();
   // Only once committed: a wake-up for a run that rolled back would send workers looking for nothing.
-  if (result.created) announce.runnable();
+  if (result.created && !result.claimed) announce.runnable();
   return result;
 }
 
