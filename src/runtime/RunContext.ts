@@ -6,13 +6,15 @@ import {
   StepFailedError,
   serializeError,
 } from "../core/errors.js";
-import type { Json } from "../core/json.js";
+import { canonicalJson, type Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
 import { isTool, type Tool } from "../effects/Tool.js";
 import { performEffect } from "../effects/perform.js";
 import { runTool } from "../effects/runTool.js";
 import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.js";
-import { readMessage, type BlobBatch } from "../journal/payloads.js";
+import type { BlobBatch } from "../journal/payloads.js";
+import { messageChainsOf } from "../journal/messageHashes.js";
+import { recordedAnswers, recordedMessagesOf } from "../journal/recordedMessages.js";
 import type { LlmRequest } from "../providers/types.js";
 import { callLlm, type LlmPolicy, type LlmResult } from "./llmCall.js";
 import type { Blob } from "../store/types.js";
@@ -225,6 +227,16 @@ export class RunContext {
         const provider = host.provider(options.provider);
         // A redrive may switch the model of new calls; the step keeps its name, so replay still matches.
         const model = this.exec.journal.patch.model ?? request.model;
+        // Hashed before the call, so what is journaled is what was sent; only what this
+        // execution has not hashed yet (a growing history's new tail) is hashed.
+        const blobs: BlobBatch = new Map();
+        const requestHead = host.payloads.messageList(
+          request.messages as unknown as Json[],
+          blobs,
+          messageChainsOf(this.exec),
+        );
+        const { messages: _m, ...params } = request;
+        const messagesRef = requestHead.toString("base64url");
         let response: LlmResult;
         try {
           response = await callLlm(host, { ...request, model }, options, {
@@ -232,16 +244,14 @@ export class RunContext {
             deadline: this.deadline(options.deadlineMs),
             tenant: this.exec.run.tenant ?? "default",
             ...(this.exec.reserver ? { budget: this.exec.reserver } : {}),
+            requestDigest: () => canonicalJson({ ...params, model, messagesRef }),
           });
         } catch (err) {
           if (isFlotillaError(err, "FLOTILLA_ESCALATED")) this.exec.stop("park", err);
           if (isFlotillaError(err, "FLOTILLA_BUDGET_EXHAUSTED")) this.exec.stop("fail", err);
           throw err;
         }
-        const blobs: BlobBatch = new Map();
-        const requestHead = host.payloads.messageList(request.messages as unknown as Json[], blobs);
         const messageRef = host.payloads.message(response.message as unknown as Json, blobs);
-        const { messages: _m, ...params } = request;
         const { message: _message, ...rest } = response;
         return {
           value: response,
@@ -249,10 +259,7 @@ export class RunContext {
           blobs: [...blobs.values()],
           meta: {
             provider: provider.name,
-            request: {
-              ...params,
-              messagesRef: requestHead.toString("base64url"),
-            } as unknown as Json,
+            request: { ...params, messagesRef } as unknown as Json,
             response: {
               ...journaledResponse(rest),
               messageRef: messageRef.toString("base64url"),
@@ -266,8 +273,14 @@ export class RunContext {
           messageRef: string;
         };
         const { messageRef, ...rest } = response;
+        const head = (rec.meta.request as { messagesRef?: unknown } | null)?.messagesRef;
+        if (typeof head === "string")
+          messageChainsOf(this.exec).recordedHead(Buffer.from(head, "base64url").toString("hex"));
+        const reader = recordedMessagesOf(this.exec, host.store, () =>
+          recordedAnswers(this.exec.journal.steps.values()),
+        );
         const message = await this.exec.viaStore(() =>
-          readMessage(host.store, Buffer.from(messageRef, "base64url")),
+          reader.read(Buffer.from(messageRef, "base64url")),
         );
         return { ...PLAIN_ANSWER, ...rest, message } as unknown as LlmResult;
       },

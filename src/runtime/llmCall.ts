@@ -6,7 +6,7 @@ import {
   messageOf,
 } from "../core/errors.js";
 import type { BudgetReserver } from "../deadletter/budgets.js";
-import { canonicalJson } from "../core/json.js";
+import { canonicalJson, sha256 } from "../core/json.js";
 import type { Admission, AttemptOutcome } from "../fleet/types.js";
 import { isProviderError, type ProviderError } from "../providers/errors.js";
 import type { LlmProvider, LlmRequest, LlmResponse, RateLimitState } from "../providers/types.js";
@@ -92,6 +92,12 @@ export interface CallScope {
   deadline: number | undefined;
   tenant: string;
   budget?: BudgetReserver;
+  /**
+   * Stands for the request in the stale-answer cache (e.g. its parameters and
+   * the head of its message chain), so the key costs nothing per message.
+   * Default: the request's canonical JSON. Asked only under a `stale` policy.
+   */
+  requestDigest?: () => string;
 }
 
 export async function callLlm(
@@ -118,7 +124,9 @@ export async function callLlm(
       });
     }
   }
-  const cacheKey = canonicalJson({ provider: policy.provider ?? null, request });
+  // Only a stale policy reads the cache, so only it pays for the key and the copy.
+  const stale = failure && typeof failure === "object" && "stale" in failure ? failure.stale : null;
+  const cacheKey = stale ? staleKey(policy, request, ctx) : undefined;
   let firstError: unknown;
   for (const c of candidates) {
     try {
@@ -129,7 +137,7 @@ export async function callLlm(
         policy,
         ctx,
       );
-      if (c.source === "primary") remember(host, cacheKey, result);
+      if (c.source === "primary" && cacheKey !== undefined) remember(host, cacheKey, result);
       const provenance: Provenance =
         c.source === "primary"
           ? { degraded: false, source: "primary" }
@@ -144,10 +152,10 @@ export async function callLlm(
   const dependency = `${host.provider(policy.provider).name}:${request.model}`;
   if (failure === "refuse") throw new RefusedError(dependency, firstError);
   if (failure === "escalate") throw new EscalatedError(dependency, firstError);
-  if (failure && typeof failure === "object" && "stale" in failure) {
+  if (stale && cacheKey !== undefined) {
     const hit = host.staleAnswers.get(cacheKey);
     const age = hit ? host.clock.now() - hit.at : Infinity;
-    if (hit && age <= failure.stale.maxAgeMs) {
+    if (hit && age <= stale.maxAgeMs) {
       return {
         ...hit.response,
         attempts: 0,
@@ -162,6 +170,14 @@ export async function callLlm(
     }
   }
   throw firstError;
+}
+
+/** The cache key of a request: a digest, so a long conversation's key stays 64 characters. */
+function staleKey(policy: LlmPolicy, request: LlmRequest, ctx: CallScope): string {
+  const subject = ctx.requestDigest ? ctx.requestDigest() : request;
+  return sha256(canonicalJson({ provider: policy.provider ?? null, request: subject })).toString(
+    "hex",
+  );
 }
 
 function remember(host: LlmHost, key: string, response: LlmResponse): void {
