@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import { canonicalJson, sha256, type Json } from "../src/core/json.js";
-import { Flotilla } from "../src/index.js";
+import { Flotilla, isFlotillaError } from "../src/index.js";
 import { MessageChains } from "../src/journal/messageHashes.js";
 import {
   PayloadWriter,
@@ -14,6 +14,7 @@ import {
   type BlobBatch,
 } from "../src/journal/payloads.js";
 import type { LlmMessage, LlmProvider } from "../src/providers/types.js";
+import { checkLlmRequest } from "../src/runtime/llmRequest.js";
 import { openStore } from "../src/store/open.js";
 import type { Commit, Store } from "../src/store/types.js";
 
@@ -322,5 +323,41 @@ describe("incremental message hashing", () => {
     const all: BlobBatch = new Map();
     new PayloadWriter().messageList(history, all);
     assert.deepEqual([...out.keys()].sort(), [...all.keys()].sort());
+  });
+});
+
+describe("ctx.llm request validation", () => {
+  const valid = (): LlmMessage[] => [SYSTEM, userTurn(0), answerTo(2), userTurn(1)];
+  const rejects = (request: unknown, field: string) =>
+    assert.throws(
+      () => checkLlmRequest(request),
+      (e) => isFlotillaError(e, "FLOTILLA_INVALID_ARGUMENT") && e.details.field === field,
+    );
+
+  it("accepts what the schema accepts, extra message fields included", () => {
+    class Note {
+      role = "user";
+      content = "from a class";
+    }
+    checkLlmRequest({
+      model: "m",
+      messages: [...valid(), new Note(), { role: "tool", content: null, toolCallId: "c1" }],
+      tools: [{ name: "t", parameters: {} }],
+      temperature: 0.5,
+    });
+  });
+
+  it("names the wrong field, in the messages or around them", () => {
+    rejects({ model: "m", messages: [] }, "ctx.llm.messages");
+    const badRole = valid();
+    (badRole[2] as { role: string }).role = "bot";
+    rejects({ model: "m", messages: badRole }, "ctx.llm.messages.2.role");
+    const holed: (LlmMessage | undefined)[] = valid();
+    holed[5] = userTurn(2); // index 4 is a hole
+    rejects({ model: "m", messages: holed }, "ctx.llm.messages.4");
+    rejects({ model: "m", messages: [{ role: "user", content: 7 }] }, "ctx.llm.messages.0.content");
+    rejects({ model: "", messages: valid() }, "ctx.llm.model");
+    rejects({ model: "m", messages: valid(), temperature: 3 }, "ctx.llm.temperature");
+    rejects({ model: "m", messages: valid(), tools: [{ name: "" }] }, "ctx.llm.tools.0.name");
   });
 });

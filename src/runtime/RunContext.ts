@@ -23,28 +23,8 @@ import type { Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
 import { spawnChild } from "./spawn.js";
 import { sleepStep, waitForSignal } from "./waits.js";
-import { describeZodError, parseOptions } from "../core/validate.js";
-
-const llmRequestSchema = z.object({
-  model: z.string().min(1),
-  messages: z
-    .array(
-      z
-        .object({
-          role: z.enum(["system", "user", "assistant", "tool"]),
-          content: z.string().nullable(),
-        })
-        .loose(),
-    )
-    .min(1),
-  tools: z
-    .array(
-      z.object({ name: z.string().min(1), parameters: z.record(z.string(), z.unknown()) }).loose(),
-    )
-    .optional(),
-  maxTokens: z.number().int().positive().optional(),
-  temperature: z.number().min(0).max(2).optional(),
-});
+import { describeZodError } from "../core/validate.js";
+import { checkLlmRequest } from "./llmRequest.js";
 
 /** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
 interface StepWork<T> {
@@ -217,7 +197,7 @@ export class RunContext {
 
   /** Calls the model once; its answer is journaled before the next step starts. */
   async llm(request: LlmRequest, options: LlmOptions = {}): Promise<LlmResult> {
-    parseOptions(llmRequestSchema, request, "ctx.llm");
+    checkLlmRequest(request);
     const host = this.exec.host;
     const last = request.messages.at(-1)?.content ?? "";
     return this.once<LlmResult>(
