@@ -11,6 +11,7 @@ import * as effects from "./effects.js";
 import * as journal from "./journal.js";
 import { CHANNEL } from "./notify.js";
 import { pipeline } from "./pipeline.js";
+import { applyStepBatch, isStepBatch } from "./stepCommit.js";
 import * as runs from "./runs.js";
 import type { Statement } from "./sql.js";
 import { inTransaction } from "./transaction.js";
@@ -36,7 +37,8 @@ const FENCE_REFUSED = "FLF01";
 
 /**
  * Applies a batch of commits in one transaction, up to five attempts; returns,
- * per commit, the error that rejected it. The fence check and every write are
+ * per commit, the error that rejected it. A batch of step commits is one
+ * statement (see stepCommit.ts). Otherwise the fence check and every write are
  * sent in one round trip; a commit whose fence does not hold aborts that
  * attempt and the batch is sent again without it (fences rarely fail). When
  * the database refuses data, the batch is applied again with a savepoint per
@@ -47,9 +49,17 @@ export async function applyBatch(pool: pg.Pool, batch: Commit[]): Promise<(Error
   const outcomes: (Error | undefined)[] = batch.map(() => undefined);
   let pending = batch.map((_, i) => i);
   let isolate = false;
+  let steps = isStepBatch(batch);
   for (let attempt = 1; pending.length > 0; attempt++) {
     const commits = pending.map((i) => batch[i] as Commit);
     try {
+      if (steps) {
+        // One statement; the commits it did not write failed their fence, and the path below says why.
+        const written = await applyStepBatch(pool, commits);
+        pending = pending.filter((_, j) => !written.has(j));
+        steps = false;
+        continue;
+      }
       if (isolate) {
         const refused = await inTransaction(pool, (c) => applyIsolated(c, commits));
         refused.forEach((err, j) => (outcomes[pending[j] as number] = err));
@@ -66,7 +76,8 @@ export async function applyBatch(pool: pg.Pool, batch: Commit[]): Promise<(Error
         continue;
       }
       if (attempt >= 5 || code === undefined) throw err;
-      if (DATA_CLASSES.has(code.slice(0, 2)) && !isolate && pending.length > 1) isolate = true;
+      if (steps && DATA_CLASSES.has(code.slice(0, 2))) steps = false;
+      else if (DATA_CLASSES.has(code.slice(0, 2)) && !isolate && pending.length > 1) isolate = true;
       else if (!RETRYABLE_CODES.has(code)) throw rejectedIfData(err);
     }
   }

@@ -49,6 +49,11 @@ export function upsert(updates: readonly EffectUpdate[]): Statement[] {
   return distinctKeyRounds(updates).map(upsertDistinct);
 }
 
+/** The order effect rows are written (and so locked) in, by every batch. */
+export function byToolAndKey(a: EffectUpdate, b: EffectUpdate): number {
+  return a.tool === b.tool ? (a.key < b.key ? -1 : 1) : a.tool < b.tool ? -1 : 1;
+}
+
 function distinctKeyRounds(updates: readonly EffectUpdate[]): EffectUpdate[][] {
   const rounds: EffectUpdate[][] = [];
   const seen = new Map<string, number>();
@@ -62,9 +67,7 @@ function distinctKeyRounds(updates: readonly EffectUpdate[]): EffectUpdate[][] {
 }
 
 function upsertDistinct(updates: readonly EffectUpdate[]): Statement {
-  const effects = [...updates].sort((a, b) =>
-    a.tool === b.tool ? (a.key < b.key ? -1 : 1) : a.tool < b.tool ? -1 : 1,
-  );
+  const effects = [...updates].sort(byToolAndKey);
   return {
     text: `INSERT INTO effects AS e (key, run_id, step, tool, state, result, updated_at)
      SELECT key, run_id, step, tool, state, result, ${NOW_MS}

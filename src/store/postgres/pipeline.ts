@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { Statement } from "./sql.js";
+import { prepared, type Statement } from "./sql.js";
 
 /** Whether an error came from the server (it has a SQLSTATE), so the connection is still sound. */
 function fromServer(err: unknown): boolean {
@@ -23,7 +23,7 @@ export async function pipeline(
   const client = await pool.connect();
   const texts = transaction ? ["BEGIN", ...statements, "COMMIT"] : statements;
   const settled = await Promise.allSettled(
-    texts.map((s) => (typeof s === "string" ? client.query(s) : client.query(s.text, s.values))),
+    texts.map((s) => (typeof s === "string" ? client.query(s) : client.query(prepared(s)))),
   );
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   const broken = settled.some((r) => r.status === "rejected" && !fromServer(r.reason));

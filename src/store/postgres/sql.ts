@@ -1,4 +1,5 @@
-import type { QueryResult, QueryResultRow } from "pg";
+import { createHash } from "node:crypto";
+import type { QueryConfig, QueryResult, QueryResultRow } from "pg";
 
 export type Row = Record<string, unknown>;
 
@@ -14,4 +15,21 @@ export const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 export interface Statement {
   text: string;
   values: unknown[];
+}
+
+const names = new Map<string, string>();
+
+/**
+ * The statement as a named prepared statement: each connection parses and
+ * plans it once, not on every execution (planning the batch statements costs
+ * more than running them). The name is derived from the text, so one name
+ * never stands for two texts.
+ */
+export function prepared(s: Statement): QueryConfig {
+  let name = names.get(s.text);
+  if (name === undefined) {
+    name = `flotilla_${createHash("sha1").update(s.text).digest("hex").slice(0, 20)}`;
+    names.set(s.text, name);
+  }
+  return { name, text: s.text, values: s.values };
 }

@@ -1,0 +1,100 @@
+import type pg from "pg";
+import { toJsonText } from "../rows.js";
+import type { Commit } from "../types.js";
+import { byToolAndKey } from "./effects.js";
+import { NOW_MS, prepared, type Statement } from "./sql.js";
+
+/**
+ * Whether a batch is made of step commits only: each fenced by a lease token
+ * and writing events, payloads and effect states (no key twice), nothing
+ * about the run itself. Those are most commits, and one statement writes them.
+ */
+export function isStepBatch(batch: readonly Commit[]): boolean {
+  const keys = new Set<string>();
+  for (const b of batch) {
+    if (!("leaseToken" in b.fence) || b.status || b.release || b.deadLetter || b.deadLetterUpdate)
+      return false;
+    if ((b.newRuns?.length ?? 0) > 0 || (b.wake?.length ?? 0) > 0) return false;
+    for (const e of b.effects ?? []) {
+      const key = JSON.stringify([e.tool, e.key]);
+      if (keys.has(key)) return false;
+      keys.add(key);
+    }
+  }
+  return true;
+}
+
+/**
+ * Writes a batch of step commits in one autocommitted statement: it locks
+ * the runs in id order, keeps the commits whose lease token still holds (and,
+ * when asked, whose run has no cancel request), and writes only theirs.
+ * Resolves with the positions of the commits written; the others did not
+ * hold their fence (the caller finds out why).
+ */
+export async function applyStepBatch(
+  pool: pg.Pool,
+  batch: readonly Commit[],
+): Promise<Set<number>> {
+  const { rows } = await pool.query<{ i: string }>(prepared(stepStatement(batch)));
+  return new Set(rows.map((r) => Number(r.i) - 1));
+}
+
+function stepStatement(batch: readonly Commit[]): Statement {
+  const token = (b: Commit) => ("leaseToken" in b.fence ? b.fence : undefined);
+  const events = batch.flatMap((b, i) => b.events.map((e) => ({ i: i + 1, runId: b.runId, ...e })));
+  const effects = batch
+    .flatMap((b, i) => (b.effects ?? []).map((e) => ({ i: i + 1, ...e })))
+    .sort(byToolAndKey);
+  const blobs = new Map<string, Buffer>();
+  for (const b of batch) for (const x of b.blobs ?? []) blobs.set(x.hash.toString("hex"), x.data);
+  const hashes = [...blobs.keys()].sort();
+  return {
+    text: `WITH c AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[])
+           WITH ORDINALITY AS c(run_id, token, not_cancelled, i)),
+       l AS (
+         SELECT id, lease_token, cancel_requested FROM runs WHERE id = ANY($1)
+         ORDER BY id FOR UPDATE),
+       ok AS (
+         SELECT c.i FROM c JOIN l ON l.id = c.run_id AND l.lease_token = c.token
+         WHERE NOT (c.not_cancelled AND l.cancel_requested)),
+       b AS (
+         INSERT INTO blobs (hash, data) SELECT * FROM unnest($4::bytea[], $5::bytea[])
+         ON CONFLICT DO NOTHING),
+       ev AS (
+         INSERT INTO events (run_id, type, step, data, at)
+         SELECT e.run_id, e.type, e.step, e.data, ${NOW_MS}
+         FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[], $10::jsonb[])
+           WITH ORDINALITY AS e(i, run_id, type, step, data, ord)
+         WHERE e.i IN (SELECT i FROM ok) ORDER BY e.ord),
+       ef AS (
+         INSERT INTO effects AS x (key, run_id, step, tool, state, result, updated_at)
+         SELECT t.key, t.run_id, t.step, t.tool, t.state, t.result, ${NOW_MS}
+         FROM unnest($11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::jsonb[])
+           WITH ORDINALITY AS t(i, key, run_id, step, tool, state, result, ord)
+         WHERE t.i IN (SELECT i FROM ok) ORDER BY t.ord
+         ON CONFLICT (tool, key) DO UPDATE SET state = excluded.state, result = excluded.result,
+           updated_at = excluded.updated_at
+         WHERE x.run_id = excluded.run_id AND x.step = excluded.step)
+     SELECT i FROM ok`,
+    values: [
+      batch.map((b) => b.runId),
+      batch.map((b) => token(b)?.leaseToken ?? null),
+      batch.map((b) => token(b)?.requireNotCancelled === true),
+      hashes.map((h) => Buffer.from(h, "hex")),
+      hashes.map((h) => blobs.get(h)),
+      events.map((e) => e.i),
+      events.map((e) => e.runId),
+      events.map((e) => e.type),
+      events.map((e) => e.step ?? null),
+      events.map((e) => JSON.stringify(e.data)),
+      effects.map((e) => e.i),
+      effects.map((e) => e.key),
+      effects.map((e) => e.runId),
+      effects.map((e) => e.step),
+      effects.map((e) => e.tool),
+      effects.map((e) => e.state),
+      effects.map((e) => toJsonText(e.result)),
+    ],
+  };
+}
