@@ -51,7 +51,7 @@ export async function conversation(
   onTurn: (t: number) => void,
 ): Promise<ConversationFigures> {
   const turnMs: number[] = [];
-  const f = await Flotilla.open({ store, providers: { default: talker }, worker: { pollMs: 5 } });
+  const f = await Flotilla.open({ store, providers: { default: talker } });
   let bytes: { events: number; blobs: number };
   try {
     const agent = f.agent("bench.conversation", async (ctx, n: number) => {

@@ -41,7 +41,7 @@ export async function replay(
   children: number,
   onChild: (done: number) => void,
 ): Promise<ReplayFigures> {
-  const f = await Flotilla.open({ store, worker: { pollMs: 5 } });
+  const f = await Flotilla.open({ store });
   try {
     const lookup = f.tool("bench.lookup", {
       effect: "read",

@@ -31,7 +31,7 @@ export async function sequential(
   place: Place,
   sizes: { steps: number; warmup: number; inserts: number },
 ): Promise<SequentialFigures> {
-  const f = await Flotilla.open({ store: place.url, worker: { pollMs: 5 } });
+  const f = await Flotilla.open({ store: place.url });
   let readMs: number;
   let effectMs: number;
   try {
@@ -67,7 +67,7 @@ export async function concurrent(
 ): Promise<ConcurrentFigures> {
   const f = await Flotilla.open({
     store: place.url,
-    worker: { concurrency: sizes.runs, pollMs: 5 },
+    worker: { concurrency: sizes.runs },
   });
   let readSeconds: number;
   let effectSeconds: number;

@@ -13,7 +13,7 @@ if (!store) {
 }
 const flotilla = await Flotilla.open({ store, worker: false, stopGraceMs: 200 });
 defineStepAgents(flotilla);
-await flotilla.worker({ pollMs: 5 });
+await flotilla.worker();
 let closing = false;
 const shutdown = () => {
   if (closing) return;

@@ -35,7 +35,7 @@ export async function zeroStepRuns(
   place: Place,
   sizes: { sameProcess: number; otherProcess: number; inserts: number },
 ): Promise<ZeroStepFigures> {
-  const here = await Flotilla.open({ store: place.url, worker: { pollMs: 5 } });
+  const here = await Flotilla.open({ store: place.url });
   let sameProcess: number;
   try {
     sameProcess = await startToResult(here, sizes.sameProcess);

@@ -20,25 +20,46 @@ export function applyBatch(
 ): (Error | undefined)[] {
   const outcomes: (Error | undefined)[] = [];
   let runnable = false;
-  db.transaction(() => {
+  const { all, one } = transactions(db);
+  all.immediate(() => {
     const now = Date.now();
     for (const c of batch) {
       try {
-        db.transaction(() => {
-          runnable = apply(db, c, now) || runnable;
-        })();
+        runnable = one(c, now) || runnable;
         outcomes.push(undefined);
       } catch (err) {
         outcomes.push(err as Error);
       }
     }
-  }).immediate();
+  });
   if (runnable) announce.runnable();
   batch.forEach((c, i) => {
     if (outcomes[i] === undefined && c.status && settles(c.status.status))
       announce.settled(c.runId);
   });
   return outcomes;
+}
+
+interface BatchTransactions {
+  /** Runs a batch in one transaction. */
+  all: Database.Transaction<(run: () => void) => void>;
+  /** Applies one commit in a savepoint of the batch's transaction, so a bad fence fails alone. */
+  one: Database.Transaction<(c: Commit, now: number) => boolean>;
+}
+
+const byConnection = new WeakMap<Database.Database, BatchTransactions>();
+
+/** The batch's transaction functions, made once per connection (making them costs). */
+function transactions(db: Database.Database): BatchTransactions {
+  let t = byConnection.get(db);
+  if (!t) {
+    t = {
+      all: db.transaction((run: () => void) => run()),
+      one: db.transaction((c: Commit, now: number) => apply(db, c, now)),
+    };
+    byConnection.set(db, t);
+  }
+  return t;
 }
 
 /** Applies one commit whose fence holds; returns whether runs may have become claimable. */
