@@ -34,6 +34,7 @@ import {
 } from "../store/types.js";
 import type { Agent } from "./Agent.js";
 import type { ToolRunHost } from "../effects/runTool.js";
+import type { InlineWaits } from "./inlineWait.js";
 import type { LlmHost } from "./llmCall.js";
 import { RunEnding } from "./endings.js";
 import { RunGuards } from "./guards.js";
@@ -47,6 +48,8 @@ export interface ExecutionHost extends LlmHost, ToolRunHost {
   readonly workerId: string;
   /** Sleeps up to this long are waited in-process; longer ones suspend the run. */
   readonly inlineSleepMs: number;
+  /** Waits for a child or a signal held in memory, up to `inlineWaitMs`, before the run suspends. */
+  readonly inlineWaits: InlineWaits;
   /** How long a stopping run's code may take to unwind before it is finalized anyway. */
   readonly stopGraceMs: number;
   agentByName(name: string): Agent | undefined;

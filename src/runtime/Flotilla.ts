@@ -44,6 +44,7 @@ import type { CreatedRun, RunRecord, Store } from "../store/types.js";
 import { defineAgent, isAgent, type Agent, type AgentFn, type AgentOptions } from "./Agent.js";
 import { retryRun, type RetryOptions } from "./retryRun.js";
 import { RunHandle } from "./RunHandle.js";
+import { InlineWaits, type InlineWaitsHost } from "./inlineWait.js";
 import { Settlement } from "./Settlement.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "./Worker.js";
 
@@ -55,6 +56,7 @@ const optionsSchema = z.object({
   workerId: z.string().min(1).optional(),
   poolSize: z.number().int().min(1).max(1_000).optional(),
   inlineSleepMs: z.number().min(0).optional(),
+  inlineWaitMs: z.number().min(0).optional(),
   stopGraceMs: z.number().min(0).optional(),
   worker: z.union([z.literal(false), z.object({}).loose()]).optional(),
   resilience: z.object({}).loose().optional(),
@@ -81,6 +83,13 @@ export interface FlotillaOptions {
   poolSize?: number;
   /** Sleeps up to this long are waited in-process; longer ones release the worker. Default 2 s. */
   inlineSleepMs?: number;
+  /**
+   * A `ctx.spawn` or `ctx.waitFor` is waited in-process for up to this long,
+   * keeping the worker slot (never one its children need), so a child or a
+   * signal that comes soon resumes the run without replaying it; longer waits
+   * suspend the run. 0 suspends at once. Default 5 s.
+   */
+  inlineWaitMs?: number;
   /** How long a cancelled or parked run may take to unwind. Default 10 s. */
   stopGraceMs?: number;
   /** Options of the in-process worker started by `start()`, or `false` for none. */
@@ -115,7 +124,7 @@ export interface StartOptions {
  * The runtime: define agents and tools, start runs, and run them durably on
  * the embedded SQLite store (default) or on PostgreSQL shared by many workers.
  */
-export class Flotilla implements WorkerHost {
+export class Flotilla implements WorkerHost, InlineWaitsHost {
   readonly payloads = new PayloadWriter();
   readonly resilience: Resilience;
   readonly admission: Admission | undefined;
@@ -213,6 +222,23 @@ export class Flotilla implements WorkerHost {
 
   settled(runId: string, run?: RunRecord): void {
     this.settlement.settled(runId, run);
+  }
+
+  // ---- waits held in memory (InlineWaitsHost) ------------------------------
+
+  readonly inlineWaits = new InlineWaits(this);
+
+  get inlineWaitMs(): number {
+    return this.options.inlineWaitMs ?? 5_000;
+  }
+
+  freeSlots(): number | undefined {
+    const w = this.ownedWorker;
+    return w && !this.closed ? w.options.concurrency - w.active : undefined;
+  }
+
+  settledOrPoll(runId: string, ms: number): Promise<void> {
+    return this.settlement.settledOrPoll(runId, ms);
   }
 
   bulkhead(tool: Tool): Bulkhead | undefined {
@@ -422,6 +448,7 @@ export class Flotilla implements WorkerHost {
     if (typeof name !== "string" || name === "")
       throw new InvalidArgumentError("signal name must be a non-empty string");
     await this.store.sendSignal(runId, name, storableCopy(payload, "signal payload") ?? null);
+    this.inlineWaits.signalled(runId);
   }
 
   /**

@@ -10,9 +10,10 @@ import type { Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
 import { fingerprint } from "../deadletter/loops.js";
 import { classOf } from "../deadletter/taxonomy.js";
-import type { RunRecord, Store } from "../store/types.js";
+import { isTerminal, type RunRecord, type Store } from "../store/types.js";
 import { isAgent, type Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
+import { waitInline } from "./inlineWait.js";
 import { replayOutcome, type RunContext } from "./RunContext.js";
 
 /**
@@ -37,8 +38,8 @@ async function childError(store: Store, child: RunRecord): Promise<SerializedErr
 
 /**
  * ctx.spawn: starts a child run (journaled with the parent's step, so a crash
- * of either never starts it twice) and waits for its result; the parent
- * suspends while the child runs and is woken when it ends.
+ * of either never starts it twice) and waits for its result: in memory for a
+ * short while (see waitInline), then suspended until the child ends.
  */
 export async function spawnChild<I, O>(
   ctx: RunContext,
@@ -84,7 +85,15 @@ export async function spawnChild<I, O>(
         },
       );
     }
-    const child = await exec.viaStore(() => store.getRun(childId));
+    const id = childId;
+    const child = await waitInline(exec, ctx.signal, {
+      look: async () => {
+        const run = await exec.viaStore(() => store.getRun(id));
+        return run && isTerminal(run.status) ? run : undefined;
+      },
+      wake: (ms) => exec.host.inlineWaits.settledOrPoll(id, ms),
+    });
+    // Journaled before the parent's code sees it, as on replay: a crash from here on resumes alike.
     if (child?.status === "completed") {
       await exec.write([
         {
@@ -96,11 +105,7 @@ export async function spawnChild<I, O>(
       exec.progress(child.result);
       return child.result as O;
     }
-    if (
-      child?.status === "failed" ||
-      child?.status === "cancelled" ||
-      child?.status === "dead-lettered"
-    ) {
+    if (child) {
       const error: SerializedError = await exec.viaStore(() => childError(store, child));
       await exec.write([
         {

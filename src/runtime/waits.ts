@@ -1,6 +1,7 @@
 import { InvalidArgumentError, TimeoutError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import type { Execution } from "./Execution.js";
+import { waitInline } from "./inlineWait.js";
 import { replayOutcome, type RunContext, type WaitForOptions } from "./RunContext.js";
 
 /** ctx.sleep: a durable timer; a short one is waited in-process, a long one suspends the run. */
@@ -36,7 +37,10 @@ export async function sleepStep(
   }
 }
 
-/** ctx.waitFor: consumes the next signal of that name, or suspends the run until one arrives. */
+/**
+ * ctx.waitFor: consumes the next signal of that name, waiting for one in
+ * memory for a short while (see waitInline), then suspended until one arrives.
+ */
 export async function waitForSignal<T>(
   ctx: RunContext,
   exec: Execution,
@@ -58,8 +62,20 @@ export async function waitForSignal<T>(
         { type: "timer.set", step, data: { kind: "signal", name, wakeAt: deadline } },
       ]);
     }
-    const signals = await exec.viaStore(() => exec.host.store.readSignals(exec.runId));
-    const next = signals.find((s) => s.name === name && !exec.journal.consumedSignals.has(s.id));
+    const next = await waitInline(exec, ctx.signal, {
+      look: async () => {
+        const signals = await exec.viaStore(() => exec.host.store.readSignals(exec.runId));
+        const found = signals.find(
+          (s) => s.name === name && !exec.journal.consumedSignals.has(s.id),
+        );
+        // Taken now, not once journaled: a sibling branch woken by the same signal must not take
+        // it too. Should the write fail, this execution ends and the next reads the journal anew.
+        if (found) exec.journal.consumedSignals.add(found.id);
+        return found;
+      },
+      wake: (ms) => exec.host.inlineWaits.signalledOrPoll(exec.runId, ms),
+      ...(deadline === null ? {} : { limitMs: deadline - clock.now() }),
+    });
     if (next) {
       await exec.write([
         {
