@@ -53,7 +53,8 @@ export class SqliteStore extends StoreNotifier implements Store {
   private readonly announce: Announce = {
     runnable: () => this.emitRunnableSoon(),
     cancel: (runId) => this.emitCancel(runId),
-    settled: (runId) => this.emitSettled(runId),
+    // Deferred: the execution that settled the run hands it to waiters first, with its result.
+    settled: (runId) => setImmediate(() => this.emitSettled(runId)),
   };
 
   private constructor(

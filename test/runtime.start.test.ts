@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
+import { Flotilla } from "../src/index.js";
+import { openStore } from "../src/store/open.js";
+import type { Store } from "../src/store/types.js";
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function tempStore(): string {
+  const dir = mkdtempSync(join(tmpdir(), "flotilla-start-"));
+  dirs.push(dir);
+  return join(dir, "flotilla.db");
+}
+
+/** The store, counting the calls a started run makes besides its own commits. */
+function counted(store: Store): { store: Store; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const wrapped = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: wrapped, calls };
+}
+
+const skipPostgres = await postgresSkipReason();
+
+describe("starting runs", () => {
+  it("runs a run started here at once: leased at creation, no claim, no journal read, no read back", async () => {
+    const { store, calls } = counted(await openStore(tempStore()));
+    const f = await Flotilla.open({ store, worker: { pollMs: 60_000 } });
+    try {
+      const echo = f.agent("echo", (_ctx, n: number) => Promise.resolve(n * 2));
+      await f.worker();
+      calls.clear();
+      const run = await f.start(echo, 21);
+      assert.equal(await run.result({ timeoutMs: 10_000 }), 42);
+      assert.equal(calls.get("claimRuns") ?? 0, 0, "claimed through the store");
+      assert.equal(calls.get("readJournal") ?? 0, 0, "read its journal back");
+      // result() may look once before the run ends, never again after it was handed the run.
+      assert.ok((calls.get("getRun") ?? 0) <= 1, `getRun called ${calls.get("getRun")} times`);
+      const journal = (await f.store.readJournal(run.id)).map((e) => e.type);
+      assert.deepEqual(journal, ["run.created", "run.resumed", "run.completed"]);
+    } finally {
+      await f.close();
+      await store.close();
+    }
+  });
+
+  it("leaves a run to be claimed when the worker has no slot free, and runs it once one frees", async () => {
+    const f = await Flotilla.open({
+      store: tempStore(),
+      worker: { concurrency: 1, pollMs: 20 },
+    });
+    try {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const hold = f.tool("hold", { effect: "read", run: () => gate });
+      const slow = f.agent("slow", async (ctx) => {
+        await ctx.call(hold, null);
+        return "slow";
+      });
+      const quick = f.agent("quick", () => Promise.resolve("quick"));
+      const first = await f.start(slow, null);
+      const second = await f.start(quick, null);
+      assert.equal((await second.status()).status, "pending");
+      release();
+      assert.equal(await first.result({ timeoutMs: 10_000 }), "slow");
+      assert.equal(await second.result({ timeoutMs: 10_000 }), "quick");
+      const types = (await f.store.readJournal(second.id)).map((e) => e.type);
+      assert.deepEqual(types, ["run.created", "run.resumed", "run.completed"]);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("returns the existing run for a reused idempotency key without leasing anything", async () => {
+    const f = await Flotilla.open({ store: tempStore() });
+    try {
+      const echo = f.agent("echo", (_ctx, n: number) => Promise.resolve(n));
+      const a = await f.start(echo, 1, { idempotencyKey: "k" });
+      assert.equal(await a.result({ timeoutMs: 10_000 }), 1);
+      const b = await f.start(echo, 1, { idempotencyKey: "k" });
+      assert.equal(b.id, a.id);
+      const resumed = (await f.store.readJournal(a.id)).filter((e) => e.type === "run.resumed");
+      assert.equal(resumed.length, 1);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it(
+    "hears a run settle in another process's worker without polling for it (PostgreSQL)",
+    { skip: skipPostgres ?? false },
+    async () => {
+      const db = await freshDatabase();
+      const worker = await Flotilla.open({ store: db.url });
+      const client = await Flotilla.open({ store: db.url, worker: false });
+      try {
+        worker.agent("echo", (_ctx, n: number) => Promise.resolve(n + 1));
+        const echo = client.agent("echo", (_ctx, n: number) => Promise.resolve(n + 1));
+        await worker.worker();
+        const heard: string[] = [];
+        const off = client.store.onSettled((id) => heard.push(id));
+        const run = await client.start(echo, 1);
+        assert.equal(await run.result({ timeoutMs: 10_000 }), 2);
+        for (let i = 0; i < 100 && !heard.includes(run.id); i++)
+          await new Promise((r) => setTimeout(r, 20));
+        off();
+        assert.ok(heard.includes(run.id), "the settlement was not pushed");
+      } finally {
+        await client.close();
+        await worker.close();
+        await db.drop();
+      }
+    },
+  );
+});
