@@ -234,7 +234,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost {
 
   freeSlots(): number | undefined {
     const w = this.ownedWorker;
-    return w && !this.closed ? w.options.concurrency - w.active : undefined;
+    return w && !this.closed ? w.free : undefined;
   }
 
   settledOrPoll(runId: string, ms: number): Promise<void> {

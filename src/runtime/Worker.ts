@@ -68,6 +68,11 @@ export class Worker {
     return this.executions.size;
   }
 
+  /** Slots neither executing a run nor promised to one being created here. */
+  get free(): number {
+    return this.options.concurrency - this.executions.size - this.reserved;
+  }
+
   /**
    * Takes a slot for a run this process is about to create, when this worker
    * runs its agent and has a slot free: the store then creates the run
@@ -75,8 +80,8 @@ export class Worker {
    * and no journal read. Every slot is either adopted or released.
    */
   reserve(agent: string): LocalSlot | undefined {
-    const free = this.options.concurrency - this.executions.size - this.reserved;
-    if (!this.running || free <= 0 || !this.host.agentNames().includes(agent)) return undefined;
+    if (!this.running || this.free <= 0 || !this.host.agentNames().includes(agent))
+      return undefined;
     this.reserved++;
     let open = true;
     const sentAt = Date.now();
@@ -155,7 +160,7 @@ export class Worker {
   private async run(): Promise<void> {
     while (this.running) {
       this.nudged = false;
-      const free = this.options.concurrency - this.executions.size - this.reserved;
+      const free = this.free;
       let claimed = 0;
       if (free > 0) {
         try {
