@@ -11,13 +11,7 @@ import {
 } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import { setLongTimeout, type LongTimeout } from "../core/timers.js";
-import {
-  BudgetReserver,
-  runBudgetOf,
-  type BudgetLimits,
-  type BudgetsOptions,
-  type RunBudget,
-} from "../deadletter/budgets.js";
+import type { BudgetReserver, BudgetsOptions } from "../deadletter/budgets.js";
 import type { LoopLimits } from "../deadletter/loops.js";
 import type { NewDeadLetter } from "../deadletter/types.js";
 import { JournalIndex, type StepKind, type StepRecord } from "../journal/JournalIndex.js";
@@ -38,7 +32,9 @@ import type { InlineWaits } from "./inlineWait.js";
 import type { LlmHost } from "./llmCall.js";
 import { RunEnding } from "./endings.js";
 import { RunGuards } from "./guards.js";
+import { LeaseFence } from "./leaseFence.js";
 import { RunContext } from "./RunContext.js";
+import { RunFacts } from "./runFacts.js";
 
 /** What an execution needs from the Flotilla instance that hosts it. */
 export interface ExecutionHost extends LlmHost, ToolRunHost {
@@ -111,16 +107,11 @@ export class Execution {
   private closed = false;
   private finish!: (outcome: ExecutionOutcome) => void;
   private checkScheduled = false;
-  private created: Record<string, Json> = {};
+  /** What the journal fixed at creation; read with the journal (nothing is fixed before). */
+  private facts: RunFacts | undefined;
   private guards!: RunGuards;
-  private limits: BudgetLimits = {};
-  /**
-   * Until when this worker can prove it holds the lease (last successful
-   * claim or renewal plus the lease, less a margin). Past it the execution
-   * starts no LLM call, tool or reconcile: another worker may own the run.
-   */
-  private leaseValidUntil: number;
-  private fenceTimer: LongTimeout | undefined;
+  /** Past it the execution starts no LLM call, tool or reconcile: another worker may own the run. */
+  private readonly fence: LeaseFence;
   /**
    * Effect steps whose write before the call (intent, attempt) failed with a
    * store fault: this execution never called their tool. Journaled when the
@@ -141,25 +132,12 @@ export class Execution {
     /** The journal, when the claim returned it (its `run.resumed` included): no read, no write. */
     private readonly loaded?: JournalEvent[],
   ) {
-    this.leaseValidUntil = leaseValidUntil;
-    this.armFence();
+    this.fence = new LeaseFence(leaseValidUntil, () => this.fenceIfExpired());
   }
 
   /** A renewal succeeded: the lease is provably held until `until`. */
   confirmLease(until: number): void {
-    if (until <= this.leaseValidUntil) return;
-    this.leaseValidUntil = until;
-    this.armFence();
-  }
-
-  /** Fences the moment the lease can no longer be proven, not at the next heartbeat. */
-  private armFence(): void {
-    this.fenceTimer?.clear();
-    if (!Number.isFinite(this.leaseValidUntil) || this.closed) return;
-    this.fenceTimer = setLongTimeout(() => {
-      // Timers may fire a millisecond early: look again then.
-      if (!this.fenceIfExpired()) this.armFence();
-    }, this.leaseValidUntil - Date.now()).unref();
+    this.fence.confirm(until);
   }
 
   /**
@@ -173,8 +151,7 @@ export class Execution {
 
   /** Gives the run up (aborting what is in flight) once the lease cannot be proven; true if so. */
   fenceIfExpired(): boolean {
-    // Leases are wall-clock time on the store's side too, whatever clock the runtime was given.
-    if (Date.now() < this.leaseValidUntil) return false;
+    if (!this.fence.expired) return false;
     this.stop("lease-lost", new LeaseLostError(this.run.id));
     return true;
   }
@@ -194,39 +171,17 @@ export class Execution {
 
   /** The run's absolute deadline, fixed when it was created (children inherit their parent's). */
   get deadline(): number | undefined {
-    return typeof this.created.deadline === "number" ? this.created.deadline : undefined;
+    return this.facts?.deadline;
   }
 
   /** The run's input, as patched by the last redrive that changed it. */
   get input(): unknown {
-    return "input" in this.index.patch ? this.index.patch.input : this.run.input;
-  }
-
-  /** The root of this run's tree: children draw from its budget. */
-  get root(): string {
-    return typeof this.created.root === "string" ? this.created.root : this.run.id;
-  }
-
-  /** The budget journaled with this run's creation, with any redrive patch applied. */
-  get budget(): RunBudget | undefined {
-    const own = runBudgetOf(this.created);
-    if (!own && !this.index.patch.budget) return undefined;
-    return {
-      root: own?.root ?? this.root,
-      startedAt: own?.startedAt ?? this.run.createdAt,
-      limits: this.limits,
-    };
+    return this.facts ? this.facts.input : this.run.input;
   }
 
   /** What a child run journals at creation: its root, its budget and the chain of agents above it. */
   childFacts(): Record<string, Json> {
-    const budget = this.budget;
-    return {
-      root: this.root,
-      // Kept even when this agent opted out of the detectors, so a cycle through it is still seen.
-      lineage: [...this.lineage(), this.run.agent],
-      ...(budget ? { budget: budget as unknown as Json } : {}),
-    };
+    return (this.facts as RunFacts).childFacts();
   }
 
   /** Runs to one outcome; never rejects. */
@@ -235,8 +190,7 @@ export class Execution {
       this.index = new JournalIndex(
         this.loaded ?? (await this.viaStore(() => this.host.store.readJournal(this.run.id))),
       );
-      const created = this.index.events.find((e) => e.type === "run.created")?.data;
-      if (created && typeof created === "object" && !Array.isArray(created)) this.created = created;
+      this.facts = RunFacts.of(this.run, this.index);
       if (this.run.cancelRequested) return await this.ending.finalizeCancelled();
       const agent = this.host.agentByName(this.run.agent);
       if (!agent)
@@ -244,7 +198,7 @@ export class Execution {
           "FLOTILLA_UNKNOWN_AGENT",
           `no agent '${this.run.agent}' is registered`,
         );
-      this.armGuards();
+      this.armGuards(this.facts);
       if (!this.loaded)
         await this.write([{ type: "run.resumed", data: { worker: this.host.workerId } }]);
       this.armDeadline();
@@ -292,25 +246,17 @@ export class Execution {
     }
   }
 
-  /** Agent names from the root run to this run's parent, journaled at creation. */
-  private lineage(): string[] {
-    const l = this.created.lineage;
-    return Array.isArray(l) ? l.filter((a): a is string => typeof a === "string") : [];
-  }
-
-  private armGuards(): void {
-    const own = runBudgetOf(this.created);
-    this.limits = { ...own?.limits, ...(this.index.patch.budget as BudgetLimits | undefined) };
+  private armGuards(facts: RunFacts): void {
     this.guards = new RunGuards({
       host: this.host,
       runId: this.run.id,
       agent: this.run.agent,
       tenant: this.run.tenant,
-      root: this.root,
+      root: facts.root,
       journal: this.index,
-      lineage: this.lineage(),
-      limits: this.limits,
-      startedAt: this.budget?.startedAt,
+      lineage: facts.lineage,
+      limits: facts.limits,
+      startedAt: facts.budget?.startedAt,
       viaStore: <T>(call: () => Promise<T>) => this.viaStore(call),
       write: (events) => this.write(events),
     });
@@ -559,7 +505,7 @@ export class Execution {
   private close(outcome: ExecutionOutcome): void {
     this.closed = true;
     this.deadlineTimer?.clear();
-    this.fenceTimer?.clear();
+    this.fence.clear();
     if (!this.controller.signal.aborted && outcome !== "suspended") this.controller.abort();
     if (outcome !== "lease-lost" && outcome !== "suspended" && outcome !== "interrupted")
       this.host.settled(this.run.id, this.settledRecord());
