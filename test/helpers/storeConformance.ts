@@ -313,7 +313,8 @@ export function storeConformance(
           release: true,
         });
         for (let i = 0; i < 100 && !heard.includes(run.id); i++) await pause(20);
-        assert.deepEqual(heard, [run.id]);
+        // Earlier tests' settlements may be announced late; this run's must be, once.
+        assert.equal(heard.filter((id) => id === run.id).length, 1);
       } finally {
         off();
       }

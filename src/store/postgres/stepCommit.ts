@@ -39,62 +39,74 @@ export async function applyStepBatch(
   return new Set(rows.map((r) => Number(r.i) - 1));
 }
 
+/**
+ * The statement for a batch, with a part for payloads and one for effect
+ * states only when the batch has some (at most four texts, each prepared once
+ * per connection): empty parts still cost their planning and execution.
+ */
 function stepStatement(batch: readonly Commit[]): Statement {
   const token = (b: Commit) => ("leaseToken" in b.fence ? b.fence : undefined);
+  const values: unknown[] = [
+    batch.map((b) => b.runId),
+    batch.map((b) => token(b)?.leaseToken ?? null),
+    batch.map((b) => token(b)?.requireNotCancelled === true),
+  ];
+  /** Placeholders for the next columns, each bound to a list of values. */
+  const bind = (...columns: [unknown[], string][]) =>
+    columns.map(([column, type]) => `$${values.push(column)}::${type}[]`).join(", ");
+  const parts = [
+    `c AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[])
+         WITH ORDINALITY AS c(run_id, token, not_cancelled, i))`,
+    `l AS (
+       SELECT id, lease_token, cancel_requested FROM runs WHERE id = ANY($1)
+       ORDER BY id FOR UPDATE)`,
+    `ok AS (
+       SELECT c.i FROM c JOIN l ON l.id = c.run_id AND l.lease_token = c.token
+       WHERE NOT (c.not_cancelled AND l.cancel_requested))`,
+  ];
+  const blobs = new Map<string, Buffer>();
+  for (const b of batch) for (const x of b.blobs ?? []) blobs.set(x.hash.toString("hex"), x.data);
+  if (blobs.size > 0) {
+    const hashes = [...blobs.keys()].sort();
+    parts.push(`b AS (
+       INSERT INTO blobs (hash, data) SELECT * FROM unnest(${bind(
+         [hashes.map((h) => Buffer.from(h, "hex")), "bytea"],
+         [hashes.map((h) => blobs.get(h)), "bytea"],
+       )}) ON CONFLICT DO NOTHING)`);
+  }
   const events = batch.flatMap((b, i) => b.events.map((e) => ({ i: i + 1, runId: b.runId, ...e })));
+  if (events.length > 0)
+    parts.push(`ev AS (
+       INSERT INTO events (run_id, type, step, data, at)
+       SELECT e.run_id, e.type, e.step, e.data, ${NOW_MS}
+       FROM unnest(${bind(
+         [events.map((e) => e.i), "bigint"],
+         [events.map((e) => e.runId), "text"],
+         [events.map((e) => e.type), "text"],
+         [events.map((e) => e.step ?? null), "text"],
+         [events.map((e) => JSON.stringify(e.data)), "jsonb"],
+       )}) WITH ORDINALITY AS e(i, run_id, type, step, data, ord)
+       WHERE e.i IN (SELECT i FROM ok) ORDER BY e.ord)`);
   const effects = batch
     .flatMap((b, i) => (b.effects ?? []).map((e) => ({ i: i + 1, ...e })))
     .sort(byToolAndKey);
-  const blobs = new Map<string, Buffer>();
-  for (const b of batch) for (const x of b.blobs ?? []) blobs.set(x.hash.toString("hex"), x.data);
-  const hashes = [...blobs.keys()].sort();
-  return {
-    text: `WITH c AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[])
-           WITH ORDINALITY AS c(run_id, token, not_cancelled, i)),
-       l AS (
-         SELECT id, lease_token, cancel_requested FROM runs WHERE id = ANY($1)
-         ORDER BY id FOR UPDATE),
-       ok AS (
-         SELECT c.i FROM c JOIN l ON l.id = c.run_id AND l.lease_token = c.token
-         WHERE NOT (c.not_cancelled AND l.cancel_requested)),
-       b AS (
-         INSERT INTO blobs (hash, data) SELECT * FROM unnest($4::bytea[], $5::bytea[])
-         ON CONFLICT DO NOTHING),
-       ev AS (
-         INSERT INTO events (run_id, type, step, data, at)
-         SELECT e.run_id, e.type, e.step, e.data, ${NOW_MS}
-         FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[], $10::jsonb[])
-           WITH ORDINALITY AS e(i, run_id, type, step, data, ord)
-         WHERE e.i IN (SELECT i FROM ok) ORDER BY e.ord),
-       ef AS (
-         INSERT INTO effects AS x (key, run_id, step, tool, state, result, updated_at)
-         SELECT t.key, t.run_id, t.step, t.tool, t.state, t.result, ${NOW_MS}
-         FROM unnest($11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::jsonb[])
-           WITH ORDINALITY AS t(i, key, run_id, step, tool, state, result, ord)
-         WHERE t.i IN (SELECT i FROM ok) ORDER BY t.ord
-         ON CONFLICT (tool, key) DO UPDATE SET state = excluded.state, result = excluded.result,
-           updated_at = excluded.updated_at
-         WHERE x.run_id = excluded.run_id AND x.step = excluded.step)
-     SELECT i FROM ok`,
-    values: [
-      batch.map((b) => b.runId),
-      batch.map((b) => token(b)?.leaseToken ?? null),
-      batch.map((b) => token(b)?.requireNotCancelled === true),
-      hashes.map((h) => Buffer.from(h, "hex")),
-      hashes.map((h) => blobs.get(h)),
-      events.map((e) => e.i),
-      events.map((e) => e.runId),
-      events.map((e) => e.type),
-      events.map((e) => e.step ?? null),
-      events.map((e) => JSON.stringify(e.data)),
-      effects.map((e) => e.i),
-      effects.map((e) => e.key),
-      effects.map((e) => e.runId),
-      effects.map((e) => e.step),
-      effects.map((e) => e.tool),
-      effects.map((e) => e.state),
-      effects.map((e) => toJsonText(e.result)),
-    ],
-  };
+  if (effects.length > 0)
+    parts.push(`ef AS (
+       INSERT INTO effects AS x (key, run_id, step, tool, state, result, updated_at)
+       SELECT t.key, t.run_id, t.step, t.tool, t.state, t.result, ${NOW_MS}
+       FROM unnest(${bind(
+         [effects.map((e) => e.i), "bigint"],
+         [effects.map((e) => e.key), "text"],
+         [effects.map((e) => e.runId), "text"],
+         [effects.map((e) => e.step), "text"],
+         [effects.map((e) => e.tool), "text"],
+         [effects.map((e) => e.state), "text"],
+         [effects.map((e) => toJsonText(e.result)), "jsonb"],
+       )}) WITH ORDINALITY AS t(i, key, run_id, step, tool, state, result, ord)
+       WHERE t.i IN (SELECT i FROM ok) ORDER BY t.ord
+       ON CONFLICT (tool, key) DO UPDATE SET state = excluded.state, result = excluded.result,
+         updated_at = excluded.updated_at
+       WHERE x.run_id = excluded.run_id AND x.step = excluded.step)`);
+  return { text: `WITH ${parts.join(",\n")}\nSELECT i FROM ok`, values };
 }
