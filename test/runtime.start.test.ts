@@ -99,6 +99,39 @@ describe("starting runs", () => {
     }
   });
 
+  it("does not spin on a due timer of a run it cannot run", async () => {
+    const { store, calls } = counted(await openStore(tempStore()));
+    const f = await Flotilla.open({ store, worker: { pollMs: 5_000 } });
+    try {
+      f.agent("mine", () => Promise.resolve(null));
+      // A run of an agent this worker does not define, waiting on a timer that is already due.
+      const { run } = await store.createRun({ id: "other-1", agent: "other", input: null });
+      await store.registerWorker("elsewhere");
+      const [claimed] = await store.claimRuns({
+        workerId: "elsewhere",
+        agents: ["other"],
+        limit: 1,
+        leaseMs: 30_000,
+      });
+      await store.commit({
+        runId: run.id,
+        fence: { leaseToken: claimed?.leaseToken ?? "" },
+        events: [{ type: "run.suspended", data: null }],
+        status: { status: "waiting", wakeAt: Date.now() - 1_000 },
+        release: true,
+      });
+      await store.unregisterWorker("elsewhere");
+      await f.worker();
+      calls.clear();
+      await new Promise((r) => setTimeout(r, 500));
+      const looks = calls.get("claimRuns") ?? 0;
+      assert.ok(looks <= 40, `claimed ${looks} times in 500 ms`);
+    } finally {
+      await f.close();
+      await store.close();
+    }
+  });
+
   it(
     "hears a run settle in another process's worker without polling for it (PostgreSQL)",
     { skip: skipPostgres ?? false },

@@ -15,6 +15,9 @@ export const workerOptionsSchema = z.object({
 
 export type WorkerOptions = z.input<typeof workerOptionsSchema>;
 
+/** How soon a worker looks again for a timer that was due but not claimed. */
+const DUE_RECHECK_MS = 25;
+
 export interface WorkerHost extends ExecutionHost {
   agentNames(): string[];
   /** Called on every lease heartbeat: share state other workers need. */
@@ -200,12 +203,18 @@ export class Worker {
       try {
         this.timers.next = await this.host.store.nextWakeAt();
       } catch (err) {
-        this.timers.stale = true;
+        // Unknown until read again: wait the poll interval, not for a timer that may be long gone.
+        this.timers = { stale: true, next: null };
         this.host.warn("reading timers failed", err);
       }
     }
     const next = this.timers.next;
-    if (next !== null) waitMs = Math.max(0, Math.min(waitMs, next - Date.now() + 1));
+    // A timer already due that the last claim did not take may belong to runs this worker cannot
+    // run (another agent): look again shortly, never in a busy loop.
+    if (next !== null) {
+      const left = next - Date.now();
+      waitMs = Math.min(waitMs, left >= 0 ? left + 1 : DUE_RECHECK_MS);
+    }
     if (!this.running || this.nudged) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.nudge(), waitMs);
