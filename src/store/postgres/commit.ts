@@ -5,11 +5,11 @@ import {
   NotFoundError,
   PayloadRejectedError,
 } from "../../core/errors.js";
-import { settles, type Commit } from "../types.js";
+import type { Commit } from "../types.js";
 import * as deadLetters from "./deadLetters.js";
 import * as effects from "./effects.js";
 import * as journal from "./journal.js";
-import { CHANNEL } from "./notify.js";
+import { announcements, CHANNEL } from "./notify.js";
 import { pipeline } from "./pipeline.js";
 import { applyStepBatch, isStepBatch } from "./stepCommit.js";
 import * as runs from "./runs.js";
@@ -171,17 +171,7 @@ function statements(ok: readonly Commit[]): Statement[] {
  * waiting) and runs that settled, for callers waiting on their results.
  */
 function notifications(ok: readonly Commit[]): Statement | undefined {
-  const runnable = ok.some(
-    (b) =>
-      (b.newRuns?.length ?? 0) > 0 ||
-      (b.wake?.length ?? 0) > 0 ||
-      b.status?.status === "pending" ||
-      b.status?.status === "waiting",
-  );
-  const settled = ok
-    .filter((b) => b.status && settles(b.status.status))
-    .map((b) => `settled:${b.runId}`);
-  const payloads = runnable ? ["runnable", ...settled] : settled;
+  const payloads = [...new Set(ok.flatMap(announcements))];
   if (payloads.length === 0) return undefined;
   return {
     text: `SELECT pg_notify('${CHANNEL}', p) FROM unnest($1::text[]) AS p`,

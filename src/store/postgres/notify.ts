@@ -1,3 +1,4 @@
+import { settles, type Commit } from "../types.js";
 import type { Queryable } from "./sql.js";
 
 /**
@@ -12,4 +13,18 @@ export async function notifyRunnable(db: Queryable): Promise<void> {
 
 export async function notifyCancel(db: Queryable, runId: string): Promise<void> {
   await db.query(`SELECT pg_notify('${CHANNEL}', $1)`, [`cancel:${runId}`]);
+}
+
+/** What one commit announces once it lands (NOTIFY payloads on the channel). */
+export function announcements(b: Commit): string[] {
+  const status = b.status?.status;
+  const runnable =
+    (b.newRuns?.length ?? 0) > 0 ||
+    (b.wake?.length ?? 0) > 0 ||
+    status === "pending" ||
+    status === "waiting";
+  return [
+    ...(runnable ? ["runnable"] : []),
+    ...(status !== undefined && settles(status) ? [`settled:${b.runId}`] : []),
+  ];
 }

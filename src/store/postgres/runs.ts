@@ -1,12 +1,13 @@
 import type pg from "pg";
 import { NotFoundError } from "../../core/errors.js";
 import { newToken } from "../../core/ids.js";
+import type { Json } from "../../core/json.js";
 import { rowToEvent, rowToRun, toJsonText } from "../rows.js";
 import type { Commit, CreateClaim, CreatedRun, NewRun, RunFilter, RunRecord } from "../types.js";
 import { isTerminal } from "../types.js";
 import { CHANNEL, notifyCancel } from "./notify.js";
 import { pipeline } from "./pipeline.js";
-import { NOW_MS, type Queryable, type Row, type Statement } from "./sql.js";
+import { NOW_MS, prepared, type Queryable, type Row, type Statement } from "./sql.js";
 import { inTransaction } from "./transaction.js";
 
 /** A status change and/or lease release for one run, merged from a batch's commits. */
@@ -31,46 +32,74 @@ export async function create(pool: pg.Pool, run: NewRun, claim?: CreateClaim): P
   };
   if (!claim) {
     const [inserted, found] = await pipeline(pool, [insert([run], true), find]);
-    return createdOf(inserted, found);
+    return createdOf((inserted?.rowCount ?? 0) > 0, found);
   }
   const token = newToken();
-  const [inserted, , , journal, found] = await pipeline(
-    pool,
-    [
-      insert([run]),
-      {
-        text: `UPDATE runs SET status = 'running', lease_owner = $2, lease_token = $3,
-           lease_expires_at = ${NOW_MS} + $4 WHERE id = $1 AND status = 'pending'`,
-        values: [run.id, claim.workerId, token, claim.leaseMs],
-      },
-      {
-        text: `INSERT INTO events (run_id, type, step, data, at)
-           SELECT id, 'run.resumed', NULL, $2, ${NOW_MS} FROM runs WHERE id = $1 AND lease_token = $3`,
-        values: [run.id, JSON.stringify({ worker: claim.workerId }), token],
-      },
-      { text: "SELECT * FROM events WHERE run_id = $1 ORDER BY id", values: [run.id] },
-      find,
-    ],
-    true,
-  );
-  const out = createdOf(inserted, found);
-  if (!out.created) return out;
+  const { rows } = await pool.query<Row>(prepared(insertLeased(run, claim, token)));
+  // No row: a run holds the idempotency key already (and nothing was written).
+  if (rows.length === 0) return createdOf(false, await pool.query(find.text, find.values));
+  const leased = rowToRun(rows[0] as Row, "postgres");
   return {
-    ...out,
+    run: leased,
+    created: true,
     claimed: {
-      run: { ...out.run, leaseToken: token },
-      journal: (journal?.rows ?? []).map((r: Row) => rowToEvent(r, "postgres")),
+      run: { ...leased, leaseToken: token },
+      journal: rows.map((r) =>
+        rowToEvent(
+          {
+            id: r.event_id,
+            run_id: r.id,
+            type: r.event_type,
+            step: null,
+            data: r.event_data,
+            at: r.event_at,
+          },
+          "postgres",
+        ),
+      ),
     },
   };
 }
 
-function createdOf(
-  inserted: pg.QueryResult | undefined,
-  found: pg.QueryResult | undefined,
-): CreatedRun {
+/**
+ * One statement that creates a run leased to `claim`'s worker and journals
+ * its creation and its first execution; returns one row per event, each with
+ * the run's columns (none when the idempotency key is taken).
+ */
+function insertLeased(run: NewRun, claim: CreateClaim, token: string): Statement {
+  return {
+    text: `WITH ins AS (
+       INSERT INTO runs (id, agent, status, parent_id, idempotency_key, tenant, input, created_at,
+         updated_at, lease_owner, lease_token, lease_expires_at)
+       VALUES ($1, $2, 'running', $3, $4, $5, $6, ${NOW_MS}, ${NOW_MS}, $8, $9, ${NOW_MS} + $10)
+       ON CONFLICT DO NOTHING RETURNING *),
+     ev AS (
+       INSERT INTO events (run_id, type, step, data, at)
+       SELECT ins.id, e.type, NULL, e.data, ${NOW_MS}
+       FROM ins, (VALUES (1, 'run.created', $7::jsonb), (2, 'run.resumed', $11::jsonb)) AS e(n, type, data)
+       ORDER BY e.n RETURNING id, type, data, at)
+     SELECT ins.*, ev.id AS event_id, ev.type AS event_type, ev.data AS event_data, ev.at AS event_at
+     FROM ins, ev ORDER BY ev.id`,
+    values: [
+      run.id,
+      run.agent,
+      run.parentId ?? null,
+      run.idempotencyKey ?? null,
+      run.tenant ?? null,
+      JSON.stringify(run.input),
+      JSON.stringify(createdData(run)),
+      claim.workerId,
+      token,
+      claim.leaseMs,
+      JSON.stringify({ worker: claim.workerId }),
+    ],
+  };
+}
+
+function createdOf(created: boolean, found: pg.QueryResult | undefined): CreatedRun {
   const row = found?.rows[0] as Row | undefined;
   if (!row) throw new NotFoundError("run", "(the run just created)");
-  return { run: rowToRun(row, "postgres"), created: (inserted?.rowCount ?? 0) > 0 };
+  return { run: rowToRun(row, "postgres"), created };
 }
 
 export async function get(db: Queryable, id: string): Promise<RunRecord | undefined> {
@@ -131,45 +160,59 @@ export function insert(runs: readonly NewRun[], announce = false): Statement {
       runs.map((r) => r.idempotencyKey ?? null),
       runs.map((r) => r.tenant ?? null),
       runs.map((r) => JSON.stringify(r.input)),
-      runs.map((r) =>
-        JSON.stringify({
-          ...r.created,
-          agent: r.agent,
-          parentId: r.parentId ?? null,
-          deadline: r.deadline ?? null,
-        }),
-      ),
+      runs.map((r) => JSON.stringify(createdData(r))),
     ],
   };
 }
 
+/** What `run.created` journals: the facts given, the agent, the parent and the deadline. */
+function createdData(run: NewRun): Json {
+  return {
+    ...run.created,
+    agent: run.agent,
+    parentId: run.parentId ?? null,
+    deadline: run.deadline ?? null,
+  };
+}
+
 /**
- * Applies status changes and lease releases, at most one per run.
+ * How a change `t` (status, result, error, wake_at, release) applies to a run
+ * row `r`: a status of "waiting" becomes "pending" when a wake-up arrived
+ * since the claim, so no wake-up is lost.
  */
+export const CHANGE_SET = `
+  status = CASE WHEN t.status IS NULL THEN r.status
+                WHEN t.status = 'waiting' AND r.wake_requested THEN 'pending' ELSE t.status END,
+  result = CASE WHEN t.status IS NULL THEN r.result ELSE t.result END,
+  error = CASE WHEN t.status IS NULL THEN r.error ELSE t.error END,
+  wake_at = CASE WHEN t.status IS NULL THEN r.wake_at ELSE t.wake_at END,
+  lease_owner = CASE WHEN t.release THEN NULL ELSE r.lease_owner END,
+  lease_token = CASE WHEN t.release THEN NULL ELSE r.lease_token END,
+  lease_expires_at = CASE WHEN t.release THEN NULL ELSE r.lease_expires_at END,
+  updated_at = ${NOW_MS}`;
+
+/** The columns of `CHANGE_SET`'s `t`, in order, for the changes given. */
+export function changeColumns(changes: readonly RunChange[]): [unknown[], string][] {
+  return [
+    [changes.map((b) => b.runId), "text"],
+    [changes.map((b) => b.status?.status ?? null), "text"],
+    [changes.map((b) => toJsonText(b.status?.result)), "jsonb"],
+    [changes.map((b) => toJsonText(b.status?.error ?? undefined)), "jsonb"],
+    [changes.map((b) => b.status?.wakeAt ?? null), "bigint"],
+    [changes.map((b) => b.release), "boolean"],
+  ];
+}
+
+/** Applies status changes and lease releases, at most one per run. */
 export function applyChanges(changes: readonly RunChange[]): Statement | undefined {
   if (changes.length === 0) return undefined;
+  const columns = changeColumns(changes);
   return {
-    text: `UPDATE runs r SET
-       status = CASE WHEN t.status IS NULL THEN r.status
-                     WHEN t.status = 'waiting' AND r.wake_requested THEN 'pending' ELSE t.status END,
-       result = CASE WHEN t.status IS NULL THEN r.result ELSE t.result END,
-       error = CASE WHEN t.status IS NULL THEN r.error ELSE t.error END,
-       wake_at = CASE WHEN t.status IS NULL THEN r.wake_at ELSE t.wake_at END,
-       lease_owner = CASE WHEN t.release THEN NULL ELSE r.lease_owner END,
-       lease_token = CASE WHEN t.release THEN NULL ELSE r.lease_token END,
-       lease_expires_at = CASE WHEN t.release THEN NULL ELSE r.lease_expires_at END,
-       updated_at = ${NOW_MS}
-     FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::bigint[], $6::boolean[])
+    text: `UPDATE runs r SET ${CHANGE_SET}
+     FROM unnest(${columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")})
        AS t(id, status, result, error, wake_at, release)
      WHERE r.id = t.id`,
-    values: [
-      changes.map((b) => b.runId),
-      changes.map((b) => b.status?.status ?? null),
-      changes.map((b) => toJsonText(b.status?.result)),
-      changes.map((b) => toJsonText(b.status?.error ?? undefined)),
-      changes.map((b) => b.status?.wakeAt ?? null),
-      changes.map((b) => b.release),
-    ],
+    values: columns.map(([values]) => values),
   };
 }
 

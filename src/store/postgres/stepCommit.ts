@@ -2,19 +2,27 @@ import type pg from "pg";
 import { toJsonText } from "../rows.js";
 import type { Commit } from "../types.js";
 import { byToolAndKey } from "./effects.js";
+import { announcements, CHANNEL } from "./notify.js";
+import { CHANGE_SET, changeColumns } from "./runs.js";
 import { NOW_MS, prepared, type Statement } from "./sql.js";
 
 /**
- * Whether a batch is made of step commits only: each fenced by a lease token
- * and writing events, payloads and effect states (no key twice), nothing
- * about the run itself. Those are most commits, and one statement writes them.
+ * Whether a batch is made of a run's own commits only: each fenced by a lease
+ * token and writing its events, payloads, effect states (no key twice) and its
+ * status or lease (one such change per run), not other runs (new runs,
+ * wake-ups) nor dead letters. Those are the steps, suspensions and endings
+ * executions write, and one statement writes them.
  */
 export function isStepBatch(batch: readonly Commit[]): boolean {
   const keys = new Set<string>();
+  const changed = new Set<string>();
   for (const b of batch) {
-    if (!("leaseToken" in b.fence) || b.status || b.release || b.deadLetter || b.deadLetterUpdate)
-      return false;
+    if (!("leaseToken" in b.fence) || b.deadLetter || b.deadLetterUpdate) return false;
     if ((b.newRuns?.length ?? 0) > 0 || (b.wake?.length ?? 0) > 0) return false;
+    if (b.status || b.release) {
+      if (changed.has(b.runId)) return false;
+      changed.add(b.runId);
+    }
     for (const e of b.effects ?? []) {
       const key = JSON.stringify([e.tool, e.key]);
       if (keys.has(key)) return false;
@@ -40,9 +48,10 @@ export async function applyStepBatch(
 }
 
 /**
- * The statement for a batch, with a part for payloads and one for effect
- * states only when the batch has some (at most four texts, each prepared once
- * per connection): empty parts still cost their planning and execution.
+ * The statement for a batch, with a part for payloads, effect states, run
+ * changes and notifications only when the batch has some (a few texts, each
+ * prepared once per connection): empty parts still cost their planning and
+ * execution.
  */
 function stepStatement(batch: readonly Commit[]): Statement {
   const token = (b: Commit) => ("leaseToken" in b.fence ? b.fence : undefined);
@@ -108,5 +117,25 @@ function stepStatement(batch: readonly Commit[]): Statement {
        ON CONFLICT (tool, key) DO UPDATE SET state = excluded.state, result = excluded.result,
          updated_at = excluded.updated_at
        WHERE x.run_id = excluded.run_id AND x.step = excluded.step)`);
-  return { text: `WITH ${parts.join(",\n")}\nSELECT i FROM ok`, values };
+  const changes = batch.flatMap((b, i) =>
+    b.status || b.release
+      ? [{ i: i + 1, runId: b.runId, status: b.status, release: b.release === true }]
+      : [],
+  );
+  if (changes.length > 0)
+    parts.push(`st AS (
+       UPDATE runs r SET ${CHANGE_SET}
+       FROM unnest(${bind([changes.map((c) => c.i), "bigint"], ...changeColumns(changes))})
+         AS t(i, id, status, result, error, wake_at, release)
+       WHERE r.id = t.id AND t.i IN (SELECT i FROM ok))`);
+  const notices = batch.flatMap((b, i) => announcements(b).map((p) => ({ i: i + 1, p })));
+  // An uncorrelated subquery runs once, and only if some commit held its fence.
+  const notify =
+    notices.length === 0
+      ? ""
+      : `, (SELECT count(pg_notify('${CHANNEL}', n.p)) FROM unnest(${bind(
+          [notices.map((n) => n.i), "bigint"],
+          [notices.map((n) => n.p), "text"],
+        )}) AS n(i, p) WHERE n.i IN (SELECT i FROM ok)) AS notified`;
+  return { text: `WITH ${parts.join(",\n")}\nSELECT i${notify} FROM ok`, values };
 }
