@@ -144,7 +144,7 @@ describe("starting runs", () => {
         const echo = client.agent("echo", (_ctx, n: number) => Promise.resolve(n + 1));
         await worker.worker();
         const heard: string[] = [];
-        const off = client.store.onSettled((id) => heard.push(id));
+        const off = client.store.onSettled((id) => id && heard.push(id));
         const run = await client.start(echo, 1);
         assert.equal(await run.result({ timeoutMs: 10_000 }), 2);
         for (let i = 0; i < 100 && !heard.includes(run.id); i++)

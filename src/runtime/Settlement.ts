@@ -27,7 +27,11 @@ export class Settlement {
 
   constructor(private readonly store: Store) {
     this.runs.setMaxListeners(0);
-    this.close = store.onSettled((runId) => this.settled(runId));
+    this.close = store.onSettled((runId) => {
+      if (runId !== undefined) this.settled(runId);
+      // The store cannot say which: every waiter looks again.
+      else for (const id of this.runs.eventNames()) this.runs.emit(id);
+    });
   }
 
   /**

@@ -4,7 +4,7 @@ import type { StoreEvents } from "./types.js";
 export class StoreNotifier implements StoreEvents {
   private readonly runnable = new Set<() => void>();
   private readonly cancel = new Set<(runId: string) => void>();
-  private readonly settled = new Set<(runId: string) => void>();
+  private readonly settled = new Set<(runId: string | undefined) => void>();
 
   onRunnable(listener: () => void): () => void {
     this.runnable.add(listener);
@@ -16,7 +16,7 @@ export class StoreNotifier implements StoreEvents {
     return () => this.cancel.delete(listener);
   }
 
-  onSettled(listener: (runId: string) => void): () => void {
+  onSettled(listener: (runId: string | undefined) => void): () => void {
     this.settled.add(listener);
     return () => this.settled.delete(listener);
   }
@@ -29,7 +29,8 @@ export class StoreNotifier implements StoreEvents {
     for (const l of this.cancel) l(runId);
   }
 
-  emitSettled(runId: string): void {
+  /** `runId` settled; undefined: runs may have settled, the store cannot say which. */
+  emitSettled(runId: string | undefined): void {
     for (const l of this.settled) l(runId);
   }
 }

@@ -261,9 +261,10 @@ export interface StoreEvents {
   onCancel(listener: (runId: string) => void): () => void;
   /**
    * Called with a run id when it settled (ended, or parked) in any process
-   * the store can hear from (PostgreSQL: every process; SQLite: this one).
+   * that shares the store, or with undefined when runs may have settled but
+   * the store cannot say which (SQLite, written by another process).
    */
-  onSettled(listener: (runId: string) => void): () => void;
+  onSettled(listener: (runId: string | undefined) => void): () => void;
 }
 
 /**

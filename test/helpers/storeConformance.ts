@@ -303,7 +303,7 @@ export function storeConformance(
       const { run } = await store.createRun({ id: newRunId(), agent: "settle", input: null });
       const claimed = await claimOne(store, "settle");
       const heard: string[] = [];
-      const off = store.onSettled((id) => heard.push(id));
+      const off = store.onSettled((id) => id && heard.push(id));
       try {
         await store.commit({
           runId: run.id,
@@ -317,6 +317,41 @@ export function storeConformance(
         assert.equal(heard.filter((id) => id === run.id).length, 1);
       } finally {
         off();
+      }
+    });
+
+    it("tells a handle about runs made runnable or settled through another handle", async () => {
+      const other = await f.open();
+      const runnable: number[] = [];
+      const settled: (string | undefined)[] = [];
+      const offRunnable = store.onRunnable(() => runnable.push(1));
+      const offSettled = store.onSettled((id) => settled.push(id));
+      try {
+        const { run } = await other.createRun({ id: newRunId(), agent: "far", input: null });
+        for (let i = 0; i < 100 && runnable.length === 0; i++) await pause(20);
+        assert.ok(runnable.length > 0, "a run created through another handle was not announced");
+        const [claimed] = await other.claimRuns({
+          workerId: "w-far",
+          agents: ["far"],
+          limit: 1,
+          leaseMs: 30_000,
+        });
+        settled.length = 0;
+        await other.commit({
+          runId: run.id,
+          fence: { leaseToken: claimed?.leaseToken ?? "" },
+          events: [{ type: "run.completed", data: null }],
+          status: { status: "completed", result: null },
+          release: true,
+        });
+        // PostgreSQL names the run; SQLite can only say that runs may have settled.
+        const heard = () => settled.includes(run.id) || settled.includes(undefined);
+        for (let i = 0; i < 100 && !heard(); i++) await pause(20);
+        assert.ok(heard(), "a run settled through another handle was not announced");
+      } finally {
+        offRunnable();
+        offSettled();
+        await other.close();
       }
     });
 

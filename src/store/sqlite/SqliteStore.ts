@@ -39,6 +39,9 @@ import * as runs from "./runs.js";
 import * as signals from "./signals.js";
 import * as workers from "./workers.js";
 
+/** How often a store looks for commits made by other processes. */
+const OTHERS_MS = 20;
+
 /**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so
  * a commit is on disk when it returns. Concurrent commits are grouped into one
@@ -57,12 +60,18 @@ export class SqliteStore extends StoreNotifier implements Store {
     settled: (runId) => setImmediate(() => this.emitSettled(runId)),
   };
 
+  /** Looks for commits by other connections (other processes): SQLite has no NOTIFY. */
+  private readonly others: NodeJS.Timeout;
+  private dataVersion: unknown;
+
   private constructor(
     readonly location: string,
     db: Database.Database,
   ) {
     super();
     this.db = db;
+    this.dataVersion = db.pragma("data_version", { simple: true });
+    this.others = setInterval(() => this.hearOthers(), OTHERS_MS).unref();
     this.committer = new GroupCommitter(async (batch) => {
       await Promise.resolve();
       return applyBatch(this.db, batch, this.announce);
@@ -265,7 +274,26 @@ export class SqliteStore extends StoreNotifier implements Store {
     return journal.storedBytes(this.db);
   }
 
+  /**
+   * `data_version` changes when another connection commits, never for this
+   * one's commits: then runs may have become claimable or settled, and
+   * workers and waiters look again (at once, instead of at their next poll).
+   */
+  private hearOthers(): void {
+    let version: unknown;
+    try {
+      version = this.db.pragma("data_version", { simple: true });
+    } catch {
+      return; // closed, or busy: the next look will tell
+    }
+    if (version === this.dataVersion) return;
+    this.dataVersion = version;
+    this.emitRunnable();
+    this.emitSettled(undefined);
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.others);
     await this.committer.drain();
     for (const id of this.workers) workers.forget(this.db, id);
     this.db.close();
