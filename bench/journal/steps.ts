@@ -3,7 +3,7 @@ import { Flotilla } from "../../src/runtime/Flotilla.js";
 import { defineStepAgents, SETTLES } from "./agents.js";
 import type { Place } from "./places.js";
 import { insertMs, rawInsertsPerSec } from "./raw.js";
-import { figure, ratio } from "./stats.js";
+import { figure, median, ratio } from "./stats.js";
 
 export interface SequentialFigures {
   msPerStep: number;
@@ -23,30 +23,41 @@ export interface ConcurrentFigures {
 /** Raw writers never race for less than this, so a fast runtime still gets a fair baseline. */
 const MIN_WINDOW_MS = 1_000;
 
+/** Rounds the sequential measure is split into, alternating with the baseline. */
+const ROUNDS = 5;
+
 /**
- * One run of `steps` sequential steps, timed inside the agent, for a read
- * tool and an idempotent one; against one INSERT alone on one connection.
+ * Runs of sequential steps, timed inside the agent, for a read tool and an
+ * idempotent one, against one INSERT alone on one connection: in rounds that
+ * alternate the three, so both sides see the same moments of a noisy
+ * machine; each figure is the median of its rounds.
  */
 export async function sequential(
   place: Place,
   sizes: { steps: number; warmup: number; inserts: number },
 ): Promise<SequentialFigures> {
   const f = await Flotilla.open({ store: place.url });
-  let readMs: number;
-  let effectMs: number;
+  const reads: number[] = [];
+  const effects: number[] = [];
+  const inserts: number[] = [];
   try {
     const agents = defineStepAgents(f);
     const once = async (agent: Agent<number, number>, n: number) =>
       (await f.start(agent, n)).result(SETTLES);
     await once(agents.reads, sizes.warmup);
     await once(agents.effects, sizes.warmup);
-    readMs = (await once(agents.reads, sizes.steps)) / sizes.steps;
-    effectMs = (await once(agents.effects, sizes.steps)) / sizes.steps;
+    const steps = Math.ceil(sizes.steps / ROUNDS);
+    for (let round = 0; round < ROUNDS; round++) {
+      reads.push((await once(agents.reads, steps)) / steps);
+      effects.push((await once(agents.effects, steps)) / steps);
+      inserts.push(await insertMs(place, Math.ceil(sizes.inserts / ROUNDS)));
+    }
   } finally {
     await f.close();
   }
-  // After close: the idle worker's polling must not share the database with the baseline.
-  const alone = await insertMs(place, sizes.inserts);
+  const readMs = median(reads);
+  const effectMs = median(effects);
+  const alone = median(inserts);
   return {
     msPerStep: figure(readMs),
     insertMs: figure(alone),
