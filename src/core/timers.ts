@@ -36,8 +36,12 @@ export function setLongTimeout(fn: () => void, ms: number): LongTimeout {
 export interface DeadlineSignal {
   /** Aborts with `parent`'s reason, or with `timeout` once the time is up. */
   readonly signal: AbortSignal;
-  /** The error the signal aborts with when the time is up (a DOMException named TimeoutError). */
-  readonly timeout: Error;
+  /**
+   * The error the signal aborts with once the time is up (a DOMException
+   * named TimeoutError); undefined before. Made only then: most calls end
+   * first, and a DOMException costs a stack trace.
+   */
+  readonly timeout: Error | undefined;
   /**
    * Rejects with `timeout` once the time is up (never if disposed first):
    * race work against it, so work that ignores its signal cannot outlive the
@@ -56,13 +60,14 @@ export interface DeadlineSignal {
  */
 export function abortAfter(parent: AbortSignal, ms: number): DeadlineSignal {
   const controller = new AbortController();
-  const timeout = new DOMException(`the deadline of ${ms} ms has passed`, "TimeoutError");
+  let timeout: Error | undefined;
   const onParent = () => controller.abort(parent.reason);
   let expire!: (err: Error) => void;
   const expired = new Promise<never>((_, reject) => (expire = reject));
   // Nobody need be listening when it fires.
   expired.catch(() => undefined);
   const timer = setLongTimeout(() => {
+    timeout = new DOMException(`the deadline of ${ms} ms has passed`, "TimeoutError");
     controller.abort(timeout);
     expire(timeout);
   }, ms);
@@ -70,7 +75,9 @@ export function abortAfter(parent: AbortSignal, ms: number): DeadlineSignal {
   else parent.addEventListener("abort", onParent, { once: true });
   return {
     signal: controller.signal,
-    timeout,
+    get timeout() {
+      return timeout;
+    },
     expired,
     dispose: () => {
       timer.clear();
