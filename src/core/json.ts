@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -16,7 +16,8 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function sha256(data: string | Buffer): Buffer {
-  return createHash("sha256").update(data).digest();
+  // One-shot: no Hash object per call (the journal hashes several values per step).
+  return hash("sha256", data, "buffer");
 }
 
 /** JSON round trip: what a first execution returns is exactly what replay will return. */
