@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import { canonicalJson, sha256, type Json } from "../src/core/json.js";
 import { Flotilla, isFlotillaError } from "../src/index.js";
@@ -17,16 +14,9 @@ import type { LlmMessage, LlmProvider } from "../src/providers/types.js";
 import { checkLlmRequest } from "../src/runtime/llmRequest.js";
 import { openStore } from "../src/store/open.js";
 import type { Commit, Store } from "../src/store/types.js";
+import { tempStore } from "./helpers/tempStore.js";
 
 const skipPostgres = await postgresSkipReason();
-
-const dirs: string[] = [];
-function tempStore(): string {
-  const dir = mkdtempSync(join(tmpdir(), "flotilla-conv-"));
-  dirs.push(dir);
-  return join(dir, "flotilla.db");
-}
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const SYSTEM: LlmMessage = { role: "system", content: "You are a support agent for a shop." };
 const userTurn = (t: number): LlmMessage => ({

@@ -1,23 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import { Flotilla, type FlotillaOptions } from "../src/index.js";
 import { openStore } from "../src/store/open.js";
 import type { JournalEvent, Store } from "../src/store/types.js";
+import { tempStore } from "./helpers/tempStore.js";
 
 const pgSkip = await postgresSkipReason();
-
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function sqliteFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), "flotilla-inline-"));
-  dirs.push(dir);
-  return join(dir, "flotilla.db");
-}
 
 /** Executions of a run: each one journals `run.resumed` as it starts replaying. */
 function executions(journal: readonly JournalEvent[]): number {
@@ -318,10 +307,10 @@ function inlineWaitSuite(kind: string, store: () => string): void {
 }
 
 describe("waits held in memory (SQLite)", () => {
-  inlineWaitSuite("sqlite", sqliteFile);
+  inlineWaitSuite("sqlite", tempStore);
 
   it("sqlite: a wait in memory gives the run up once its lease cannot be renewed", async () => {
-    const inner = await openStore(sqliteFile());
+    const inner = await openStore(tempStore());
     let renewals = true;
     const store = new Proxy(inner, {
       get(target, prop) {

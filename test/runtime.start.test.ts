@@ -1,21 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import { Flotilla } from "../src/index.js";
 import { openStore } from "../src/store/open.js";
 import type { Store } from "../src/store/types.js";
-
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function tempStore(): string {
-  const dir = mkdtempSync(join(tmpdir(), "flotilla-start-"));
-  dirs.push(dir);
-  return join(dir, "flotilla.db");
-}
+import { tempStore } from "./helpers/tempStore.js";
 
 /** The store, counting the calls a started run makes besides its own commits. */
 function counted(store: Store): { store: Store; calls: Map<string, number> } {

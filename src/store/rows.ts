@@ -12,6 +12,7 @@ import type {
   EffectRecord,
   EffectState,
   JournalEvent,
+  NewRun,
   RunRecord,
   RunStatus,
 } from "./types.js";
@@ -117,4 +118,26 @@ export function deadLetterValues(d: NewDeadLetter): (string | null)[] {
     toJsonText(d.error ?? undefined),
     JSON.stringify(d.context),
   ];
+}
+
+/** A new run's column values (id, agent, parent, idempotency key, tenant, input), as both adapters insert them. */
+export function newRunValues(run: NewRun): (string | null)[] {
+  return [
+    run.id,
+    run.agent,
+    run.parentId ?? null,
+    run.idempotencyKey ?? null,
+    run.tenant ?? null,
+    JSON.stringify(run.input),
+  ];
+}
+
+/** What `run.created` journals: the facts given, the agent, the parent and the deadline. */
+export function createdData(run: NewRun): Json {
+  return {
+    ...run.created,
+    agent: run.agent,
+    parentId: run.parentId ?? null,
+    deadline: run.deadline ?? null,
+  };
 }

@@ -1,19 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after } from "node:test";
 import { Flotilla, type FlotillaOptions } from "../../src/index.js";
 import { ProviderError, type ProviderErrorKind } from "../../src/providers/errors.js";
 import type { LlmProvider, LlmRequest, LlmResponse } from "../../src/providers/types.js";
+import { tempStore } from "./tempStore.js";
 
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-export function tempStore(): string {
-  const dir = mkdtempSync(join(tmpdir(), "flotilla-dlq-"));
-  dirs.push(dir);
-  return join(dir, "flotilla.db");
-}
+export { tempStore };
 
 /** What the scripted provider does for one request: answer with text, or fail with a kind. */
 export type Script = (req: LlmRequest, n: number) => string | { fail: ProviderErrorKind };

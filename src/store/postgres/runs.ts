@@ -1,8 +1,7 @@
 import type pg from "pg";
 import { NotFoundError } from "../../core/errors.js";
 import { newToken } from "../../core/ids.js";
-import type { Json } from "../../core/json.js";
-import { rowToEvent, rowToRun, toJsonText } from "../rows.js";
+import { createdData, newRunValues, rowToEvent, rowToRun, toJsonText } from "../rows.js";
 import type { Commit, CreateClaim, CreatedRun, NewRun, RunFilter, RunRecord } from "../types.js";
 import { isTerminal } from "../types.js";
 import { CHANNEL, notifyCancel } from "./notify.js";
@@ -81,12 +80,7 @@ function insertLeased(run: NewRun, claim: CreateClaim, token: string): Statement
      SELECT ins.*, ev.id AS event_id, ev.type AS event_type, ev.data AS event_data, ev.at AS event_at
      FROM ins, ev ORDER BY ev.id`,
     values: [
-      run.id,
-      run.agent,
-      run.parentId ?? null,
-      run.idempotencyKey ?? null,
-      run.tenant ?? null,
-      JSON.stringify(run.input),
+      ...newRunValues(run),
       JSON.stringify(createdData(run)),
       claim.workerId,
       token,
@@ -162,16 +156,6 @@ export function insert(runs: readonly NewRun[], announce = false): Statement {
       runs.map((r) => JSON.stringify(r.input)),
       runs.map((r) => JSON.stringify(createdData(r))),
     ],
-  };
-}
-
-/** What `run.created` journals: the facts given, the agent, the parent and the deadline. */
-function createdData(run: NewRun): Json {
-  return {
-    ...run.created,
-    agent: run.agent,
-    parentId: run.parentId ?? null,
-    deadline: run.deadline ?? null,
   };
 }
 

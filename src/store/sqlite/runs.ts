@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { NotFoundError } from "../../core/errors.js";
-import { rowToRun, toJsonText } from "../rows.js";
+import { createdData, newRunValues, rowToRun, toJsonText } from "../rows.js";
 import { newToken } from "../../core/ids.js";
 import type {
   CreateClaim,
@@ -141,27 +141,9 @@ export function requestCancel(
 
 /** Inserts the run unless already present and journals its creation; returns whether it was new. */
 export function insert(db: Database.Database, run: NewRun, now: number): boolean {
-  const info = insertRun(db).run(
-    run.id,
-    run.agent,
-    run.parentId ?? null,
-    run.idempotencyKey ?? null,
-    run.tenant ?? null,
-    JSON.stringify(run.input),
-    now,
-    now,
-  );
+  const info = insertRun(db).run(...newRunValues(run), now, now);
   if (info.changes === 0) return false;
-  journalCreated(db).run(
-    run.id,
-    JSON.stringify({
-      ...run.created,
-      agent: run.agent,
-      parentId: run.parentId ?? null,
-      deadline: run.deadline ?? null,
-    }),
-    now,
-  );
+  journalCreated(db).run(run.id, JSON.stringify(createdData(run)), now);
   return true;
 }
 
