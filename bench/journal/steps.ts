@@ -25,6 +25,8 @@ const MIN_WINDOW_MS = 1_000;
 
 /** Rounds the sequential measure is split into, alternating with the baseline. */
 const ROUNDS = 5;
+/** Rounds of the concurrent measures (each a batch of runs, then as many raw writers). */
+const CONCURRENT_ROUNDS = 3;
 
 /**
  * Runs of sequential steps, timed inside the agent, for a read tool and an
@@ -70,18 +72,46 @@ export async function sequential(
 /**
  * `runs` runs at once (worker concurrency `runs`), each of `steps`
  * sequential steps, from all started to all done; against as many raw
- * writers inserting for as long.
+ * writers inserting for as long. Rounds alternate the runtime and its
+ * baseline, so both see the same moments of a noisy machine; each figure is
+ * the median of its rounds.
  */
 export async function concurrent(
   place: Place,
   sizes: { runs: number; steps: number },
 ): Promise<ConcurrentFigures> {
+  const total = sizes.runs * sizes.steps;
+  const reads: number[] = [];
+  const effects: number[] = [];
+  const raws: number[] = [];
+  for (let round = 0; round < CONCURRENT_ROUNDS; round++) {
+    const { readSeconds, effectSeconds } = await runsAtOnce(place, sizes);
+    reads.push(total / readSeconds);
+    effects.push(total / effectSeconds);
+    // After close: K runs' connections and K writers' together would pass the server's limit.
+    raws.push(
+      await rawInsertsPerSec(place, sizes.runs, Math.max(MIN_WINDOW_MS, readSeconds * 1000)),
+    );
+  }
+  const stepsPerSec = median(reads);
+  const raw = median(raws);
+  return {
+    stepsPerSec: figure(stepsPerSec),
+    rawInsertsPerSec: figure(raw),
+    ratio: ratio(stepsPerSec, raw),
+    effectStepsPerSec: figure(median(effects)),
+  };
+}
+
+/** One round: `runs` runs at once of read steps, then of idempotent steps, after a warm-up. */
+async function runsAtOnce(
+  place: Place,
+  sizes: { runs: number; steps: number },
+): Promise<{ readSeconds: number; effectSeconds: number }> {
   const f = await Flotilla.open({
     store: place.url,
     worker: { concurrency: sizes.runs },
   });
-  let readSeconds: number;
-  let effectSeconds: number;
   try {
     const agents = defineStepAgents(f);
     const batch = async (agent: Agent<number, number>, runs: number, steps: number) => {
@@ -92,19 +122,11 @@ export async function concurrent(
     };
     await batch(agents.reads, Math.min(4, sizes.runs), 5);
     await batch(agents.effects, Math.min(4, sizes.runs), 5);
-    readSeconds = await batch(agents.reads, sizes.runs, sizes.steps);
-    effectSeconds = await batch(agents.effects, sizes.runs, sizes.steps);
+    return {
+      readSeconds: await batch(agents.reads, sizes.runs, sizes.steps),
+      effectSeconds: await batch(agents.effects, sizes.runs, sizes.steps),
+    };
   } finally {
     await f.close();
   }
-  const steps = sizes.runs * sizes.steps;
-  const stepsPerSec = steps / readSeconds;
-  const windowMs = Math.max(MIN_WINDOW_MS, readSeconds * 1000);
-  const raw = await rawInsertsPerSec(place, sizes.runs, windowMs);
-  return {
-    stepsPerSec: figure(stepsPerSec),
-    rawInsertsPerSec: figure(raw),
-    ratio: ratio(stepsPerSec, raw),
-    effectStepsPerSec: figure(steps / effectSeconds),
-  };
 }
