@@ -88,6 +88,16 @@ describe("starting runs", () => {
     }
   });
 
+  it("refuses a pool size that is not a whole number of connections from 1 to 1000", async () => {
+    for (const poolSize of [0, 1.5, "8", 5000]) {
+      await assert.rejects(
+        Flotilla.open({ store: tempStore(), poolSize: poolSize as number }),
+        (err: Error & { code?: string }) =>
+          err.code === "FLOTILLA_INVALID_ARGUMENT" && /poolSize/.test(err.message),
+      );
+    }
+  });
+
   it("does not spin on a due timer of a run it cannot run", async () => {
     const { store, calls } = counted(await openStore(tempStore()));
     const f = await Flotilla.open({ store, worker: { pollMs: 5_000 } });
