@@ -5,7 +5,7 @@ import type { Flotilla } from "../../src/runtime/Flotilla.js";
 export interface StepAgents {
   /** `n` sequential read steps; resolves with the ms from before the first to after the last. */
   reads: Agent<number, number>;
-  /** The same with an idempotent tool: intent before each step, outcome after. */
+  /** The same with an idempotent tool: intent before each call (not flushed on its own), outcome after. */
   effects: Agent<number, number>;
   /** Returns at once: the cost of a run itself. */
   zeroStep: Agent<null, null>;

@@ -81,7 +81,11 @@ async function begin<A, R>(
           },
         },
       ],
-      { effects: [{ key, runId: exec.runId, step, tool: name, state: "intent" }] },
+      {
+        effects: [{ key, runId: exec.runId, step, tool: name, state: "intent" }],
+        // Lost to a power failure, an idempotent call's intent costs a repeat with the same key.
+        deferFlush: tool.effect === "idempotent",
+      },
       true,
     );
   } catch (err) {

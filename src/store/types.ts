@@ -182,6 +182,21 @@ export interface Commit {
   deadLetter?: NewDeadLetter;
   /** Closes (or reopens) a dead-letter entry with the action that did it. */
   deadLetterUpdate?: DeadLetterUpdate;
+  /**
+   * Visible and ordered like any commit, but not flushed to disk by itself:
+   * the next flushed commit makes it durable too (SQLite's and PostgreSQL's
+   * write-ahead logs are written in order). A process crash loses nothing; a
+   * power loss or a database crash may lose it. Only for a write whose loss
+   * costs nothing but a repeat of safe work: an idempotent effect's intent,
+   * whose call recovery repeats with the same key. A batch is flushed unless
+   * every commit in it defers.
+   */
+  deferFlush?: boolean;
+}
+
+/** Whether a batch of commits may skip its own flush: only if every one of them allows it. */
+export function defersFlush(batch: readonly Commit[]): boolean {
+  return batch.length > 0 && batch.every((c) => c.deferFlush === true);
 }
 
 /** One scope a budget reservation is charged to, with its limits (none: only accounted). */

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { toJsonText } from "../rows.js";
-import type { Commit } from "../types.js";
+import { defersFlush, type Commit } from "../types.js";
 import { byToolAndKey } from "./effects.js";
 import { announcements, CHANNEL } from "./notify.js";
 import { CHANGE_SET, changeColumns } from "./runs.js";
@@ -137,5 +137,9 @@ function stepStatement(batch: readonly Commit[]): Statement {
           [notices.map((n) => n.i), "bigint"],
           [notices.map((n) => n.p), "text"],
         )}) AS n(i, p) WHERE n.i IN (SELECT i FROM ok)) AS notified`;
-  return { text: `WITH ${parts.join(",\n")}\nSELECT i${notify} FROM ok`, values };
+  // Asynchronous commit for this statement's transaction only: the next synchronous commit flushes it.
+  const deferred = defersFlush(batch)
+    ? `, (SELECT set_config('synchronous_commit', 'off', true)) AS deferred`
+    : "";
+  return { text: `WITH ${parts.join(",\n")}\nSELECT i${notify}${deferred} FROM ok`, values };
 }

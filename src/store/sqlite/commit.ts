@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { CancelledError, LeaseLostError, NotFoundError } from "../../core/errors.js";
-import { settles, type Commit } from "../types.js";
+import { defersFlush, settles, type Commit } from "../types.js";
 import type { Announce } from "./announce.js";
 import * as deadLetters from "./deadLetters.js";
 import * as effects from "./effects.js";
@@ -8,6 +8,8 @@ import * as journal from "./journal.js";
 import * as runs from "./runs.js";
 import { prepared } from "./sql.js";
 
+const flushLater = prepared("PRAGMA synchronous = NORMAL");
+const flushNow = prepared("PRAGMA synchronous = FULL");
 const fenceOf = prepared(
   "SELECT status, lease_token, lease_expires_at, cancel_requested FROM runs WHERE id = ?",
 );
@@ -21,17 +23,24 @@ export function applyBatch(
   const outcomes: (Error | undefined)[] = [];
   let runnable = false;
   const { all, one } = transactions(db);
-  all.immediate(() => {
-    const now = Date.now();
-    for (const c of batch) {
-      try {
-        runnable = one(c, now) || runnable;
-        outcomes.push(undefined);
-      } catch (err) {
-        outcomes.push(err as Error);
+  // WAL mode with synchronous=NORMAL commits without an fsync; the next FULL commit's covers it.
+  const deferred = defersFlush(batch);
+  if (deferred) flushLater(db).run();
+  try {
+    all.immediate(() => {
+      const now = Date.now();
+      for (const c of batch) {
+        try {
+          runnable = one(c, now) || runnable;
+          outcomes.push(undefined);
+        } catch (err) {
+          outcomes.push(err as Error);
+        }
       }
-    }
-  });
+    });
+  } finally {
+    if (deferred) flushNow(db).run();
+  }
   if (runnable) announce.runnable();
   batch.forEach((c, i) => {
     if (outcomes[i] === undefined && c.status && settles(c.status.status))

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type Database from "better-sqlite3";
+import type pg from "pg";
+import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
+import { isFlotillaError } from "../src/core/errors.js";
+import { newRunId } from "../src/core/ids.js";
+import { openStore } from "../src/store/open.js";
+import type { Commit, Store } from "../src/store/types.js";
+import { tempStore } from "./helpers/tempStore.js";
+
+/**
+ * A commit that defers its flush (an idempotent effect's intent) is applied
+ * and fenced like any other, and the connection it used flushes every commit
+ * after it again: a setting left behind would silently weaken the journal.
+ */
+function deferFlushSuite(
+  name: string,
+  open: () => Promise<{ store: Store; destroy: () => Promise<void> }>,
+  /** The flush setting of the connection(s) commits use, as the database reports it. */
+  flushSetting: (store: Store) => Promise<string>,
+  durable: string,
+  skip?: string,
+): void {
+  describe(`deferred flush: ${name}`, { skip: skip ?? false }, () => {
+    let store: Store;
+    let destroy: () => Promise<void>;
+    before(async () => ({ store, destroy } = await open()));
+    after(async () => {
+      await store.close();
+      await destroy();
+    });
+
+    async function leased(): Promise<{ runId: string; leaseToken: string }> {
+      const agent = `defer-${newRunId()}`;
+      const { run } = await store.createRun({ id: newRunId(), agent, input: null });
+      const [claimed] = await store.claimRuns({
+        workerId: "w",
+        agents: [agent],
+        limit: 1,
+        leaseMs: 30_000,
+      });
+      assert.ok(claimed);
+      return { runId: run.id, leaseToken: claimed.leaseToken };
+    }
+
+    const intent = (runId: string, leaseToken: string, step: string): Commit => ({
+      runId,
+      fence: { leaseToken, requireNotCancelled: true },
+      events: [{ type: "effect.intent", step, data: { kind: "tool", name: "t" } }],
+      effects: [{ key: `${runId}:${step}`, runId, step, tool: "t", state: "intent" }],
+      deferFlush: true,
+    });
+
+    it("applies deferred commits, alone and mixed with flushed ones, and flushes again after", async () => {
+      const { runId, leaseToken } = await leased();
+      await store.commit(intent(runId, leaseToken, "1"));
+      assert.equal(await flushSetting(store), durable);
+      await Promise.all([
+        store.commit(intent(runId, leaseToken, "2")),
+        store.commit({
+          runId,
+          fence: { leaseToken },
+          events: [{ type: "step.completed", step: "0", data: 1 }],
+        }),
+      ]);
+      assert.equal(await flushSetting(store), durable);
+      const types = (await store.readJournal(runId)).map((e) => `${e.type}:${e.step ?? ""}`);
+      for (const want of ["effect.intent:1", "effect.intent:2", "step.completed:0"]) {
+        assert.ok(types.includes(want), `${want} missing from ${types.join(", ")}`);
+      }
+      assert.equal((await store.getEffect("t", `${runId}:1`))?.state, "intent");
+    });
+
+    it("refuses a deferred commit whose fence fails, and flushes again after", async () => {
+      const { runId } = await leased();
+      await assert.rejects(store.commit(intent(runId, "stale", "1")), (err) =>
+        isFlotillaError(err, "FLOTILLA_LEASE_LOST"),
+      );
+      assert.equal(await flushSetting(store), durable);
+      assert.deepEqual(
+        (await store.readJournal(runId)).map((e) => e.type),
+        ["run.created"],
+      );
+    });
+  });
+}
+
+// synchronous is per connection; FULL (2) makes every commit fsync the WAL.
+deferFlushSuite(
+  "sqlite",
+  async () => ({ store: await openStore(tempStore()), destroy: () => Promise.resolve() }),
+  (store) =>
+    Promise.resolve(
+      String(
+        (store as unknown as { db: Database.Database }).db.pragma("synchronous", { simple: true }),
+      ),
+    ),
+  "2",
+);
+
+// One connection in the pool, so the setting read is the one the commits used.
+const skip = await postgresSkipReason();
+deferFlushSuite(
+  "postgres",
+  async () => {
+    const db = await freshDatabase();
+    return { store: await openStore(db.url, { poolSize: 1 }), destroy: db.drop };
+  },
+  async (store) => {
+    const pool = (store as unknown as { pool: pg.Pool }).pool;
+    const { rows } = await pool.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
+    return rows[0]?.synchronous_commit ?? "";
+  },
+  "on",
+  skip,
+);
