@@ -30,6 +30,7 @@ export type ErrorCode =
   | "FLOTILLA_BULKHEAD_FULL"
   | "FLOTILLA_RETRIES_EXHAUSTED"
   | "FLOTILLA_RETRY_BUDGET_EXHAUSTED"
+  | "FLOTILLA_DEPENDENCY_UNAVAILABLE"
   | "FLOTILLA_THROTTLED"
   | "FLOTILLA_DEADLINE_EXCEEDED"
   | "FLOTILLA_REFUSED"
@@ -335,6 +336,17 @@ export class RetryBudgetExhaustedError extends FlotillaError {
       "FLOTILLA_RETRY_BUDGET_EXHAUSTED",
       `'${dependency}' is failing and its retry budget is spent; not retrying so the outage is not amplified (last error: ${messageOf(cause)})`,
       final({ dependency, lastError: serializeError(cause) }),
+      { cause },
+    );
+  }
+}
+
+export class DependencyUnavailableError extends FlotillaError {
+  constructor(dependency: string, until: number, cause: unknown) {
+    super(
+      "FLOTILLA_DEPENDENCY_UNAVAILABLE",
+      `'${dependency}' stayed unavailable until ${new Date(until).toISOString()}, the latest this run could wait for it (last error: ${messageOf(cause)})`,
+      final({ dependency, until, lastError: serializeError(cause) }),
       { cause },
     );
   }

@@ -42,6 +42,7 @@ const BY_CODE: Readonly<Record<string, DeadLetterClass>> = {
   FLOTILLA_RETRY_BUDGET_EXHAUSTED: "retries-exhausted",
   FLOTILLA_BREAKER_OPEN: "retries-exhausted",
   FLOTILLA_THROTTLED: "retries-exhausted",
+  FLOTILLA_DEPENDENCY_UNAVAILABLE: "retries-exhausted",
   FLOTILLA_VALIDATION_FAILED: "validation-failed",
   FLOTILLA_DEADLINE_EXCEEDED: "deadline-exceeded",
   FLOTILLA_EFFECT_OUTCOME_UNKNOWN: "effect-outcome-unknown",

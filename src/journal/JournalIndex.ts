@@ -40,6 +40,8 @@ export interface StepRecord {
   performed: boolean;
   childId?: string;
   wakeAt?: number;
+  /** When the step first suspended to wait out its dependency's outage. */
+  waitingSince?: number;
   signalId?: number;
   /** How many redrives the journal had when this step was first recorded. */
   epoch: number;
@@ -143,6 +145,9 @@ export class JournalIndex {
         break;
       case "timer.set":
         rec.wakeAt = d.wakeAt as number;
+        break;
+      case "outage.waiting":
+        rec.waitingSince ??= d.since as number;
         break;
     }
   }

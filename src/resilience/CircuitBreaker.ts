@@ -84,6 +84,11 @@ export class CircuitBreaker {
     return this.state;
   }
 
+  /** When an open breaker lets its next probe through; undefined unless open. */
+  get probeAt(): number | undefined {
+    return this.current === "open" ? (this.openedAt ?? 0) + this.options.cooldownMs : undefined;
+  }
+
   /** Throws BreakerOpenError unless a call may go through now; returns a token for `record`. */
   admit(): "normal" | "probe" {
     const state = this.current;

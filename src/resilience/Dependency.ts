@@ -9,6 +9,7 @@ import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from "./CircuitBreaker.js";
 import { classify, type Classification, type ErrorClassifier } from "./classify.js";
 import { LatencyTracker } from "./LatencyTracker.js";
+import { Recovery } from "./outage.js";
 import { RetryBudget, type RetryBudgetOptions } from "./RetryBudget.js";
 
 export interface DependencyPolicy {
@@ -61,6 +62,8 @@ export class Dependency {
   readonly breaker: CircuitBreaker;
   readonly budget: RetryBudget;
   readonly latency = new LatencyTracker();
+  /** When calls refused for an outage may try again, and when it is over. */
+  readonly recovery: Recovery;
   readonly metrics: DependencyMetrics = {
     calls: 0,
     attempts: 0,
@@ -82,6 +85,7 @@ export class Dependency {
     this.breaker = new CircuitBreaker(name, clock, policy.breaker);
     this.budget = new RetryBudget(clock, policy.budget);
     this.breaker.onStateChange(() => this.metrics.breakerTransitions++);
+    this.recovery = new Recovery(this.breaker, clock, random);
   }
 
   get breakerState(): BreakerState {

@@ -46,6 +46,8 @@ export interface ExecutionHost extends LlmHost, ToolRunHost {
   readonly inlineSleepMs: number;
   /** Waits for a child or a signal held in memory, up to `inlineWaitMs`, before the run suspends. */
   readonly inlineWaits: InlineWaits;
+  /** How long a step waits out its dependency's outage at most (0: it fails at once). */
+  readonly outageWaitMs: number;
   /** How long a stopping run's code may take to unwind before it is finalized anyway. */
   readonly stopGraceMs: number;
   agentByName(name: string): Agent | undefined;

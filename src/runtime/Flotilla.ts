@@ -57,6 +57,7 @@ const optionsSchema = z.object({
   poolSize: z.number().int().min(1).max(1_000).optional(),
   inlineSleepMs: z.number().min(0).optional(),
   inlineWaitMs: z.number().min(0).optional(),
+  outageWaitMs: z.number().min(0).optional(),
   stopGraceMs: z.number().min(0).optional(),
   worker: z.union([z.literal(false), z.object({}).loose()]).optional(),
   resilience: z.object({}).loose().optional(),
@@ -90,6 +91,17 @@ export interface FlotillaOptions {
    * suspend the run. 0 suspends at once. Default 5 s.
    */
   inlineWaitMs?: number;
+  /**
+   * An LLM call refused because its provider is down (breaker open, retries
+   * or retry budget spent on transient failures, throttled) waits for it to
+   * recover instead of failing its run: in memory for a while, then
+   * suspended with its worker slot released, and tried again at the
+   * breaker's next probe or once it has recovered. It waits until the run's
+   * deadline, and at most this long from its first suspension; then it fails
+   * with FLOTILLA_DEPENDENCY_UNAVAILABLE. A call with an `onFailure` policy
+   * follows that policy instead. 0 fails at once. Default 1 h.
+   */
+  outageWaitMs?: number;
   /** How long a cancelled or parked run may take to unwind. Default 10 s. */
   stopGraceMs?: number;
   /** Options of the in-process worker started by `start()`, or `false` for none. */
@@ -230,6 +242,10 @@ export class Flotilla implements WorkerHost, InlineWaitsHost {
 
   get inlineWaitMs(): number {
     return this.options.inlineWaitMs ?? 5_000;
+  }
+
+  get outageWaitMs(): number {
+    return this.options.outageWaitMs ?? 3_600_000;
   }
 
   freeSlots(): number | undefined {

@@ -25,6 +25,7 @@ import { spawnChild } from "./spawn.js";
 import { sleepStep, waitForSignal } from "./waits.js";
 import { describeZodError } from "../core/validate.js";
 import { checkLlmRequest } from "./llmRequest.js";
+import { outageWait } from "./outageWait.js";
 
 /** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
 interface StepWork<T> {
@@ -203,7 +204,7 @@ export class RunContext {
     return this.once<LlmResult>(
       "llm",
       options.name ?? request.model,
-      async () => {
+      async (step) => {
         const provider = host.provider(options.provider);
         // A redrive may switch the model of new calls; the step keeps its name, so replay still matches.
         const model = this.exec.journal.patch.model ?? request.model;
@@ -219,9 +220,12 @@ export class RunContext {
         const messagesRef = requestHead.toString("base64url");
         let response: LlmResult;
         try {
+          const deadline = this.deadline(options.deadlineMs);
+          const waiting = { step, kind: "llm", name: options.name ?? request.model } as const;
           response = await callLlm(host, { ...request, model }, options, {
             signal: this.signal,
-            deadline: this.deadline(options.deadlineMs),
+            deadline,
+            outage: outageWait(this.exec, this.signal, waiting, deadline),
             tenant: this.exec.run.tenant ?? "default",
             ...(this.exec.reserver ? { budget: this.exec.reserver } : {}),
             requestDigest: () => canonicalJson({ ...params, model, messagesRef }),

@@ -171,7 +171,7 @@ export async function waitInline<T>(
 }
 
 /** Resolves when the first of `wakes` does, or when `signal` aborts. */
-async function firstOf(signal: AbortSignal, wakes: Promise<void>[]): Promise<void> {
+export async function firstOf(signal: AbortSignal, wakes: Promise<void>[]): Promise<void> {
   if (signal.aborted) return;
   let onAbort!: () => void;
   const aborted = new Promise<void>((resolve) => {

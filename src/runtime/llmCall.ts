@@ -10,6 +10,8 @@ import { canonicalJson, sha256 } from "../core/json.js";
 import type { Admission, AttemptOutcome } from "../fleet/types.js";
 import { isProviderError, type ProviderError } from "../providers/errors.js";
 import type { LlmProvider, LlmRequest, LlmResponse, RateLimitState } from "../providers/types.js";
+import type { Dependency } from "../resilience/Dependency.js";
+import { throughOutages, type OutageWait } from "../resilience/outage.js";
 import type { Resilience } from "../resilience/Resilience.js";
 import { throughBulkheads, type ToolRunHost } from "../effects/runTool.js";
 
@@ -98,6 +100,8 @@ export interface CallScope {
    * Default: the request's canonical JSON. Asked only under a `stale` policy.
    */
   requestDigest?: () => string;
+  /** How the call waits out its provider's outage when it has no `onFailure` policy; undefined: it fails. */
+  outage?: OutageWait | undefined;
 }
 
 export async function callLlm(
@@ -130,13 +134,12 @@ export async function callLlm(
   let firstError: unknown;
   for (const c of candidates) {
     try {
-      const result = await sampleValid(
-        host,
-        { ...request, model: c.model },
-        c.provider,
-        policy,
-        ctx,
-      );
+      const call = () => sampleValid(host, { ...request, model: c.model }, c.provider, policy, ctx);
+      // With no policy for failure, a provider that is down is waited for, not given up on.
+      const result =
+        failure === undefined && ctx.outage
+          ? await throughOutages(dependencyOf(host, c.provider, c.model), call, ctx.outage)
+          : await call();
       if (c.source === "primary" && cacheKey !== undefined) remember(host, cacheKey, result);
       const provenance: Provenance =
         c.source === "primary"
@@ -191,6 +194,11 @@ function remember(host: LlmHost, key: string, response: LlmResponse): void {
     host.staleAnswers.delete(host.staleAnswers.keys().next().value as string);
 }
 
+/** The retry owner of one provider and model. */
+function dependencyOf(host: LlmHost, providerName: string | undefined, model: string): Dependency {
+  return host.resilience.dependency(`${host.provider(providerName).name}:${model}`);
+}
+
 async function sampleValid(
   host: LlmHost,
   request: LlmRequest,
@@ -199,7 +207,7 @@ async function sampleValid(
   ctx: CallScope,
 ): Promise<Omit<LlmResult, "provenance">> {
   const provider = host.provider(providerName);
-  const dependency = host.resilience.dependency(`${provider.name}:${request.model}`);
+  const dependency = dependencyOf(host, providerName, request.model);
   const maxSamples = policy.samples ?? (policy.output ? 3 : 1);
   let attempts = 0;
   let problem = "";
