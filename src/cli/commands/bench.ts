@@ -6,7 +6,8 @@ import { redisSkipReason, redisUrl } from "../../../bench/support/redis.js";
 import { retryBench } from "../../../bench/retry.js";
 import { runawayBench } from "../../../bench/runaway.js";
 import { freshDatabase, postgresSkipReason } from "../../../bench/support/postgres.js";
-import { vectorBench } from "../../../bench/vector.js";
+import { vectorBench, type VectorBenchResult } from "../../../bench/vector/index.js";
+import { vectorReport } from "../../../bench/vector/report.js";
 import { InvalidArgumentError } from "../../core/errors.js";
 import { printJson, printLine } from "../output.js";
 import { progressBar, type Progress } from "../progress.js";
@@ -88,6 +89,7 @@ const BENCHES: Record<
   vector: {
     usesPostgres: false,
     run: (o, _pg, onProgress) => vectorBench({ ...(o.quick ? { quick: true } : {}), onProgress }),
+    report: (result) => vectorReport(result as VectorBenchResult),
   },
 };
 

@@ -1,8 +1,8 @@
 import { performance } from "node:perf_hooks";
-import type { MergedHits } from "../src/vector/merge.js";
-import { recallAtK } from "../src/vector/recall.js";
-import type { Router } from "../src/vector/router.js";
-import type { SearchOptions, ShardedIndex } from "../src/vector/sharded-index.js";
+import type { MergedHits } from "../../src/vector/merge.js";
+import { recallAtK } from "../../src/vector/recall.js";
+import type { Router, ShardTask } from "../../src/vector/router.js";
+import type { SearchOptions } from "../../src/vector/sharded-index.js";
 
 export interface CurvePoint {
   ef: number;
@@ -18,13 +18,22 @@ export interface CurvePoint {
   beamPerQuery: number;
 }
 
+/** What the bench searches: a sharded index, or the single-index baseline (threaded-single.ts). */
+export interface Searchable {
+  readonly dimension: number;
+  readonly threads: number;
+  searchBatch(
+    queries: Float32Array,
+    k: number,
+    options: SearchOptions,
+  ): Promise<{ ids: ArrayLike<number>; asked: readonly ShardTask[] }[]>;
+}
+
 export interface Measure {
-  index: ShardedIndex;
+  index: Searchable;
   queries: Float32Array;
   truth: MergedHits[];
   k: number;
-  /** Timed runs per curve point; the fastest counts, to damp noise from other processes. */
-  repeats: number;
 }
 
 /** One way of searching an index: its breadth, probes and (optionally) a router other than its own. */
@@ -97,27 +106,6 @@ export async function minimalEf(
   return { ef: high, recall: round(best.recall, 4), beamPerQuery: round(best.beam, 1) };
 }
 
-/** Recall and throughput of one configuration; the first (untimed) run gives recall and warms up. */
-export async function point(
-  m: Measure,
-  ef: number,
-  nprobe: number,
-  router?: Router,
-): Promise<CurvePoint> {
-  const c: Config = { m, ef, nprobe, router };
-  const { recall, calls, beam } = await qualityOf(c);
-  let best = Infinity;
-  for (let r = 0; r < m.repeats; r++) best = Math.min(best, await timeBatch(c));
-  return {
-    ef,
-    nprobe,
-    recall: round(recall, 4),
-    qps: Math.round((m.queries.length / m.index.dimension / best) * 1000),
-    shardCallsPerQuery: round(calls, 3),
-    beamPerQuery: round(beam, 1),
-  };
-}
-
 /**
  * Times configurations in alternation, `rounds` times, and returns each
  * one's median QPS: load from other processes drifts, and alternating makes
@@ -140,18 +128,26 @@ export async function interleavedQps(
   });
 }
 
-export async function efCurve(
-  m: Measure,
-  efs: readonly number[],
-  router?: Router,
+/**
+ * Recall/QPS points of configurations timed together: an untimed run each
+ * gives recall and warms up, then `interleavedQps`, so points compared on a
+ * chart were timed in the same window.
+ */
+export async function curvePoints(
+  configs: readonly Config[],
+  rounds: number,
 ): Promise<CurvePoint[]> {
-  const out: CurvePoint[] = [];
-  for (const ef of efs) {
-    const p = await point(m, ef, 1, router);
-    delete p.nprobe;
-    out.push(p);
-  }
-  return out;
+  const quality: Quality[] = [];
+  for (const c of configs) quality.push(await qualityOf(c));
+  const qps = await interleavedQps(configs, rounds);
+  return configs.map((c, i) => ({
+    ef: c.ef,
+    nprobe: c.nprobe,
+    recall: round(quality[i]!.recall, 4),
+    qps: qps[i]!,
+    shardCallsPerQuery: round(quality[i]!.calls, 3),
+    beamPerQuery: round(quality[i]!.beam, 1),
+  }));
 }
 
 export function meanRecall(found: { ids: number[] }[], truth: MergedHits[], k: number): number {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { createRng, type Rng } from "../src/core/rng.js";
-import { clusteredData } from "../src/vector/synthetic.js";
+import { createRng, type Rng } from "../../src/core/rng.js";
+import { clusteredData } from "../../src/vector/synthetic.js";
 
 export interface BenchDataset {
   /** Says what was measured, including when the real set was not available. */
