@@ -84,8 +84,8 @@ describe("waiting out a provider outage (sim provider, OpenAI SDK)", () => {
         isFlotillaError(err, "FLOTILLA_DEAD_LETTERED"),
       );
       const [letter] = await f.store.listDeadLetters();
-      assert.equal(letter?.error.code, "FLOTILLA_DEPENDENCY_UNAVAILABLE", letter?.error.message);
-      assert.equal(letter?.error.details?.dependency, "openai:m");
+      assert.equal(letter?.error?.code, "FLOTILLA_DEPENDENCY_UNAVAILABLE", letter?.error?.message);
+      assert.equal(letter?.error?.details?.dependency, "openai:m");
       assert.equal(letter?.class, "retries-exhausted");
     } finally {
       sim.setOutage(false);

@@ -131,7 +131,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     store: options.store,
     providers: { default: provider },
     worker: { concurrency: 24, pollMs: 20 },
-    resilience: { defaults: { breaker: { cooldownMs: 2_000 } } },
     stopGraceMs: 1_000,
   });
   try {

@@ -1,7 +1,4 @@
-import { isFlotillaError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
-import type { LlmRequest } from "../providers/types.js";
-import type { RunContext } from "../runtime/RunContext.js";
 import type { Flotilla } from "../runtime/Flotilla.js";
 
 export interface Ticket {
@@ -12,13 +9,6 @@ export interface Ticket {
   /** Set for refund requests: the charge to refund. */
   chargeId?: string;
 }
-
-/** Errors that mean "the provider is down right now": wait durably, then ask again. */
-const PROVIDER_DOWN = [
-  "FLOTILLA_BREAKER_OPEN",
-  "FLOTILLA_RETRY_BUDGET_EXHAUSTED",
-  "FLOTILLA_RETRIES_EXHAUSTED",
-] as const;
 
 /** POSTs to a simulated service; an HTTP error status means the service refused before acting. */
 async function post(
@@ -95,22 +85,9 @@ export function defineSupportDesk(flotilla: Flotilla, toolsUrl: string, model: s
       post(toolsUrl, "email/send", a, c.idempotencyKey, c.signal),
   });
 
-  /** Asks the model, riding out a provider outage with durable sleeps rather than hot retries. */
-  async function ask(ctx: RunContext, request: LlmRequest, name: string) {
-    for (let wait = 0; ; wait++) {
-      try {
-        return await ctx.llm(request, { name });
-      } catch (err) {
-        if (wait >= 5 || !PROVIDER_DOWN.some((code) => isFlotillaError(err, code))) throw err;
-        await ctx.sleep(2_000 * 2 ** wait);
-      }
-    }
-  }
-
   return flotilla.agent("support.ticket", async (ctx, t: Ticket) => {
     const record = await ctx.call(crmGet, { id: t.customer });
-    const triage = await ask(
-      ctx,
+    const triage = await ctx.llm(
       {
         model,
         maxTokens: 60,
@@ -125,12 +102,11 @@ export function defineSupportDesk(flotilla: Flotilla, toolsUrl: string, model: s
           },
         ],
       },
-      "triage",
+      { name: "triage" },
     );
     if (t.chargeId) await ctx.call(refund, { chargeId: t.chargeId, ticket: t.id });
     await ctx.call(crmUpdate, { id: t.customer, fields: { lastTicket: t.id, status: "answered" } });
-    const reply = await ask(
-      ctx,
+    const reply = await ctx.llm(
       {
         model,
         maxTokens: 120,
@@ -141,7 +117,7 @@ export function defineSupportDesk(flotilla: Flotilla, toolsUrl: string, model: s
           { role: "user", content: t.chargeId ? "Confirm the refund." : "Answer the question." },
         ],
       },
-      "reply",
+      { name: "reply" },
     );
     await ctx.call(email, {
       to: t.email,
