@@ -46,9 +46,7 @@ function scenario(quick: boolean) {
   const promptChars = 1200;
   const tpm = quick ? 40_000 : 60_000;
   const rpm = quick ? 200 : 300;
-  // The smooth rate is ~tpm/330 a minute; a burst well above it trips fair share.
-  const burstRequests = Math.ceil((tpm / 330 / 60) * 10 * 1.5);
-  return { agents, calls, promptChars, tpm, rpm, burstRequests };
+  return { agents, calls, promptChars, tpm, rpm };
 }
 type Scenario = ReturnType<typeof scenario>;
 
@@ -294,7 +292,7 @@ async function sharedRun(limiter: string, backend: string, quick: boolean) {
 /**
  * `flotilla bench fleet`: the same fleet run naively (all at once, the SDK's
  * default retries) and under Flotilla's scheduler against one simulated
- * provider with RPM and TPM limits and fair-share throttling; then two
+ * provider with RPM and TPM token buckets; then two
  * processes sharing one limiter through PostgreSQL and Redis.
  */
 export async function fleetBench(options: FleetBenchOptions): Promise<Record<string, unknown>> {
@@ -309,12 +307,6 @@ export async function fleetBench(options: FleetBenchOptions): Promise<Record<str
   const sim = await startSimProvider({
     seed: 1,
     limits: { rpm: s.rpm, tpm: s.tpm },
-    fairShare: {
-      burstRequests: s.burstRequests,
-      windowMs: 10_000,
-      factor: 0.5,
-      cooldownMs: 60_000,
-    },
     latency: { medianMs: 300, p99Ms: 1200 },
   });
   let naive: Record<string, unknown>;

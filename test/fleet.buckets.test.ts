@@ -55,30 +55,33 @@ describe("GCRA buckets", () => {
     assert.equal(local.reserveNow("d", [rpm(600)]), 0);
   });
 
-  it("reconciles: unused reservation is refunded, overuse is charged, closures hold", () => {
-    const charge: Charge = { bucket: "tokens", units: 0, intervalMs: 10, toleranceMs: 0 };
-    assert.equal(gcraSettle(5000, { ...charge, units: -200, closedForMs: 0 }, 1000), 3000);
-    assert.equal(gcraSettle(5000, { ...charge, units: 50, closedForMs: 0 }, 1000), 5500);
-    assert.equal(gcraSettle(1000, { ...charge, units: 0, closedForMs: 7000 }, 1000), 8000);
+  it("reconciles: unused reservation is refunded, overuse is charged, floors hold", () => {
+    const charge = { bucket: "tokens", units: 0, intervalMs: 10 } as const;
+    assert.equal(gcraSettle(5000, { ...charge, units: -200, floorMs: 0 }, 1000), 3000);
+    assert.equal(gcraSettle(5000, { ...charge, units: 50, floorMs: 0 }, 1000), 5500);
+    assert.equal(gcraSettle(1000, { ...charge, units: 0, floorMs: 7000 }, 1000), 8000);
+    assert.equal(
+      gcraSettle(9000, { ...charge, units: 0, floorMs: 7000 }, 1000),
+      9000,
+      "a floor only raises",
+    );
   });
 
-  it("reads limits, empty buckets and retry-after from the provider's headers", () => {
-    const fb = readHeaders(
-      {
-        limitRequests: 30,
-        remainingRequests: 0,
-        resetRequestsMs: 9000,
-        limitTokens: 6000,
-        remainingTokens: 100,
-        retryAfterMs: 2500,
-      },
-      { requests: 1, tokens: 400 },
-    );
-    assert.deepEqual(fb.limits, { requests: 30, tokens: 6000 });
-    // One request at 30/min is 2 s away, but retry-after says 2.5 s.
-    assert.equal(fb.closedForMs.requests, 2500);
-    assert.equal(fb.closedForMs.tokens, (300 * 60_000) / 6000);
-    assert.deepEqual(readHeaders({ remainingRequests: 5 }, { requests: 1 }).closedForMs, {});
+  it("sorts the provider's headers by bucket, and keeps retry-after", () => {
+    const fb = readHeaders({
+      limitRequests: 30,
+      remainingRequests: 0,
+      resetRequestsMs: 9000,
+      limitTokens: 6000,
+      remainingTokens: 100,
+      retryAfterMs: 2500,
+    });
+    assert.deepEqual(fb.buckets, {
+      requests: { limit: 30, remaining: 0, resetMs: 9000 },
+      tokens: { limit: 6000, remaining: 100 },
+    });
+    assert.equal(fb.retryAfterMs, 2500);
+    assert.deepEqual(readHeaders({ limitRequests: 0, retryAfterMs: 0 }), { buckets: {} });
   });
 });
 
@@ -102,7 +105,7 @@ const ask = (tenant = "t", inputTokens = 100, outputTokens = 100) => ({
 });
 
 describe("admission with reserve-then-reconcile", () => {
-  it("paces a burst of callers at the limit instead of releasing them together", async () => {
+  it("paces callers at the configured limit until the provider reports its bucket", async () => {
     const { clock, fleet } = scheduler(manualClock(0), { dependencies: { "sim:m": { rpm: 120 } } });
     const admittedAt: number[] = [];
     const all = Array.from({ length: 5 }, () =>
@@ -168,23 +171,46 @@ describe("admission with reserve-then-reconcile", () => {
     await fleet.close();
   });
 
-  it("follows a lower limit the provider reports (fair-share throttling)", async () => {
+  it("follows a lower limit the provider reports, bursting only what it says is left", async () => {
     const { clock, fleet } = scheduler(manualClock(0), { dependencies: { "sim:m": { rpm: 600 } } });
     const p = await fleet.acquire(ask(), new AbortController().signal);
-    p.release({ outcome: "ok", rateLimit: { limitRequests: 60, remainingRequests: 50 } });
+    p.release({ outcome: "ok", rateLimit: { limitRequests: 60, remainingRequests: 10 } });
     const times: number[] = [];
-    const next = [0, 1].map(() =>
+    const next = Array.from({ length: 12 }, () =>
       fleet.acquire(ask(), new AbortController().signal).then((q) => {
         times.push(clock.now());
         q.release({ outcome: "ok" });
       }),
     );
-    await clock.advance(2000);
+    await clock.advance(4000);
     await Promise.all(next);
-    // The first reservation was at 600/min (100 ms); the next ones at 60/min.
-    assert.deepEqual(times, [100, 1100]);
+    // 10 left less 1.2 headroom: 8 at once, then one a second at 60/min (not 600).
+    assert.deepEqual(times, [...Array<number>(8).fill(0), 200, 1200, 2200, 3200]);
     assert.equal(fleet.snapshot().dependencies[0]?.limits.requests, 60);
     await fleet.close();
+  });
+
+  it("closes for a second on a 429 without retry-after, and for the reported reset when the size is unknown", async () => {
+    for (const [rateLimit, outcome, closedMs] of [
+      [undefined, "rate_limited", 1000],
+      [{ remainingRequests: 0, resetRequestsMs: 5000 }, "ok", 5000],
+      [{ remainingRequests: 3, resetRequestsMs: 5000 }, "ok", 0],
+    ] as const) {
+      const { clock, fleet } = scheduler();
+      (await fleet.acquire(ask(), new AbortController().signal)).release({
+        outcome,
+        ...(rateLimit && { rateLimit }),
+      });
+      let at: number | undefined;
+      const next = fleet.acquire(ask(), new AbortController().signal).then((p) => {
+        at = clock.now();
+        return p;
+      });
+      await clock.advance(6000);
+      (await next).release({ outcome: "ok" });
+      assert.equal(at, closedMs, JSON.stringify(rateLimit));
+      await fleet.close();
+    }
   });
 
   it("rejects a cancelled waiter with the signal's reason and serves the next", async () => {

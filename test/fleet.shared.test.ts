@@ -54,7 +54,7 @@ function sharedSuite(
     );
 
     it(
-      "takes all buckets or none, refunds, and keeps a closure the provider asked for",
+      "takes all buckets or none, refunds, and keeps the floor the provider set",
       { skip: reason ?? false },
       async () => {
         const k = key();
@@ -62,9 +62,9 @@ function sharedSuite(
         // The request bucket is free but the token bucket is not: nothing is taken.
         assert.ok((await b.reserve(k, [slow, tokens])) > 0);
         assert.equal(await a.reserve(k, [slow]), 0);
-        await b.settle(k, [{ ...tokens, units: -10, closedForMs: 0 }]);
+        await b.settle(k, [{ ...tokens, units: -10, floorMs: 0 }]);
         assert.equal(await a.reserve(k, [tokens]), 0, "the refund made room");
-        await a.settle(k, [{ ...tokens, units: -10, closedForMs: 30_000 }]);
+        await a.settle(k, [{ ...tokens, units: -10, floorMs: 30_000 }]);
         const wait = await b.reserve(k, [tokens]);
         assert.ok(wait > 25_000 && wait <= 30_000, `closed for ${wait}`);
       },

@@ -131,22 +131,59 @@ void describe("simulated provider", () => {
     });
   });
 
-  void it("enforces token limits: input at admission, output as debt after the answer", async () => {
+  void it("reserves max_tokens at admission and gives back what the answer did not use", async () => {
     const clock = manualClock();
     await withSim(
-      { limits: { tpm: 200 }, output: { minTokens: 150, maxTokens: 150 } },
+      { limits: { tpm: 1000 }, output: { minTokens: 10, maxTokens: 10 } },
       clock,
       async (sim) => {
-        const first = await chat(sim, "k", "hi");
+        // "hi" is 4 input tokens; 500 reserved for the answer, 10 used.
+        const first = await chat(sim, "k", "hi", { max_completion_tokens: 500 });
         assert.equal(first.status, 200);
-        assert.equal(first.headers.get("x-ratelimit-limit-tokens"), "200");
-        const second = await chat(sim, "k", "hi again");
-        assert.equal(second.status, 200, "50 tokens were still free");
-        const third = await chat(sim, "k", "and again");
-        assert.equal(third.status, 429, "the key is in debt after two long answers");
-        const wait = Number(third.headers.get("retry-after-ms"));
-        clock.advance(wait);
-        assert.equal((await chat(sim, "k", "finally")).status, 200);
+        assert.equal(first.headers.get("x-ratelimit-limit-tokens"), "1000");
+        assert.equal(first.headers.get("x-ratelimit-remaining-tokens"), "986");
+        const tooBig = await chat(sim, "k", "hi", { max_completion_tokens: 990 });
+        assert.equal(tooBig.status, 429, "4 + 990 does not fit in 986");
+        assert.equal(tooBig.headers.get("retry-after-ms"), "480", "8 tokens at 1000/min");
+        assert.equal((await chat(sim, "k", "hi", { max_completion_tokens: 900 })).status, 200);
+        clock.advance(60_000);
+        assert.equal(
+          (await chat(sim, "k", "hi", { max_completion_tokens: 990 })).headers.get(
+            "x-ratelimit-remaining-tokens",
+          ),
+          "986",
+          "a minute refills the whole bucket, and no more",
+        );
+      },
+    );
+  });
+
+  void it("bills output beyond the reservation as debt the key waits off", async () => {
+    const clock = manualClock();
+    const sim = await startSimProvider(
+      { limits: { tpm: 200 }, output: { minTokens: 10, maxTokens: 10 } },
+      { clock, respond: () => ({ text: "long", outputTokens: 300 }) },
+    );
+    try {
+      // No max_tokens: 10 (the longest default answer) is reserved, 300 produced.
+      assert.equal((await chat(sim, "k", "hi")).status, 200);
+      const limited = await chat(sim, "k", "hi");
+      assert.equal(limited.status, 429);
+      // Level 200 − 4 − 300 = −104; 118 more are needed for the next 4 + 10.
+      assert.equal(limited.headers.get("retry-after-ms"), String(Math.ceil((118 * 60_000) / 200)));
+    } finally {
+      await sim.close();
+    }
+  });
+
+  void it("gives a request's reservation back when it fails before answering", async () => {
+    await withSim(
+      { limits: { tpm: 1000 }, faults: { errorRate: 1, errorStatuses: [500] } },
+      manualClock(),
+      async (sim) => {
+        const ask = () => chat(sim, "k", "hi", { max_completion_tokens: 900 });
+        // Were the first 904 kept, the second would not fit.
+        assert.deepEqual([(await ask()).status, (await ask()).status], [500, 500]);
       },
     );
   });
@@ -166,34 +203,6 @@ void describe("simulated provider", () => {
       sim.setOutage(false);
       assert.equal(sim.stats().outageRejections, 3);
     });
-  });
-
-  void it("lowers a key's budget after a burst (fair share), then restores it", async () => {
-    const clock = manualClock();
-    await withSim(
-      {
-        limits: { rpm: 100 },
-        fairShare: { burstRequests: 5, windowMs: 1000, factor: 0.1, cooldownMs: 60_000 },
-      },
-      clock,
-      async (sim) => {
-        await statuses(sim, 5, "noisy");
-        const sixth = await chat(sim, "noisy");
-        assert.equal(sixth.headers.get("x-ratelimit-limit-requests"), "10");
-        assert.equal(sixth.headers.get("x-ratelimit-remaining-requests"), "9");
-        const after = await statuses(sim, 10, "noisy");
-        assert.deepEqual(
-          after,
-          [...Array<number>(9).fill(200), 429],
-          "the lowered bucket holds 10",
-        );
-        assert.equal((await chat(sim, "quiet")).headers.get("x-ratelimit-limit-requests"), "100");
-        clock.advance(60_000);
-        const restored = await chat(sim, "noisy");
-        assert.equal(restored.status, 200);
-        assert.equal(restored.headers.get("x-ratelimit-limit-requests"), "100");
-      },
-    );
   });
 
   void it("serves stats, reset and outage control over HTTP for other processes", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { TokenBucket, createRng, rngFor } from "../src/sim/index.js";
+import { KeyLimits } from "../src/sim/provider/keyLimits.js";
 
 void describe("TokenBucket", () => {
   void it("refills continuously at capacity per period", () => {
@@ -17,6 +18,18 @@ void describe("TokenBucket", () => {
     b.charge(150, 0);
     assert.equal(b.available(0), -50);
     assert.equal(b.msUntil(1, 0), 30_600);
+  });
+
+  void it("takes a reservation back, but never beyond its capacity", () => {
+    const b = new TokenBucket(100, 60_000, 0);
+    b.charge(90, 0);
+    b.charge(-50, 0);
+    assert.equal(b.available(0), 60);
+    b.charge(40, 0);
+    // Refilled to full while the reservation was out: returning it adds nothing.
+    assert.equal(b.available(60_000), 100);
+    b.charge(-40, 60_000);
+    assert.equal(b.available(60_000), 100);
   });
 
   void it("never holds more than its capacity and never admits more than it refilled", () => {
@@ -38,6 +51,25 @@ void describe("TokenBucket", () => {
         },
       ),
     );
+  });
+});
+
+void describe("KeyLimits", () => {
+  void it("holds a request's max_tokens until it ends, so concurrent requests cannot overspend", () => {
+    const key = new KeyLimits({ rpm: 10, outputTpm: 1000 }, 0);
+    const first = key.admit(5, 600, 0);
+    assert.ok(first.ok);
+    // 400 left: a second 600 must wait for 200 tokens, 12 s at 1000/min.
+    assert.deepEqual(key.admit(5, 600, 0), {
+      ok: false,
+      retryAfterMs: 12_000,
+      limit: "outputTokens",
+    });
+    first.settle(10, 0);
+    first.settle(10, 0);
+    assert.ok(key.admit(5, 600, 0).ok, "590 came back, once");
+    assert.equal(key.snapshot(0).outputTokens?.remaining, 390);
+    assert.equal(key.snapshot(0).requests?.remaining, 8, "the refused one took nothing");
   });
 });
 

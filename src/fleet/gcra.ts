@@ -7,8 +7,11 @@
  * A reservation is allowed while the bucket's debt (TAT − now) is within its
  * tolerance, and then adds its whole cost to the debt. A reservation bigger
  * than the tolerance therefore still goes through once earlier debt is paid,
- * instead of being refused forever. The same arithmetic runs in memory, in a
- * Redis Lua script and in a PostgreSQL function; this file is the reference.
+ * instead of being refused forever. A bucket of capacity C that a charge of n
+ * units may draw down to empty has tolerance (C − n) × intervalMs: that is a
+ * provider's token bucket, debt and all. The same arithmetic runs in memory,
+ * in a Redis Lua script and in a PostgreSQL function; this file is the
+ * reference.
  */
 export type BucketName = "requests" | "tokens" | "inputTokens" | "outputTokens";
 
@@ -17,18 +20,21 @@ export interface Charge {
   units: number;
   /** Spacing of one unit: 60000 / limit-per-minute. */
   intervalMs: number;
-  /** How far ahead of the smooth rate this bucket may run. */
+  /** How far ahead of the smooth rate this bucket may run: its burst, in ms of refill. */
   toleranceMs: number;
 }
 
-/** A reconciliation: real usage minus the reservation, and how long the provider said to stay away. */
+/** A reconciliation: real usage minus the reservation, and what the provider said about its bucket. */
 export interface Adjustment {
   bucket: BucketName;
   units: number;
   intervalMs: number;
-  /** No reservation on this bucket until this many ms from now (retry-after, remaining 0). */
-  closedForMs: number;
-  toleranceMs: number;
+  /**
+   * The debt is at least this many ms from now afterwards: the provider's
+   * own level (its remaining count), or a closure it asked for (retry-after).
+   * 0: no floor.
+   */
+  floorMs: number;
 }
 
 /** All charges or none: returns the new TATs, or how long until all could be met. */
@@ -47,8 +53,8 @@ export function gcraReserve(
   return waitMs > 0 ? { waitMs } : { waitMs: 0, tats: next };
 }
 
-/** Moves a TAT by a refund or a surcharge, and keeps it closed as the provider asked. */
+/** Moves a TAT by a refund or a surcharge, then raises it to the provider's floor. */
 export function gcraSettle(tat: number, a: Adjustment, now: number): number {
   const moved = tat + a.units * a.intervalMs;
-  return a.closedForMs > 0 ? Math.max(moved, now + a.closedForMs + a.toleranceMs) : moved;
+  return a.floorMs > 0 ? Math.max(moved, now + a.floorMs) : moved;
 }

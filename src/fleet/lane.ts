@@ -1,24 +1,22 @@
 import type { Clock } from "../core/clock.js";
-import type { RateLimitState } from "../providers/types.js";
 import { AdaptiveConcurrency } from "./aimd.js";
+import { DependencyBuckets } from "./buckets.js";
 import { FairQueue, type FairItem } from "./fairQueue.js";
 import type { Adjustment, BucketName, Charge } from "./gcra.js";
-import { readHeaders, type BucketLimits } from "./headers.js";
+import type { BucketLimits } from "./headers.js";
 import type { LimiterBackend } from "./limiter/types.js";
 import { DependencyMetrics, type AdmissionSample, type DependencySnapshot } from "./metrics.js";
 import type { DependencyLimits } from "./options.js";
-import type { AdmissionRequest, AttemptOutcome, Permit } from "./types.js";
+import type { AdmissionRequest, Permit } from "./types.js";
 
-/** Without a `retry-after`, a 429 still closes the dependency for this long. */
-const DEFAULT_429_PAUSE_MS = 1000;
-const MINUTE = 60_000;
 const ERROR_RETRY_MS = 1000;
 
 export interface LaneContext {
   backend: LimiterBackend;
   clock: Clock;
   random: () => number;
-  burstMs: number;
+  /** The `burstMs` option: caps how far a bucket may run ahead of its smooth rate. */
+  burstMs: number | undefined;
   jitterMs: number;
   weightOf: (tenant: string) => number;
   /** Keeps a background write (a reconciliation) from being dropped unnoticed. */
@@ -36,8 +34,8 @@ interface Waiter extends FairItem {
 
 /**
  * One dependency's admission: a fair queue of waiting calls in front of its
- * rate buckets (shared through the backend) and its adaptive concurrency
- * limit (local to this process). One drain loop at a time decides who goes
+ * rate buckets (shared through the backend, sized from the provider's
+ * headers) and its adaptive concurrency limit (local to this process). One drain loop at a time decides who goes
  * next, so a burst of arrivals costs one backend round trip per admission,
  * not one per arrival.
  */
@@ -45,8 +43,7 @@ export class DependencyLane {
   private readonly queue: FairQueue<Waiter>;
   private readonly aimd: AdaptiveConcurrency;
   private readonly metrics: DependencyMetrics;
-  private readonly configured: BucketLimits;
-  private reported: BucketLimits = {};
+  private readonly buckets: DependencyBuckets;
   private inFlight = 0;
   private draining = false;
   private again = false;
@@ -70,12 +67,15 @@ export class DependencyLane {
       increase,
     });
     this.metrics = new DependencyMetrics(dependency);
-    this.configured = {
-      ...(limits.rpm !== undefined && { requests: limits.rpm }),
-      ...(limits.tpm !== undefined && { tokens: limits.tpm }),
-      ...(limits.inputTpm !== undefined && { inputTokens: limits.inputTpm }),
-      ...(limits.outputTpm !== undefined && { outputTokens: limits.outputTpm }),
-    };
+    this.buckets = new DependencyBuckets(
+      {
+        ...(limits.rpm !== undefined && { requests: limits.rpm }),
+        ...(limits.tpm !== undefined && { tokens: limits.tpm }),
+        ...(limits.inputTpm !== undefined && { inputTokens: limits.inputTpm }),
+        ...(limits.outputTpm !== undefined && { outputTokens: limits.outputTpm }),
+      },
+      ctx.burstMs,
+    );
   }
 
   enqueue(request: AdmissionRequest, signal: AbortSignal): Promise<Permit> {
@@ -115,10 +115,7 @@ export class DependencyLane {
 
   /** Limits in force: the configured ones, lowered by what the provider last reported. */
   limits(): BucketLimits {
-    const out: BucketLimits = { ...this.configured };
-    for (const [k, v] of Object.entries(this.reported) as [BucketName, number][])
-      out[k] = Math.min(out[k] ?? Infinity, v);
-    return out;
+    return this.buckets.limits();
   }
 
   snapshot(): DependencySnapshot {
@@ -128,6 +125,7 @@ export class DependencyLane {
       inFlight: this.inFlight,
       concurrencyLimit: this.aimd.limit,
       limits: this.limits(),
+      burst: this.buckets.burst(),
     });
   }
 
@@ -156,7 +154,7 @@ export class DependencyLane {
     while (!this.stop.signal.aborted && this.wakeAt === undefined) {
       const head = this.queue.peek();
       if (!head || this.inFlight >= this.aimd.limit) return;
-      const charges = this.charges(head.units);
+      const charges = this.buckets.charges(head.units);
       let waitMs: number;
       try {
         waitMs = await this.ctx.backend.reserve(this.dependency, charges);
@@ -207,30 +205,6 @@ export class DependencyLane {
     this.pump();
   }
 
-  /** The request bucket is always charged, limit or not: it carries retry-after pauses. */
-  private charges(units: Record<BucketName, number>): Charge[] {
-    const limits = this.limits();
-    const out: Charge[] = [
-      {
-        bucket: "requests",
-        units: 1,
-        intervalMs: limits.requests ? MINUTE / limits.requests : 0,
-        toleranceMs: this.ctx.burstMs,
-      },
-    ];
-    for (const bucket of ["tokens", "inputTokens", "outputTokens"] as const) {
-      const limit = limits[bucket];
-      if (limit !== undefined)
-        out.push({
-          bucket,
-          units: units[bucket],
-          intervalMs: MINUTE / limit,
-          toleranceMs: this.ctx.burstMs,
-        });
-    }
-    return out;
-  }
-
   private admit(waiter: Waiter, charges: Charge[]): void {
     const now = this.ctx.clock.now();
     waiter.settled = true;
@@ -255,7 +229,7 @@ export class DependencyLane {
             ? actualUnits(0, 0)
             : waiter.units;
         Object.assign(sample.units, actual);
-        const adjustments = this.reconcile(charges, actual, outcome, rateLimit);
+        const adjustments = this.buckets.reconcile(charges, actual, outcome, rateLimit);
         if (adjustments.length === 0) return this.rewake();
         // Ask again only once the backend has the refund, or the answer is the old one.
         this.ctx.track(
@@ -264,30 +238,6 @@ export class DependencyLane {
       },
     });
   }
-
-  /**
-   * Real usage minus the reservation, plus the closures the provider asked
-   * for. A 429'd request keeps its request unit: providers count attempts.
-   */
-  private reconcile(
-    charges: readonly Charge[],
-    actual: Record<BucketName, number>,
-    outcome: AttemptOutcome,
-    rateLimit: RateLimitState | undefined,
-  ): Adjustment[] {
-    const feedback = readHeaders(rateLimit ?? {}, actual);
-    this.reported = { ...this.reported, ...feedback.limits };
-    if (outcome === "rate_limited" && feedback.closedForMs.requests === undefined)
-      feedback.closedForMs.requests = DEFAULT_429_PAUSE_MS;
-    const out: Adjustment[] = [];
-    for (const c of charges) {
-      const units = c.bucket === "requests" ? 0 : actual[c.bucket] - c.units;
-      const closedForMs = feedback.closedForMs[c.bucket] ?? 0;
-      if (units !== 0 || closedForMs > 0)
-        out.push({ ...c, units, closedForMs, toleranceMs: c.toleranceMs });
-    }
-    return out;
-  }
 }
 
 function actualUnits(inputTokens: number, outputTokens: number): Record<BucketName, number> {
@@ -295,5 +245,10 @@ function actualUnits(inputTokens: number, outputTokens: number): Record<BucketNa
 }
 
 function refund(charges: readonly Charge[]): Adjustment[] {
-  return charges.map((c) => ({ ...c, units: -c.units, closedForMs: 0 }));
+  return charges.map((c) => ({
+    bucket: c.bucket,
+    units: -c.units,
+    intervalMs: c.intervalMs,
+    floorMs: 0,
+  }));
 }

@@ -20,6 +20,12 @@ export interface DependencySnapshot {
   concurrencyLimit: number;
   /** Limits in force (configured, lowered by what the provider reported). */
   limits: BucketLimits;
+  /**
+   * Units each limited bucket may run ahead of its smooth rate: the bucket
+   * the provider's headers reported, less headroom, capped by `burstMs`.
+   * 0 until the headers have told its size.
+   */
+  burst: Partial<Record<BucketName, number>>;
   /** Admitted over the last minute, per bucket (real usage once known). */
   admittedPerMinute: Record<BucketName, number>;
   /** admittedPerMinute / limit, per limited bucket. */
@@ -67,7 +73,7 @@ export class DependencyMetrics {
     now: number,
     live: Pick<
       DependencySnapshot,
-      "queueDepth" | "queueByTenant" | "inFlight" | "concurrencyLimit" | "limits"
+      "queueDepth" | "queueByTenant" | "inFlight" | "concurrencyLimit" | "limits" | "burst"
     >,
   ): DependencySnapshot {
     while (this.recent.length > 0 && (this.recent[0]?.at ?? now) <= now - WINDOW_MS)

@@ -33,10 +33,15 @@ export const FleetOptionsSchema = z.object({
   /** Weights for weighted fair queuing between tenants. Unlisted tenants weigh 1. */
   tenantWeights: z.record(z.string(), z.number().positive()).default({}),
   /**
-   * How far ahead of the smooth rate a dependency may run, in ms of its
-   * budget. Default 0: providers enforce 60/min as 1/s, so a burst is a 429.
+   * Caps how far ahead of its smooth rate a dependency may run, in ms of its
+   * budget (at 60/min, 5000 lets 5 calls go at once). Default: no cap — once
+   * a response's rate-limit headers have reported a bucket's size, calls may
+   * use all of it the provider says is left (less 2% headroom); until then,
+   * and for dependencies that send no such headers, calls are paced
+   * smoothly. Set it when the provider enforces a finer window than it
+   * reports (a 60/min limit enforced as 1/s); 0 always paces smoothly.
    */
-  burstMs: z.number().nonnegative().default(0),
+  burstMs: z.number().nonnegative().optional(),
   /**
    * Wake-ups after a wait are spread over this many ms, so processes sharing
    * a limiter do not all retry it in the same millisecond. Default 20.

@@ -9,7 +9,6 @@ export {
   SimProviderOptionsSchema,
   SimLimitsSchema,
   SimFaultsSchema,
-  SimFairShareSchema,
   SimRuleSchema,
 } from "./provider/options.js";
 export type { SimProviderOptions, SimLimits, SimRule } from "./provider/options.js";

@@ -11,7 +11,7 @@ export class TokenBucket {
   private last: number;
 
   constructor(
-    private capacity: number,
+    private readonly capacity: number,
     private readonly periodMs: number,
     now: number,
   ) {
@@ -36,7 +36,10 @@ export class TokenBucket {
     return true;
   }
 
-  /** Takes `n` unconditionally (the level may go negative). */
+  /**
+   * Takes `n` unconditionally (the level may go negative); a negative `n`
+   * gives back an unused reservation (the next refill caps the level).
+   */
   charge(n: number, now: number): void {
     this.refill(now);
     this.level -= n;
@@ -52,13 +55,6 @@ export class TokenBucket {
   /** Milliseconds until the bucket is full again. */
   msUntilFull(now: number): number {
     return this.msUntil(this.capacity, now);
-  }
-
-  /** Changes the capacity (fair-share throttling); the level is clamped to it. */
-  resize(capacity: number, now: number): void {
-    this.refill(now);
-    this.capacity = capacity;
-    this.level = Math.min(this.level, capacity);
   }
 
   private refill(now: number): void {

@@ -48,9 +48,11 @@ BEGIN
   END LOOP;
   RETURN 0;
 END $$;
+-- The settle of earlier versions (a closure plus a tolerance in place of a floor).
+DROP FUNCTION IF EXISTS flotilla_fleet_settle(text, text[], float8[], float8[], float8[], float8[]);
 -- Mirrors gcraSettle.
 CREATE OR REPLACE FUNCTION flotilla_fleet_settle(
-  dep text, names text[], units float8[], intervals float8[], closed float8[], tolerances float8[]
+  dep text, names text[], units float8[], intervals float8[], floors float8[]
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   now_ms float8 := extract(epoch FROM clock_timestamp()) * 1000;
@@ -59,8 +61,8 @@ BEGIN
     INSERT INTO flotilla_fleet_buckets AS b (dependency, bucket, tat)
       VALUES (dep, names[i], now_ms + units[i] * intervals[i])
       ON CONFLICT (dependency, bucket) DO UPDATE SET tat = b.tat + units[i] * intervals[i];
-    IF closed[i] > 0 THEN
-      UPDATE flotilla_fleet_buckets SET tat = greatest(tat, now_ms + closed[i] + tolerances[i])
+    IF floors[i] > 0 THEN
+      UPDATE flotilla_fleet_buckets SET tat = greatest(tat, now_ms + floors[i])
         WHERE dependency = dep AND bucket = names[i];
     END IF;
   END LOOP;
@@ -120,13 +122,12 @@ export class PostgresLimiter implements LimiterBackend {
 
   async settle(key: string, adjustments: readonly Adjustment[]): Promise<void> {
     const sorted = [...adjustments].sort((a, b) => a.bucket.localeCompare(b.bucket));
-    await this.pool.query("SELECT flotilla_fleet_settle($1, $2, $3, $4, $5, $6)", [
+    await this.pool.query("SELECT flotilla_fleet_settle($1, $2, $3, $4, $5)", [
       key,
       sorted.map((a) => a.bucket),
       sorted.map((a) => a.units),
       sorted.map((a) => a.intervalMs),
-      sorted.map((a) => a.closedForMs),
-      sorted.map((a) => a.toleranceMs),
+      sorted.map((a) => a.floorMs),
     ]);
   }
 

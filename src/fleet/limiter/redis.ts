@@ -32,18 +32,15 @@ end
 redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
 return '0'`;
 
-/** ARGV: count, then name, units, intervalMs, closedForMs, toleranceMs per adjustment. Mirrors gcraSettle. */
+/** ARGV: count, then name, units, intervalMs, floorMs per adjustment. Mirrors gcraSettle. */
 const SETTLE = `${NOW}
 local n = tonumber(ARGV[1])
 for i = 0, n - 1 do
-  local name = ARGV[2 + i * 5]
+  local name = ARGV[2 + i * 4]
   local tat = tonumber(redis.call('HGET', KEYS[1], name) or tostring(now))
-  tat = tat + tonumber(ARGV[3 + i * 5]) * tonumber(ARGV[4 + i * 5])
-  local closed = tonumber(ARGV[5 + i * 5])
-  if closed > 0 then
-    local floor = now + closed + tonumber(ARGV[6 + i * 5])
-    if floor > tat then tat = floor end
-  end
+  tat = tat + tonumber(ARGV[3 + i * 4]) * tonumber(ARGV[4 + i * 4])
+  local floor = tonumber(ARGV[5 + i * 4])
+  if floor > 0 and now + floor > tat then tat = now + floor end
   redis.call('HSET', KEYS[1], name, string.format('%.3f', tat))
 end
 redis.call('PEXPIRE', KEYS[1], ${STATE_TTL_MS})
@@ -115,13 +112,7 @@ export class RedisLimiter implements LimiterBackend {
   }
 
   async settle(key: string, adjustments: readonly Adjustment[]): Promise<void> {
-    const args = adjustments.flatMap((a) => [
-      a.bucket,
-      a.units,
-      a.intervalMs,
-      a.closedForMs,
-      a.toleranceMs,
-    ]);
+    const args = adjustments.flatMap((a) => [a.bucket, a.units, a.intervalMs, a.floorMs]);
     await this.redis.fleetSettle(this.prefix + key, adjustments.length, ...args);
   }
 

@@ -1,9 +1,12 @@
 import { TokenBucket } from "../tokenBucket.js";
-import type { SimFairShare, SimLimits } from "./options.js";
+import type { SimLimits } from "./options.js";
 
 const MINUTE = 60_000;
 
-export type Admission = { ok: true } | { ok: false; retryAfterMs: number; limit: string };
+/** An admitted request: `settle` bills the output it produced (once; later calls do nothing). */
+export type Admission =
+  | { ok: true; settle(outputTokens: number, now: number): void }
+  | { ok: false; retryAfterMs: number; limit: string };
 
 /** What the rate-limit headers of one response say. */
 export interface LimitSnapshot {
@@ -23,26 +26,22 @@ export interface Meter {
 type BucketName = keyof LimitSnapshot;
 
 /**
- * The server-side limits of one API key. Admission is all-or-nothing: a
- * request refused by one bucket takes nothing from the others.
+ * The server-side limits of one API key, shaped like OpenAI's and
+ * Anthropic's: one token bucket per limit, holding a minute's worth and
+ * refilled continuously (so a fresh key may burst its whole minute, and an
+ * empty one gets limit/60 a second). The output a request may produce (its
+ * max_tokens) is reserved when it is admitted and settled to what it really
+ * produced when it ends, as Anthropic documents for output tokens and OpenAI
+ * for max_tokens. Admission is all-or-nothing: a request refused by one
+ * bucket takes nothing from the others, and its 429 says how long until all
+ * of them could take it.
  */
 export class KeyLimits {
-  private readonly buckets = new Map<BucketName, { bucket: TokenBucket; base: number }>();
-  private readonly recent: number[] = [];
-  private penalisedUntil = -Infinity;
+  private readonly buckets = new Map<BucketName, TokenBucket>();
 
-  constructor(
-    limits: SimLimits,
-    private readonly fairShare: SimFairShare | undefined,
-    now: number,
-  ) {
+  constructor(limits: SimLimits, now: number) {
     const add = (name: BucketName, perMinute: number | undefined): void => {
-      if (perMinute !== undefined) {
-        this.buckets.set(name, {
-          bucket: new TokenBucket(perMinute, MINUTE, now),
-          base: perMinute,
-        });
-      }
+      if (perMinute !== undefined) this.buckets.set(name, new TokenBucket(perMinute, MINUTE, now));
     };
     add("requests", limits.rpm);
     add("tokens", limits.tpm);
@@ -50,20 +49,17 @@ export class KeyLimits {
     add("outputTokens", limits.outputTpm);
   }
 
-  admit(inputTokens: number, now: number): Admission {
-    this.applyFairShare(now);
-    // Output tokens are unknown until the answer exists, so the output bucket
-    // only has to be out of debt; the real count is charged afterwards.
+  admit(inputTokens: number, maxOutputTokens: number, now: number): Admission {
     const needs: [BucketName, number][] = [
       ["requests", 1],
-      ["tokens", inputTokens],
+      ["tokens", inputTokens + maxOutputTokens],
       ["inputTokens", inputTokens],
-      ["outputTokens", Number.MIN_VALUE],
+      ["outputTokens", maxOutputTokens],
     ];
     let wait = 0;
     let limit = "";
     for (const [name, n] of needs) {
-      const b = this.buckets.get(name)?.bucket;
+      const b = this.buckets.get(name);
       if (!b) continue;
       // A request larger than the whole bucket waits for a full bucket
       // instead of being refused forever.
@@ -74,22 +70,23 @@ export class KeyLimits {
       }
     }
     if (wait > 0) return { ok: false, retryAfterMs: wait, limit };
-    this.recent.push(now);
-    this.take("requests", 1, now);
-    this.take("tokens", inputTokens, now);
-    this.take("inputTokens", inputTokens, now);
-    return { ok: true };
-  }
-
-  /** Bills the output of admitted work. */
-  chargeOutput(outputTokens: number, now: number): void {
-    this.take("tokens", outputTokens, now);
-    this.take("outputTokens", outputTokens, now);
+    for (const [name, n] of needs) this.take(name, n, now);
+    let settled = false;
+    return {
+      ok: true,
+      settle: (outputTokens, at) => {
+        if (settled) return;
+        settled = true;
+        // What it produced beyond its reservation is debt; what it did not use comes back.
+        this.take("tokens", outputTokens - maxOutputTokens, at);
+        this.take("outputTokens", outputTokens - maxOutputTokens, at);
+      },
+    };
   }
 
   snapshot(now: number): LimitSnapshot {
     const out: LimitSnapshot = {};
-    for (const [name, { bucket }] of this.buckets) {
+    for (const [name, bucket] of this.buckets) {
       out[name] = {
         limit: Math.round(bucket.limit),
         remaining: Math.max(0, Math.floor(bucket.available(now))),
@@ -99,26 +96,7 @@ export class KeyLimits {
     return out;
   }
 
-  get throttled(): boolean {
-    return this.penalisedUntil !== -Infinity;
-  }
-
   private take(name: BucketName, n: number, now: number): void {
-    this.buckets.get(name)?.bucket.charge(n, now);
-  }
-
-  private applyFairShare(now: number): void {
-    const fs = this.fairShare;
-    if (!fs) return;
-    while (this.recent.length > 0 && (this.recent[0] ?? 0) <= now - fs.windowMs)
-      this.recent.shift();
-    if (this.penalisedUntil !== -Infinity && now >= this.penalisedUntil) {
-      this.penalisedUntil = -Infinity;
-      for (const { bucket, base } of this.buckets.values()) bucket.resize(base, now);
-    }
-    if (this.penalisedUntil === -Infinity && this.recent.length >= fs.burstRequests) {
-      this.penalisedUntil = now + fs.cooldownMs;
-      for (const { bucket, base } of this.buckets.values()) bucket.resize(base * fs.factor, now);
-    }
+    this.buckets.get(name)?.charge(n, now);
   }
 }

@@ -3,7 +3,10 @@ import { LatencySchema } from "../latency.js";
 
 const rate = z.number().min(0).max(1);
 
-/** Limits for one API key. Unset means unlimited. */
+/**
+ * Limits for one API key, per minute; unset means unlimited. Each is a token
+ * bucket holding a minute's worth, refilled continuously (see KeyLimits).
+ */
 export const SimLimitsSchema = z.object({
   /** Requests per minute. */
   rpm: z.number().positive().optional(),
@@ -34,19 +37,6 @@ export const SimFaultsSchema = z
     message: "errorRate + resetRate + timeoutRate + lostResponseRate must not exceed 1",
   });
 export type SimFaults = z.output<typeof SimFaultsSchema>;
-
-/**
- * After a burst (more than `burstRequests` from one key within `windowMs`),
- * the key's limits are multiplied by `factor` for `cooldownMs`: the "fair
- * share" throttling shared endpoints apply to whoever floods them.
- */
-export const SimFairShareSchema = z.object({
-  burstRequests: z.number().int().positive(),
-  windowMs: z.number().int().positive().default(10_000),
-  factor: z.number().gt(0).max(1).default(0.5),
-  cooldownMs: z.number().int().positive().default(60_000),
-});
-export type SimFairShare = z.output<typeof SimFairShareSchema>;
 
 /**
  * A scripted answer: when the last user message matches `match` (a regular
@@ -87,7 +77,6 @@ export const SimProviderOptionsSchema = z.object({
   /** [startMs, endMs) windows, relative to start (or the last reset), answered with `outageStatus`. */
   outages: z.array(window).default([]),
   outageStatus: z.number().int().min(500).max(599).default(503),
-  fairShare: SimFairShareSchema.optional(),
   /** Length of default answers, in tokens (one word is one token). */
   output: z
     .object({

@@ -80,7 +80,7 @@ export async function startSimProvider(
   const limitsFor = (key: string): KeyLimits => {
     let limits = keys.get(key);
     if (!limits) {
-      limits = new KeyLimits(config.keys[key] ?? config.limits, config.fairShare, clock.now());
+      limits = new KeyLimits(config.keys[key] ?? config.limits, clock.now());
       keys.set(key, limits);
     }
     return limits;
@@ -151,7 +151,8 @@ export async function startSimProvider(
       });
     }
     const inputTokens = inputTokensOf(chat);
-    const admission = limits.admit(inputTokens, now);
+    // Without max_tokens, the longest default answer is what may come.
+    const admission = limits.admit(inputTokens, chat.maxTokens ?? config.output.maxTokens, now);
     if (!admission.ok) {
       stats.add(apiKey, "rateLimited");
       return fail(
@@ -169,69 +170,74 @@ export async function startSimProvider(
       );
     }
 
-    const gone = clientGone(res);
-    const fault = drawFault(config.faults, rngFor(config.seed, "fault", n));
-    if (fault.kind === "error") {
-      stats.add(apiKey, "serverErrors");
-      return fail(wire, { status: fault.status, message: "the server had an error (simulated)" });
-    }
-    if (fault.kind === "reset") {
-      stats.add(apiKey, "resets");
-      return dropConnection(req, res);
-    }
-    if (fault.kind === "timeout") {
-      stats.add(apiKey, "timeouts");
-      await clock.sleep(config.faults.hangMs, gone).catch(() => undefined);
-      return dropConnection(req, res);
-    }
-
+    // Whatever ends the request before its answer exists gives its reservation back.
     try {
-      await clock.sleep(sampleLatency(config.latency, rngFor(config.seed, "latency", n)), gone);
-    } catch {
-      stats.add(apiKey, "clientAborts");
-      return;
-    }
-    const answer =
-      hooks.respond?.(chat) ?? defaultReply(chat, config.rules, config.seed, config.output);
-    if (isErrorReply(answer)) {
-      const e = answer.error;
-      return fail(wire, { ...e, message: e.message ?? `scripted error ${e.status}` });
-    }
-    const completion = settle(answer, chat, wire === openAIWire ? "call_sim" : "toolu_sim");
-    const cached = cachedTokens(chat);
-    // The work is done: it is billed whether or not the answer arrives.
-    limits.chargeOutput(completion.outputTokens, clock.now());
-    stats.add(apiKey, "inputTokens", inputTokens);
-    stats.add(apiKey, "outputTokens", completion.outputTokens);
-    stats.add(apiKey, "cachedInputTokens", cached);
-    if (fault.kind === "lost") {
-      stats.add(apiKey, "lostResponses");
-      return dropConnection(req, res);
-    }
+      const gone = clientGone(res);
+      const fault = drawFault(config.faults, rngFor(config.seed, "fault", n));
+      if (fault.kind === "error") {
+        stats.add(apiKey, "serverErrors");
+        return fail(wire, { status: fault.status, message: "the server had an error (simulated)" });
+      }
+      if (fault.kind === "reset") {
+        stats.add(apiKey, "resets");
+        return dropConnection(req, res);
+      }
+      if (fault.kind === "timeout") {
+        stats.add(apiKey, "timeouts");
+        await clock.sleep(config.faults.hangMs, gone).catch(() => undefined);
+        return dropConnection(req, res);
+      }
 
-    const doneAt = clock.now();
-    const meta = {
-      id: wire === openAIWire ? `chatcmpl-sim${n}` : `msg_sim${n}`,
-      requestId,
-      model: chat.model,
-      now: doneAt,
-      inputTokens,
-      cachedInputTokens: cached,
-    };
-    const headers = wire.headers(limits.snapshot(doneAt), requestId, doneAt);
-    if (!chat.stream) {
-      stats.add(apiKey, "completed");
-      return reply(200, wire.body(completion, meta), headers);
+      try {
+        await clock.sleep(sampleLatency(config.latency, rngFor(config.seed, "latency", n)), gone);
+      } catch {
+        stats.add(apiKey, "clientAborts");
+        return;
+      }
+      const answer =
+        hooks.respond?.(chat) ?? defaultReply(chat, config.rules, config.seed, config.output);
+      if (isErrorReply(answer)) {
+        const e = answer.error;
+        return fail(wire, { ...e, message: e.message ?? `scripted error ${e.status}` });
+      }
+      const completion = settle(answer, chat, wire === openAIWire ? "call_sim" : "toolu_sim");
+      const cached = cachedTokens(chat);
+      // The work is done: it is billed whether or not the answer arrives.
+      admission.settle(completion.outputTokens, clock.now());
+      stats.add(apiKey, "inputTokens", inputTokens);
+      stats.add(apiKey, "outputTokens", completion.outputTokens);
+      stats.add(apiKey, "cachedInputTokens", cached);
+      if (fault.kind === "lost") {
+        stats.add(apiKey, "lostResponses");
+        return dropConnection(req, res);
+      }
+
+      const doneAt = clock.now();
+      const meta = {
+        id: wire === openAIWire ? `chatcmpl-sim${n}` : `msg_sim${n}`,
+        requestId,
+        model: chat.model,
+        now: doneAt,
+        inputTokens,
+        cachedInputTokens: cached,
+      };
+      const headers = wire.headers(limits.snapshot(doneAt), requestId, doneAt);
+      if (!chat.stream) {
+        stats.add(apiKey, "completed");
+        return reply(200, wire.body(completion, meta), headers);
+      }
+      stats.status(apiKey, 200);
+      const pause = (): Promise<void> => clock.sleep(config.streamChunkDelayMs, gone);
+      const delivered = await writeEvents(
+        res,
+        headers,
+        wire.events(completion, meta, chat.streamUsage),
+        pause,
+      );
+      stats.add(apiKey, delivered ? "completed" : "clientAborts");
+    } finally {
+      admission.settle(0, clock.now());
     }
-    stats.status(apiKey, 200);
-    const pause = (): Promise<void> => clock.sleep(config.streamChunkDelayMs, gone);
-    const delivered = await writeEvents(
-      res,
-      headers,
-      wire.events(completion, meta, chat.streamUsage),
-      pause,
-    );
-    stats.add(apiKey, delivered ? "completed" : "clientAborts");
   }
 
   async function control(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
