@@ -21,9 +21,9 @@ describe("waiting out a provider outage (sim provider, OpenAI SDK)", () => {
   after(() => sim.close());
 
   /** Short breaker cooldown and inline window so a test outage of a second exercises both waits. */
-  function open(options: { outageWaitMs?: number; concurrency?: number } = {}) {
+  function open(options: { outageWaitMs?: number; concurrency?: number; store?: string } = {}) {
     return Flotilla.open({
-      store: tempStore(),
+      store: options.store ?? tempStore(),
       providers: {
         default: createOpenAIProvider({ baseURL: sim.openaiBaseURL, apiKey: "k", model: "m" }),
       },
@@ -112,6 +112,40 @@ describe("waiting out a provider outage (sim provider, OpenAI SDK)", () => {
     } finally {
       sim.setOutage(false);
       await f.close();
+    }
+  });
+
+  it("redriven during an outage, a run dead-lettered for it waits for the provider and completes", async () => {
+    sim.reset();
+    const path = tempStore();
+    const define = (f: Flotilla) =>
+      f.agent("dl", async (ctx) => {
+        await ctx.llm(ask(0));
+        return "done";
+      });
+    sim.setOutage(true);
+    try {
+      const before = await open({ outageWaitMs: 0, store: path });
+      const run = await before.start(define(before), null);
+      await assert.rejects(run.result({ timeoutMs: 30_000 }));
+      await before.close();
+      const f = await open({ store: path });
+      try {
+        define(f);
+        const [letter] = await f.listDeadLetters({ class: "retries-exhausted" });
+        assert.ok(letter);
+        await f.redrive(letter.id);
+        await f.worker();
+        await pause(800);
+        const journal = (await f.store.readJournal(run.id)).map((e) => e.type);
+        assert.equal((await f.store.getRun(run.id))?.status, "waiting", journal.join(" "));
+        sim.setOutage(false);
+        assert.equal(await f.handle(run.id).result({ timeoutMs: 30_000 }), "done");
+      } finally {
+        await f.close();
+      }
+    } finally {
+      sim.setOutage(false);
     }
   });
 
