@@ -149,6 +149,35 @@ describe("waiting out a provider outage (sim provider, OpenAI SDK)", () => {
     }
   });
 
+  it("waits out the outage of a read tool's service, and completes once it answers again", async () => {
+    const f = await open();
+    try {
+      let down = true;
+      let calls = 0;
+      const lookup = f.tool("inventory.lookup", {
+        effect: "read",
+        run: (a: { sku: string }) => {
+          calls++;
+          if (down) return Promise.reject(Object.assign(new Error("unavailable"), { status: 503 }));
+          return Promise.resolve({ sku: a.sku, stock: 3 });
+        },
+      });
+      const agent = f.agent("stock", async (ctx, sku: string) => ctx.call(lookup, { sku }));
+      const runs = await Promise.all(["a", "b", "c"].map((sku) => f.start(agent, sku)));
+      await pause(1_200);
+      const during = calls;
+      down = false;
+      const stock = await Promise.all(runs.map((r) => r.result({ timeoutMs: 30_000 })));
+      assert.deepEqual(
+        stock.map((s) => s.stock),
+        [3, 3, 3],
+      );
+      assert.ok(during < 3 * 6, `the service was not hammered while down: ${during} calls`);
+    } finally {
+      await f.close();
+    }
+  });
+
   it("refuses an outage wait that is not a duration", async () => {
     await assert.rejects(
       Flotilla.open({ store: tempStore(), outageWaitMs: -1, worker: false }),

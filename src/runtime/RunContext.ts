@@ -26,6 +26,7 @@ import { sleepStep, waitForSignal } from "./waits.js";
 import { describeZodError } from "../core/validate.js";
 import { checkLlmRequest } from "./llmRequest.js";
 import { outageWait } from "./outageWait.js";
+import { throughOutages } from "../resilience/outage.js";
 
 /** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
 interface StepWork<T> {
@@ -313,13 +314,21 @@ export class RunContext {
         "tool",
         tool.name,
         async (step) => {
-          const { value, attempts } = await runTool<A, R>(this.exec.host, tool, checked, {
-            idempotencyKey: `${this.runId}:${step}`,
-            signal: this.signal,
-            firstAttempt: 1,
-            deadline,
-            tenant: this.exec.run.tenant ?? "default",
-          });
+          const host = this.exec.host;
+          const read = () =>
+            runTool<A, R>(host, tool, checked, {
+              idempotencyKey: `${this.runId}:${step}`,
+              signal: this.signal,
+              firstAttempt: 1,
+              deadline,
+              tenant: this.exec.run.tenant ?? "default",
+            });
+          // A read changes nothing, so a read refused by an outage can wait for its service.
+          const waiting = { step, kind: "tool", name: tool.name } as const;
+          const outage = outageWait(this.exec, this.signal, waiting, deadline);
+          const { value, attempts } = outage
+            ? await throughOutages(host.resilience.dependency(`tool:${tool.name}`), read, outage)
+            : await read();
           return { value, meta: { attempts } };
         },
         undefined,
