@@ -1,5 +1,5 @@
 import type { Router } from "../../src/vector/router.js";
-import { curvePoints, type Config, type CurvePoint, type Measure } from "./measure.js";
+import { curvePoints, type Config, type CurvePoint, type Measure, type Timing } from "./measure.js";
 
 const PROBES = [1, 2, 4, 8];
 
@@ -33,7 +33,7 @@ export async function curves(
   s: CurveSetup,
   efs: readonly number[],
   routedEfs: readonly number[],
-  rounds: number,
+  timing: Timing,
 ): Promise<Curves> {
   const out: Curves = {
     single: [],
@@ -61,7 +61,7 @@ export async function curves(
     }
     const points = await curvePoints(
       named.map(([, c]) => c),
-      rounds,
+      timing,
     );
     named.forEach(([name], i) => {
       const p = points[i]!;

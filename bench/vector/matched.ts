@@ -6,6 +6,7 @@ import {
   type Config,
   type MatchedPoint,
   type Measure,
+  type Timing,
 } from "./measure.js";
 
 /** Upper end of the ef bisection for matched recall. */
@@ -42,7 +43,7 @@ export async function matchedRecall(
   hash4: Measure,
   adaptive: Router,
   target: number,
-  rounds: number,
+  timing: Timing,
 ): Promise<MatchedFigures> {
   const configs = [
     { m: single, nprobe: 1 },
@@ -56,12 +57,11 @@ export async function matchedRecall(
   if (base && fan && ada) {
     const timed: Config[] = configs.map((c, i) => ({ ...c, ef: found[i]!.ef }));
     timed.push({ m: singleOneThread, nprobe: 1, ef: base.ef });
-    qps = await interleavedQps(timed, rounds);
+    qps = await interleavedQps(timed, timing);
   }
   const [baseQps, fanQps, adaQps, oneQps] = qps as [number, number, number, number];
   const ratio = (x: number, over: number): number | null =>
     Number.isFinite(x / over) ? round(x / over, 3) : null;
-  const queries = single.queries.length / single.index.dimension;
   return {
     recall: target,
     k: single.k,
@@ -71,6 +71,6 @@ export async function matchedRecall(
     qps: { single: baseQps, fanout4: fanQps, adaptive4: adaQps, singleOneThread: oneQps },
     singleThreadScaling: ratio(baseQps, oneQps),
     threads: { single: single.index.threads, sharded: hash4.index.threads },
-    timing: `median of ${rounds} alternating runs of the whole query set (${queries} queries as one batch)`,
+    timing: timing.label,
   };
 }

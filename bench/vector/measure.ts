@@ -50,11 +50,31 @@ function optionsOf(c: Config): SearchOptions {
     : { ef: c.ef, nprobe: c.nprobe };
 }
 
-/** Milliseconds to search the whole query set as one batch. */
-async function timeBatch(c: Config): Promise<number> {
+/** How configurations are timed against each other. */
+export interface Timing {
+  /** Alternating rounds; each configuration's median counts. */
+  rounds: number;
+  /**
+   * A round's sample repeats the batch until it has lasted this long: a
+   * 1000-query batch can take 50 ms, about what another process's burst on
+   * a shared core costs, and one such burst would decide the sample.
+   */
+  minSampleMs: number;
+  /** Says how, for the report. */
+  label: string;
+}
+
+/** Milliseconds per search of the whole query set as one batch, over at least `minMs`. */
+async function timeBatch(c: Config, minMs: number): Promise<number> {
   const t0 = performance.now();
-  await c.m.index.searchBatch(c.m.queries, c.m.k, optionsOf(c));
-  return performance.now() - t0;
+  let batches = 0;
+  let elapsed: number;
+  do {
+    await c.m.index.searchBatch(c.m.queries, c.m.k, optionsOf(c));
+    batches++;
+    elapsed = performance.now() - t0;
+  } while (elapsed < minMs);
+  return elapsed / batches;
 }
 
 interface Quality {
@@ -107,17 +127,22 @@ export async function minimalEf(
 }
 
 /**
- * Times configurations in alternation, `rounds` times, and returns each
- * one's median QPS: load from other processes drifts, and alternating makes
+ * Times configurations in alternation, `timing.rounds` times, and returns
+ * each one's median QPS: load from other processes drifts, and alternating makes
  * the drift hit every configuration alike, so their ratio stays meaningful.
+ * Each round starts one configuration later, so none always runs first
+ * (or always right after the same neighbour).
  */
 export async function interleavedQps(
   configs: readonly Config[],
-  rounds: number,
+  timing: Timing,
 ): Promise<number[]> {
   const times: number[][] = configs.map(() => []);
-  for (let r = 0; r < rounds; r++) {
-    for (const [i, c] of configs.entries()) times[i]!.push(await timeBatch(c));
+  for (let r = 0; r < timing.rounds; r++) {
+    for (let j = 0; j < configs.length; j++) {
+      const i = (j + r) % configs.length;
+      times[i]!.push(await timeBatch(configs[i]!, timing.minSampleMs));
+    }
   }
   return times.map((ts, i) => {
     const sorted = [...ts].sort((a, b) => a - b);
@@ -135,11 +160,11 @@ export async function interleavedQps(
  */
 export async function curvePoints(
   configs: readonly Config[],
-  rounds: number,
+  timing: Timing,
 ): Promise<CurvePoint[]> {
   const quality: Quality[] = [];
   for (const c of configs) quality.push(await qualityOf(c));
-  const qps = await interleavedQps(configs, rounds);
+  const qps = await interleavedQps(configs, timing);
   return configs.map((c, i) => ({
     ef: c.ef,
     nprobe: c.nprobe,
