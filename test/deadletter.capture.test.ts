@@ -25,7 +25,8 @@ describe("dead letters: every class is captured at the end of the run, with its 
   ] as const) {
     it(`${cls}: a provider ${kind} error`, async () => {
       const provider = new ScriptedProvider((_r, n) => (n === 1 ? "first answer" : { fail: kind }));
-      const f = await openFlotilla(provider);
+      // A provider that keeps failing would be waited for (an outage); here it is given up on at once.
+      const f = await openFlotilla(provider, { outageWaitMs: 0 });
       const agent = f.agent("a", async (ctx, input: { ticket: number }) => {
         await ctx.llm(ask("plan"));
         return ctx.llm(ask(`answer ticket ${input.ticket}`));
