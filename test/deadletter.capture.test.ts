@@ -25,8 +25,7 @@ describe("dead letters: every class is captured at the end of the run, with its 
   ] as const) {
     it(`${cls}: a provider ${kind} error`, async () => {
       const provider = new ScriptedProvider((_r, n) => (n === 1 ? "first answer" : { fail: kind }));
-      // A provider that keeps failing would be waited for (an outage); here it is given up on at once.
-      const f = await openFlotilla(provider, { outageWaitMs: 0 });
+      const f = await openFlotilla(provider);
       const agent = f.agent("a", async (ctx, input: { ticket: number }) => {
         await ctx.llm(ask("plan"));
         return ctx.llm(ask(`answer ticket ${input.ticket}`));

@@ -49,6 +49,8 @@ export async function openFlotilla(
     worker: { pollMs: 10, leaseMs: 2000 },
     stopGraceMs: 500,
     resilience: { defaults: { backoff: { baseMs: 1, maxMs: 2 } } },
+    // Dead-letter tests need failures: a provider that keeps failing is given up on, not waited for.
+    outageWaitMs: 0,
     ...options,
   });
 }
