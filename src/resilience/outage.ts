@@ -99,11 +99,12 @@ export interface OutageWait {
   /** No wait goes past this: the run's deadline, or the longest outage wait. */
   readonly until: number;
   /**
-   * Waits in memory, keeping the worker slot, until `ready` resolves or the
-   * time `at`: resolves true then, or false as soon as it should not hold
-   * the slot any longer (it is wanted, or held long enough).
+   * Waits in memory, keeping the worker slot, until `ready()` resolves or
+   * the time `at`: resolves true then, or false as soon as it should not
+   * hold the slot any longer (it is wanted, or held long enough). `ready`
+   * is asked only for a wait actually held.
    */
-  hold(ready: Promise<void>, at: number): Promise<boolean>;
+  hold(ready: () => Promise<void>, at: number): Promise<boolean>;
   /** Suspends the run, its slot released, until `wakeAt`; settles only if aborted. */
   suspend(reason: string, wakeAt: number): Promise<never>;
 }
@@ -129,7 +130,7 @@ export async function throughOutages<T>(
       if (wait.signal.aborted || !isOutage(err)) throw err;
       if (recovery.nextTryAt() >= wait.until - LAST_TRY_MS)
         throw new DependencyUnavailableError(dependency.name, wait.until, err);
-      const ready = recovered.then(() => recovery.turn(wait.signal));
+      const ready = () => recovered.then(() => recovery.turn(wait.signal));
       if (!(await wait.hold(ready, recovery.nextTryAt())))
         await wait.suspend(`dependency ${dependency.name}`, recovery.wakeAt(wait.until));
     }

@@ -42,8 +42,10 @@ export function outageWait(
       if (!hold) return false;
       const timer = new AbortController();
       try {
+        // Settled either way: an abort is seen through `signal`, and nothing is left unhandled.
         const due = clock.sleep(Math.max(0, at - start), timer.signal).catch(() => undefined);
-        await firstOf(signal, [ready, due, hold.wanted]);
+        const recovered = ready().catch(() => undefined);
+        await firstOf(signal, [recovered, due, hold.wanted]);
         exec.assertOpen(signal);
         exec.checkLease();
         return !hold.released;

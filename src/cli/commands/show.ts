@@ -28,6 +28,8 @@ function summarize(e: JournalEvent): string {
       return `waiting for ${((d.waitingFor as string[]) ?? []).join(", ")}`;
     case "timer.set":
       return `until ${new Date(Number(d.wakeAt)).toISOString()}`;
+    case "outage.waiting":
+      return `${name} waits for ${text(d.reason).replace(/^dependency /, "")}`;
     case "child.spawned":
       return `${name} → ${text(d.childId)}`;
     case "run.cancelled":
