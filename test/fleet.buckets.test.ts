@@ -215,7 +215,7 @@ describe("admission with reserve-then-reconcile", () => {
 
   it("rejects a cancelled waiter with the signal's reason and serves the next", async () => {
     const { clock, fleet } = scheduler(manualClock(0), { dependencies: { "sim:m": { rpm: 60 } } });
-    const first = await fleet.acquire(ask(), new AbortController().signal);
+    (await fleet.acquire(ask(), new AbortController().signal)).release({ outcome: "ok" });
     const ac = new AbortController();
     const cancelled = fleet.acquire(ask("a"), ac.signal);
     const served = fleet.acquire(ask("b"), new AbortController().signal);
@@ -224,7 +224,6 @@ describe("admission with reserve-then-reconcile", () => {
     await assert.rejects(cancelled, /stop/);
     await clock.advance(1000);
     assert.equal((await served).waitedMs, 1000);
-    first.release({ outcome: "ok" });
     await fleet.close();
   });
 

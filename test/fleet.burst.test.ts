@@ -39,13 +39,12 @@ const ok = (rateLimit: RateLimitState = {}) => ({
 });
 
 describe("the provider's burst, learned from its headers", () => {
-  it("paces smoothly until a response reports the bucket, then admits what fits at once", async () => {
+  it("sends one call until the first answer, then admits at once what the headers say fits", async () => {
     const clock = manualClock(0);
     const fleet = scheduler(clock, { dependencies: { "p:m": { rpm: 60 } } });
     const { admittedAt, permits } = callers(fleet, clock, 20);
     await clock.advance(300);
-    assert.deepEqual(admittedAt, [0], "nothing says yet how big the bucket is");
-    assert.equal(fleet.snapshot().dependencies[0]?.burst.requests, 0);
+    assert.deepEqual(admittedAt, [0], "nothing says yet what is left in the bucket");
     permits[0]?.release(ok({ limitRequests: 60, remainingRequests: 59 }));
     await clock.advance(0);
     assert.deepEqual(admittedAt, [0, ...Array<number>(19).fill(300)]);
@@ -53,6 +52,44 @@ describe("the provider's burst, learned from its headers", () => {
     assert.equal(fleet.snapshot().dependencies[0]?.burst.requests, 58);
     for (const p of permits) p.release(ok());
     await fleet.close();
+  });
+
+  it("paces smoothly once an answer shows the dependency reports no bucket", async () => {
+    const clock = manualClock(0);
+    const fleet = scheduler(clock, { dependencies: { "p:m": { rpm: 60 } } });
+    const { admittedAt, permits } = callers(fleet, clock, 4);
+    await clock.advance(300);
+    permits[0]?.release(ok());
+    await clock.advance(3000);
+    // Its limit may be a sliding window, which a burst would break.
+    assert.deepEqual(admittedAt, [0, 1000, 2000, 3000]);
+    assert.equal(fleet.snapshot().dependencies[0]?.burst.requests, 0);
+    for (const p of permits) p.release(ok());
+    await fleet.close();
+  });
+
+  it("does not starve a process that has not heard yet behind another's burst", async () => {
+    const clock = manualClock(0);
+    const shared = new LocalLimiter(clock);
+    const open = () =>
+      new FleetScheduler(
+        { jitterMs: 0, dependencies: { "p:m": { rpm: 60 } } },
+        { backend: shared, clock, random: () => 0 },
+      );
+    const [a, b] = [open(), open()];
+    (await a.acquire(ask, new AbortController().signal)).release(
+      ok({ limitRequests: 60, remainingRequests: 59 }),
+    );
+    const burst = callers(a, clock, 57);
+    await clock.advance(0);
+    assert.equal(burst.admittedAt.length, 57, "a drew the bucket down to its headroom");
+    const late = callers(b, clock, 1);
+    await clock.advance(1000);
+    // b presumes the same bucket, so it waits for room, not for a's whole burst to be repaid (57 s).
+    assert.deepEqual(late.admittedAt, [200]);
+    for (const p of [...burst.permits, ...late.permits]) p.release(ok());
+    await a.close();
+    await b.close();
   });
 
   it("never draws on more than the provider says is left, less headroom", async () => {
@@ -117,7 +154,7 @@ describe("the provider's burst, learned from its headers", () => {
 
   it("lets burstMs cap the learned burst, and burstMs 0 pace smoothly", async () => {
     for (const [burstMs, expected] of [
-      [2000, [0, 0, 0, 1000, 2000]],
+      [2000, [0, 300, 300, 1000, 2000]],
       [0, [0, 1000, 2000, 3000, 4000]],
     ] as const) {
       const clock = manualClock(0);

@@ -18,19 +18,25 @@ const HEADROOM = 0.02;
 /**
  * What one dependency's admission knows about the provider's rate buckets.
  *
- * Until a response's headers report a bucket's limit, the bucket is paced
- * smoothly at the configured rate (or runs `burstCapMs` ahead of it, when
- * set): nothing says yet how much is in it. Once they do, the bucket is the
- * provider's own — capacity one minute's worth, refilled continuously — and
- * calls may draw it down in a burst, as far as the provider's `remaining`
- * says is left. The provider's count is authoritative: after every response
- * the shared debt is raised to at least what the provider reports, so
- * another client of the same key, or tokens we under-estimated, cannot make
- * us believe in room that is not there.
+ * A bucket whose limit a response's headers reported is the provider's own:
+ * capacity one minute's worth, refilled continuously, and calls may draw it
+ * down in a burst as far as the provider's `remaining` says is left. The
+ * provider's count is authoritative: after every response the shared debt is
+ * raised to at least what it reports, so another client of the same key, or
+ * tokens we under-estimated, cannot make us believe in room that is not there.
+ *
+ * Before the first answer nothing is known, so the lane sends one call at a
+ * time (`probing`) and presumes the configured limit is such a bucket — the
+ * size every process sharing the limiter presumes or has learned, so none
+ * reads another's burst as a debt to wait off. If the answer reports no such
+ * bucket (a tool, a provider without rate-limit headers, whose limit may be a
+ * sliding window), the bucket is paced smoothly until one does. `burstCapMs`
+ * caps every burst.
  */
 export class DependencyBuckets {
   private reported: BucketLimits = {};
   private readonly learned = new Set<BucketName>();
+  private answered = false;
 
   /** `burstCapMs`: the `burstMs` option; undefined lets learned buckets burst in full. */
   constructor(
@@ -44,6 +50,11 @@ export class DependencyBuckets {
     for (const [k, v] of Object.entries(this.reported) as [BucketName, number][])
       out[k] = Math.min(out[k] ?? Infinity, v);
     return out;
+  }
+
+  /** True until a limited dependency has answered once: its calls go one at a time meanwhile. */
+  probing(): boolean {
+    return !this.answered && Object.keys(this.limits()).length > 0;
   }
 
   /** Units each limited bucket may run ahead of its smooth rate now (0: paced smoothly). */
@@ -86,6 +97,7 @@ export class DependencyBuckets {
       this.reported[bucket] = reading.limit;
       this.learned.add(bucket);
     }
+    this.answered = true;
     const limits = this.limits();
     const retryAfterMs =
       feedback.retryAfterMs ?? (outcome === "rate_limited" ? DEFAULT_429_PAUSE_MS : 0);
@@ -118,11 +130,13 @@ export class DependencyBuckets {
 
   /**
    * How far ahead of the smooth rate a charge of `units` may run: a learned
-   * bucket lets it draw the bucket down to its headroom; an unlearned one
-   * only as far as `burstCapMs` says.
+   * (or, before the first answer, presumed) bucket lets it draw the bucket
+   * down to its headroom; one the answers did not report only as far as
+   * `burstCapMs` says.
    */
   private tolerance(bucket: BucketName, units: number, limit: number | undefined): number {
-    if (!limit || !this.learned.has(bucket)) return this.burstCapMs ?? 0;
+    const bucketLike = this.learned.has(bucket) || !this.answered;
+    if (!limit || !bucketLike) return this.burstCapMs ?? 0;
     const learned = Math.max(0, (limit * (1 - HEADROOM) - units) * (MINUTE / limit));
     return Math.min(learned, this.burstCapMs ?? Infinity);
   }

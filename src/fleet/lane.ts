@@ -154,6 +154,7 @@ export class DependencyLane {
     while (!this.stop.signal.aborted && this.wakeAt === undefined) {
       const head = this.queue.peek();
       if (!head || this.inFlight >= this.aimd.limit) return;
+      if (this.inFlight > 0 && this.buckets.probing()) return;
       const charges = this.buckets.charges(head.units);
       let waitMs: number;
       try {

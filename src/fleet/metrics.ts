@@ -22,8 +22,9 @@ export interface DependencySnapshot {
   limits: BucketLimits;
   /**
    * Units each limited bucket may run ahead of its smooth rate: the bucket
-   * the provider's headers reported, less headroom, capped by `burstMs`.
-   * 0 until the headers have told its size.
+   * the provider's headers reported (or, before the first answer, the
+   * configured limit), less headroom, capped by `burstMs`; 0 when paced
+   * smoothly.
    */
   burst: Partial<Record<BucketName, number>>;
   /** Admitted over the last minute, per bucket (real usage once known). */

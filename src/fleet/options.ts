@@ -34,11 +34,10 @@ export const FleetOptionsSchema = z.object({
   tenantWeights: z.record(z.string(), z.number().positive()).default({}),
   /**
    * Caps how far ahead of its smooth rate a dependency may run, in ms of its
-   * budget (at 60/min, 5000 lets 5 calls go at once). Default: no cap — once
-   * a response's rate-limit headers have reported a bucket's size, calls may
-   * use all of it the provider says is left (less 2% headroom); until then,
-   * and for dependencies that send no such headers, calls are paced
-   * smoothly. Set it when the provider enforces a finer window than it
+   * budget (at 60/min, 5000 lets 5 calls go at once). Default: no cap — a
+   * bucket the provider's rate-limit headers report may be drawn on as far
+   * as its `remaining` says (less 2% headroom); one they do not report is
+   * paced smoothly. Set it when the provider enforces a finer window than it
    * reports (a 60/min limit enforced as 1/s); 0 always paces smoothly.
    */
   burstMs: z.number().nonnegative().optional(),

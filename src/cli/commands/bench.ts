@@ -1,6 +1,7 @@
 import { crashBench } from "../../../bench/crash/index.js";
 import { faultsBench } from "../../../bench/faults/index.js";
-import { fleetBench } from "../../../bench/fleet.js";
+import { fleetBench } from "../../../bench/fleet/index.js";
+import { fleetReport, type FleetReport } from "../../../bench/fleet/report.js";
 import { journalBench, journalReport, type JournalReport } from "../../../bench/journal/index.js";
 import { redisSkipReason, redisUrl } from "../../../bench/support/redis.js";
 import { retryBench } from "../../../bench/retry.js";
@@ -61,6 +62,7 @@ const BENCHES: Record<
         onProgress,
       });
     },
+    report: (result) => fleetReport(result as FleetReport),
   },
   journal: {
     usesPostgres: true,

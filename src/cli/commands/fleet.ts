@@ -16,7 +16,9 @@ interface FleetTotal {
   requestsPerMinute: number;
   tokensPerMinute: number;
   limits: DependencySnapshot["limits"];
-  /** The fleet's admitted rate over the limit, per bucket (all processes together). */
+  /** What each bucket may run ahead of its rate, as the first process reports it (all learn the same). */
+  burst: DependencySnapshot["burst"];
+  /** The fleet's admitted rate over the limit, per bucket (all processes together); above 1 while a burst is spent. */
   admittedOverLimit: Record<string, number>;
   share429: number;
   p99QueueWaitMs: number;
@@ -51,6 +53,7 @@ function totals(snapshots: FleetSnapshot[]): FleetTotal[] {
       requestsPerMinute: perMinute.requests,
       tokensPerMinute: perMinute.tokens,
       limits,
+      burst: ds[0]?.burst ?? {},
       admittedOverLimit: Object.fromEntries(
         Object.entries(limits).map(([k, limit]) => [
           k,
@@ -125,6 +128,7 @@ export async function fleetCommand(opts: { store: string; json?: boolean }): Pro
         "IN FLIGHT",
         "REQ/MIN",
         "TOKENS/MIN",
+        "BURST REQ/TOKENS",
         "429",
         "WAIT P99",
         "TENANTS",
@@ -136,6 +140,7 @@ export async function fleetCommand(opts: { store: string; json?: boolean }): Pro
         String(d.inFlight),
         rate(d.requestsPerMinute, d.limits.requests),
         rate(d.tokensPerMinute, d.limits.tokens ?? d.limits.inputTokens),
+        `${d.burst.requests ?? 0}/${d.burst.tokens ?? d.burst.inputTokens ?? 0}`,
         pct(d.share429),
         `${Math.round(d.p99QueueWaitMs)} ms`,
         Object.entries(d.tenantShare)

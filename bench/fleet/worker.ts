@@ -2,11 +2,11 @@
  * One process of the shared-limiter benchmark: opens the fleet scheduler on
  * the shared backend and keeps `loops` callers busy against the simulated
  * provider for `durationMs`, then prints what it admitted as one JSON line.
- * Usage: fleet-worker <json options>
+ * Usage: worker.ts <json options>
  */
-import { openFleet } from "../src/fleet/open.js";
-import { isProviderError } from "../src/providers/errors.js";
-import { createOpenAIProvider } from "../src/providers/openai.js";
+import { openFleet } from "../../src/fleet/open.js";
+import { isProviderError, type ProviderError } from "../../src/providers/errors.js";
+import { createOpenAIProvider } from "../../src/providers/openai.js";
 
 interface WorkerArgs {
   limiter: string;
@@ -58,7 +58,8 @@ async function loop(): Promise<void> {
     try {
       const r = await provider.complete(
         { model: args.model, messages: [{ role: "user", content: args.prompt }], maxTokens: 64 },
-        { signal },
+        // A signal per call, as the runtime gives each attempt: the SDK attaches a listener to it.
+        { signal: new AbortController().signal },
       );
       admission.tokens = r.usage.inputTokens + r.usage.outputTokens;
       permit.release({
@@ -70,7 +71,15 @@ async function loop(): Promise<void> {
       const limited = isProviderError(err, "rate_limited");
       if (limited) status429++;
       else errors++;
-      permit.release({ outcome: limited ? "rate_limited" : "error" });
+      // What the refusal said about the key's buckets, retry-after included.
+      const said = isProviderError(err) ? (err as ProviderError) : undefined;
+      permit.release({
+        outcome: limited ? "rate_limited" : "error",
+        rateLimit: {
+          ...said?.rateLimit,
+          ...(said?.retryAfterMs !== undefined && { retryAfterMs: said.retryAfterMs }),
+        },
+      });
     }
   }
 }
