@@ -1,4 +1,4 @@
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { HashRouter } from "../../src/vector/hash-router.js";
 import { KMeansRouter } from "../../src/vector/kmeans-router.js";
@@ -27,6 +27,8 @@ export type VectorBenchResult = {
   space: "cosine";
   hnsw: { m: number; efConstruction: number };
   cores: number;
+  /** The machine's 1-minute load when the bench started and ended: other processes share the cores. */
+  loadAvg1m: { start: number; end: number };
   /** Search threads of each side; every QPS figure compares sides with equal threads. */
   threads: { single: number; sharded: number; how: string };
   matched: MatchedFigures;
@@ -92,6 +94,7 @@ const STEPS = [
  */
 export async function vectorBench(options: VectorBenchOptions = {}): Promise<VectorBenchResult> {
   const quick = options.quick ?? false;
+  const loadAtStart = loadavg()[0]!;
   let done = 0;
   const progress = (label: string): void => options.onProgress?.(++done, STEPS.length, label);
 
@@ -199,6 +202,7 @@ export async function vectorBench(options: VectorBenchOptions = {}): Promise<Vec
     space: "cosine",
     hnsw,
     cores: availableParallelism(),
+    loadAvg1m: { start: round(loadAtStart, 2), end: round(loadavg()[0]!, 2) },
     threads: {
       single: single.threads,
       sharded: threads,

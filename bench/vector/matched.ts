@@ -23,7 +23,7 @@ export interface MatchedFigures {
   qps: { single: number; fanout4: number; adaptive4: number; singleOneThread: number };
   /**
    * single QPS / singleOneThread QPS, same index and ef: shows the baseline
-   * really uses its threads (at most `threads.single`).
+   * really uses its threads (ideally `threads.single`; less where they contend for memory).
    */
   singleThreadScaling: number | null;
   threads: { single: number; sharded: number };

@@ -30,7 +30,8 @@ export function vectorReport(r: VectorBenchResult): string {
   const routed = r.routedReplicated8;
   const mon = r.monitor;
   return [
-    `vector bench: ${r.dataset}, n ${r.n}, ${r.queries} queries, ${r.cores} cores`,
+    `vector bench: ${r.dataset}, n ${r.n}, ${r.queries} queries, ${r.cores} cores, ` +
+      `load ${r.loadAvg1m.start} at start, ${r.loadAvg1m.end} at end`,
     `threads: single index ${r.threads.single}, sharded indexes ${r.threads.sharded} ` +
       `(${r.threads.how})`,
     matchedTable(r.matched),
