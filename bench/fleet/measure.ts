@@ -74,18 +74,36 @@ export function goodputOfAdmissible(
   };
 }
 
-/** Jain's index over the useful tokens each tenant was served in the window. */
+/**
+ * Jain's index over the useful tokens each tenant was served in the window,
+ * and over its second half alone: once the key's initial bucket is spent,
+ * every tenant is waiting for the same refill, so that half shows how the
+ * scheduler shares a contended key; the whole window also shows who was
+ * there first while the bucket was full.
+ */
 export function tenantFairness(
   calls: readonly CallRecord[],
   failedTasks: ReadonlySet<string>,
   windowMs: number,
   tenants: readonly string[],
-): { jainFairness: number; tokensByTenant: Record<string, number> } {
-  const tokensByTenant = Object.fromEntries(tenants.map((t) => [t, 0]));
-  for (const c of calls)
-    if (c.at <= windowMs && !failedTasks.has(taskKey(c.thread, c.task)))
-      tokensByTenant[c.tenant] = (tokensByTenant[c.tenant] ?? 0) + c.inputTokens + c.outputTokens;
-  return { jainFairness: round(jainIndex(Object.values(tokensByTenant))), tokensByTenant };
+): {
+  jainFairness: number;
+  jainFairnessSecondHalf: number;
+  tokensByTenant: Record<string, number>;
+} {
+  const served = (from: number): Record<string, number> => {
+    const out = Object.fromEntries(tenants.map((t) => [t, 0]));
+    for (const c of calls)
+      if (c.at >= from && c.at <= windowMs && !failedTasks.has(taskKey(c.thread, c.task)))
+        out[c.tenant] = (out[c.tenant] ?? 0) + c.inputTokens + c.outputTokens;
+    return out;
+  };
+  const tokensByTenant = served(0);
+  return {
+    jainFairness: round(jainIndex(Object.values(tokensByTenant))),
+    jainFairnessSecondHalf: round(jainIndex(Object.values(served(windowMs / 2)))),
+    tokensByTenant,
+  };
 }
 
 /**

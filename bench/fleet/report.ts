@@ -25,6 +25,7 @@ function windowTable(r: FleetReport): string {
     row("provider requests", (w) => String(w.providerRequests)),
     row("429s", (w) => `${w.status429} (${pct(w.status429Share)})`),
     row("tenant fairness (Jain)", (w) => String(w.jainFairness)),
+    row("  in the window's second half", (w) => String(w.jainFairnessSecondHalf)),
     ["p99 queue wait", "", `${r.flotilla.p99QueueWaitMs ?? "?"} ms`],
   ]);
 }
