@@ -91,12 +91,15 @@ describe("dead letters: every class is captured at the end of the run, with its 
     await f.close();
   });
 
-  it("loop-detected: the same tool call with the same arguments, again and again", async () => {
+  it("loop-detected: the same tool call with the same arguments and result, again and again", async () => {
     const f = await openFlotilla(new ScriptedProvider());
     let lookups = 0;
     const lookup = f.tool("crm.lookup", {
       effect: "read",
-      run: async (_a: { id: number }) => ({ n: ++lookups }),
+      run: async (_a: { id: number }) => {
+        lookups++;
+        return { name: "Ada" };
+      },
     });
     const agent = f.agent("a", async (ctx) => {
       for (;;) await ctx.call(lookup, { id: 1 });
@@ -104,7 +107,7 @@ describe("dead letters: every class is captured at the end of the run, with its 
     const run = await f.start(agent, null);
     await settle(f, run.id);
     const entry = await onlyEntry(f, run.id, "loop-detected");
-    assert.equal(lookups, 4, "the fifth identical call is refused before it runs");
+    assert.equal(lookups, 5, "the fifth identical call with the same result stops the run");
     assert.equal(entry.error?.details?.kind, "repeated-call");
     await f.close();
   });

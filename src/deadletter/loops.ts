@@ -1,15 +1,22 @@
 import { z } from "zod";
 import { LoopDetectedError, NoProgressError } from "../core/errors.js";
 import { canonicalJson, sha256 } from "../core/json.js";
+import { EchoWatch, type AskedMessage } from "./echoes.js";
 
 /** Loop-detector thresholds; defaults catch a runaway within a few dozen steps. */
 export const LoopThresholdsSchema = z.strictObject({
-  /** The same call (tool + canonical args, or a near-identical prompt) this many times in one run. Default 5. */
+  /** The same request (tool + canonical args, or the whole LLM request) getting the same result this many times in one run. Default 5. */
   repeatedCalls: z.number().int().min(2).optional(),
   /** This many steps in a row with no new effect, state change or output. Default 25. */
   noProgressSteps: z.number().int().min(2).optional(),
   /** The same spawn edge (agent A → agent B) this many times along one chain of runs. Default 3. */
   pingPong: z.number().int().min(2).optional(),
+  /** This many LLM answers in a row that echo a recent answer to an ask carrying nothing new (see `EchoWatch`). Default 6. */
+  echoedAnswers: z.number().int().min(2).optional(),
+  /** How many recent LLM steps an ask and an answer are compared with. Default 16. */
+  echoWindow: z.number().int().min(1).max(1000).optional(),
+  /** The share of an answer's word pairs that recent answers said already, for it to echo them (0 to 1]. Default 0.8. */
+  echoOverlap: z.number().gt(0).max(1).optional(),
 });
 export type LoopThresholds = z.infer<typeof LoopThresholdsSchema>;
 export type LoopLimits = { [K in keyof LoopThresholds]-?: number };
@@ -18,30 +25,57 @@ export const DEFAULT_LOOP_THRESHOLDS: LoopLimits = {
   repeatedCalls: 5,
   noProgressSteps: 25,
   pingPong: 3,
+  echoedAnswers: 6,
+  echoWindow: 16,
+  echoOverlap: 0.8,
 };
 
+/** An agent's thresholds (already validated) with the defaults filled in. */
+export function loopLimits(own: LoopThresholds): LoopLimits {
+  const limits = { ...DEFAULT_LOOP_THRESHOLDS };
+  for (const key of Object.keys(limits) as (keyof LoopLimits)[]) {
+    const value = own[key];
+    if (value !== undefined) limits[key] = value;
+  }
+  return limits;
+}
+
 /**
- * Near-identical prompts share a fingerprint: case and whitespace differ
- * between turns of a loop without changing the ask. Numbers are kept: "turn
- * 3" and "turn 4" are different work in a long conversation, and a loop that
- * only bumps a counter is caught by the no-progress detector instead.
+ * A request's fingerprint: its kind, name and canonical JSON, hashed. The
+ * subject is the whole request (for an LLM step, its parameters and the
+ * head of its message chain, which hashes the whole history), so two calls
+ * share a fingerprint only when they ask exactly the same thing.
  */
-export function normalizePrompt(text: string): string {
-  return text.toLowerCase().replace(/\s+/g, " ").trim();
+export function fingerprint(kind: string, name: string, subject: unknown): string {
+  return `${kind}:${name}:${sha256(canonicalJson(subject ?? null))
+    .subarray(0, 12)
+    .toString("hex")}`;
 }
 
-export function fingerprint(kind: string, name: string, subject: unknown): string {
-  const body = typeof subject === "string" ? normalizePrompt(subject) : canonicalJson(subject);
-  return `${kind}:${name}:${sha256(body).subarray(0, 12).toString("hex")}`;
+/** What the detectors see of a step once its outcome is known. */
+export interface StepSeen {
+  /** The request, from `fingerprint`. */
+  fp: string;
+  /** What the step returned. */
+  value: unknown;
+  /** A committed effect: progress, whatever it returned. */
+  effect?: boolean;
+  /** An LLM step: the messages it sent and its answer as text, for the echo detector. */
+  llm?: { messages: readonly AskedMessage[]; answer: string };
 }
 
 /**
- * Watches one run's steps for loops. Replay feeds it the same steps in the
- * same order as the first execution, so it trips at the same step every time.
+ * Watches one run's steps for loops. Steps are judged by what they asked
+ * and what they got: a request repeated with the same result is a loop; the
+ * same request with a new result (a poll) is progress. Replay feeds it the
+ * same steps and outcomes in the same order as the first execution, so it
+ * trips at the same step every time.
  */
 export class LoopGuard {
-  private readonly calls = new Map<string, number>();
+  /** Times each (request, result) pair was seen. */
+  private readonly repeats = new Map<string, number>();
   private readonly outputs = new Set<string>();
+  private readonly echoes: EchoWatch;
   private sinceProgress = 0;
 
   constructor(
@@ -50,25 +84,43 @@ export class LoopGuard {
     /** Agent names from the root run to this one's parent. */
     private readonly lineage: readonly string[],
     private readonly agent: string,
-  ) {}
+  ) {
+    this.echoes = new EchoWatch(thresholds);
+  }
 
-  /** Counts a step about to run; throws when it repeats a call too often or nothing moves. */
-  observe(fp: string, isNew: boolean): void {
-    const n = (this.calls.get(fp) ?? 0) + 1;
-    this.calls.set(fp, n);
+  /**
+   * Counts a step about to run; throws when `noProgressSteps` steps in a
+   * row brought nothing new. A replayed step never trips (it ran once, so
+   * it passed); the next new step does.
+   */
+  observe(isNew: boolean): void {
     this.sinceProgress++;
-    if (!isNew) return;
-    if (n >= this.thresholds.repeatedCalls)
-      throw new LoopDetectedError(this.runId, "repeated-call", { fingerprint: fp, times: n });
-    if (this.sinceProgress > this.thresholds.noProgressSteps)
+    if (isNew && this.sinceProgress > this.thresholds.noProgressSteps)
       throw new NoProgressError(this.runId, this.sinceProgress - 1);
   }
 
-  /** A step's outcome: a value not seen before in this run, or a committed effect, is progress. */
-  outcome(value: unknown, effect = false): void {
-    const key = sha256(canonicalJson(value ?? null)).toString("hex");
-    if (effect || !this.outputs.has(key)) this.sinceProgress = 0;
-    this.outputs.add(key);
+  /**
+   * A step's outcome, new or replayed. Throws at the `repeatedCalls`-th time
+   * a request gets the result it got before, and at the `echoedAnswers`-th
+   * echo in a row (see `EchoWatch`). The step is already journaled: a trip
+   * stops the run at that step, on replay too.
+   */
+  outcome(seen: StepSeen): void {
+    const result = sha256(canonicalJson(seen.value ?? null)).toString("hex");
+    const fresh = !this.outputs.has(result);
+    this.outputs.add(result);
+    if (fresh || seen.effect) this.sinceProgress = 0;
+    const pair = `${seen.fp}:${result}`;
+    const times = (this.repeats.get(pair) ?? 0) + 1;
+    this.repeats.set(pair, times);
+    if (times >= this.thresholds.repeatedCalls)
+      throw new LoopDetectedError(this.runId, "repeated-call", { fingerprint: seen.fp, times });
+    if (!seen.llm) {
+      if (fresh || seen.effect) this.echoes.reset();
+      return;
+    }
+    const streak = this.echoes.see(seen.llm.messages, seen.llm.answer);
+    if (streak >= this.thresholds.echoedAnswers) throw new NoProgressError(this.runId, streak);
   }
 
   /** Refuses a spawn that would walk the same agent edge `pingPong` times along this chain. */

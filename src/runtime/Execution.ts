@@ -12,7 +12,7 @@ import {
 import type { Json } from "../core/json.js";
 import { setLongTimeout, type LongTimeout } from "../core/timers.js";
 import type { BudgetReserver, BudgetsOptions } from "../deadletter/budgets.js";
-import type { LoopLimits } from "../deadletter/loops.js";
+import type { LoopLimits, StepSeen } from "../deadletter/loops.js";
 import type { NewDeadLetter } from "../deadletter/types.js";
 import { JournalIndex, type StepKind, type StepRecord } from "../journal/JournalIndex.js";
 import type { PayloadWriter } from "../journal/payloads.js";
@@ -273,13 +273,13 @@ export class Execution {
    * Checks a step against the loop detectors and the run's step and wall-time
    * budgets. A trip stops the run (agent code cannot catch its way past it).
    */
-  watch(rec: StepRecord | undefined, fp: string | undefined, isNew = !rec?.outcome): void {
-    this.tripping(() => this.guards.observe(rec, fp, isNew));
+  watch(rec: StepRecord | undefined, isNew = !rec?.outcome): void {
+    this.tripping(() => this.guards.observe(rec, isNew));
   }
 
-  /** A step's value, for the no-progress detector; `effect` marks a committed effect. */
-  progress(value: unknown, effect = false): void {
-    this.guards.outcome(value, effect);
+  /** A step's request and outcome, for the loop detectors; the step is journaled, a trip stops the run at it. */
+  progress(rec: StepRecord | undefined, seen: StepSeen): void {
+    this.tripping(() => this.guards.outcome(rec, seen));
   }
 
   /** Refuses a new child that would close an agent ping-pong cycle. */

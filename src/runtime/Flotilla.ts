@@ -18,7 +18,7 @@ import {
   type BudgetsOptions,
   type RunBudget,
 } from "../deadletter/budgets.js";
-import { DEFAULT_LOOP_THRESHOLDS, type LoopLimits } from "../deadletter/loops.js";
+import { loopLimits, type LoopLimits } from "../deadletter/loops.js";
 import {
   discardDeadLetter,
   redriveClass,
@@ -286,13 +286,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost {
 
   loopThresholds(agent: string): LoopLimits | false {
     const own = this.agents.get(agent)?.loops ?? {};
-    if (own === false) return false;
-    const d = DEFAULT_LOOP_THRESHOLDS;
-    return {
-      repeatedCalls: own.repeatedCalls ?? d.repeatedCalls,
-      noProgressSteps: own.noProgressSteps ?? d.noProgressSteps,
-      pingPong: own.pingPong ?? d.pingPong,
-    };
+    return own === false ? false : loopLimits(own);
   }
 
   /** Routes a new dead letter (hold, redrive, escalate); routing problems are warned, never thrown. */

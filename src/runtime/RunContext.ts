@@ -18,13 +18,14 @@ import { recordedAnswers, recordedMessagesOf } from "../journal/recordedMessages
 import type { LlmRequest } from "../providers/types.js";
 import { callLlm, type LlmPolicy, type LlmResult } from "./llmCall.js";
 import type { Blob } from "../store/types.js";
-import { fingerprint } from "../deadletter/loops.js";
+import { fingerprint, type StepSeen } from "../deadletter/loops.js";
 import type { Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
 import { spawnChild } from "./spawn.js";
 import { sleepStep, waitForSignal } from "./waits.js";
 import { describeZodError } from "../core/validate.js";
 import { checkLlmRequest } from "./llmRequest.js";
+import { llmSeen } from "./llmSeen.js";
 import { outageWait } from "./outageWait.js";
 import { throughOutages } from "../resilience/outage.js";
 
@@ -121,7 +122,7 @@ export class RunContext {
     name: string,
     body: (step: string) => Promise<StepWork<T>>,
     replay?: (rec: StepRecord) => Promise<T>,
-    watched?: { fp: string; output: (value: T) => unknown },
+    watched?: { seen: (value: T, meta: Record<string, Json>) => StepSeen },
   ): Promise<T> {
     return this.held(this.onceStep(kind, name, body, replay, watched));
   }
@@ -132,15 +133,15 @@ export class RunContext {
     body: (step: string) => Promise<StepWork<T>>,
     replay: (rec: StepRecord) => Promise<T> = (rec) =>
       Promise.resolve(replayOutcome<T>(rec.step, rec.outcome!)),
-    watched?: { fp: string; output: (value: T) => unknown },
+    watched?: { seen: (value: T, meta: Record<string, Json>) => StepSeen },
   ): Promise<T> {
     const step = this.nextStep();
     const rec = this.exec.enter(this, step, kind, name);
     try {
-      if (watched) this.exec.watch(rec, watched.fp);
+      if (watched) this.exec.watch(rec);
       if (rec?.outcome) {
         const recorded = await replay(rec);
-        if (watched) this.exec.progress(watched.output(recorded));
+        if (watched) this.exec.progress(rec, watched.seen(recorded, rec.meta));
         return recorded;
       }
       let out: StepWork<T>;
@@ -180,7 +181,7 @@ export class RunContext {
         ]);
         throw new StepFailedError(step, err.toJSON(), { cause: err });
       }
-      if (watched) this.exec.progress(watched.output(value));
+      if (watched) this.exec.progress(rec, watched.seen(value, out.meta ?? {}));
       return value;
     } finally {
       this.exec.leave();
@@ -201,7 +202,6 @@ export class RunContext {
   async llm(request: LlmRequest, options: LlmOptions = {}): Promise<LlmResult> {
     checkLlmRequest(request);
     const host = this.exec.host;
-    const last = request.messages.at(-1)?.content ?? "";
     return this.once<LlmResult>(
       "llm",
       options.name ?? request.model,
@@ -269,10 +269,7 @@ export class RunContext {
         );
         return { ...PLAIN_ANSWER, ...rest, message } as unknown as LlmResult;
       },
-      {
-        fp: fingerprint("llm", request.model, last),
-        output: (r) => [r.message.content, r.message.toolCalls ?? null],
-      },
+      { seen: (r, meta) => llmSeen(request, meta, r) },
     );
   }
 
@@ -332,14 +329,14 @@ export class RunContext {
           return { value, meta: { attempts } };
         },
         undefined,
-        { fp, output: (v) => v },
+        { seen: (value) => ({ fp, value }) },
       );
     }
     const step = this.nextStep();
     const rec = this.exec.enter(this, step, "tool", tool.name, true);
     try {
       // A recorded intent is not new work: it must be allowed to settle, never refused.
-      this.exec.watch(rec, fp, !rec?.intent);
+      this.exec.watch(rec, !rec?.intent);
       const value = await performEffect<A, R>(
         this.exec,
         this.signal,
@@ -349,7 +346,7 @@ export class RunContext {
         checked,
         deadline,
       );
-      this.exec.progress(value, true);
+      this.exec.progress(rec, { fp, value, effect: true });
       return value;
     } finally {
       this.exec.leave();

@@ -6,7 +6,7 @@ import {
   DEFAULT_RESERVATION_TTL_MS,
   type BudgetLimits,
 } from "../deadletter/budgets.js";
-import { LoopGuard } from "../deadletter/loops.js";
+import { LoopGuard, type StepSeen } from "../deadletter/loops.js";
 import type { JournalIndex, StepRecord } from "../journal/JournalIndex.js";
 import type { NewEvent } from "../store/types.js";
 import type { ExecutionHost } from "./Execution.js";
@@ -46,21 +46,25 @@ export class RunGuards {
     this.reserver = reserverFor(run);
   }
 
-  /** Checks a new or replayed step against the loop detectors and the step and wall-time budgets. */
-  observe(rec: StepRecord | undefined, fp: string | undefined, isNew: boolean): void {
-    if (fp && this.loops && (rec === undefined || rec.epoch === this.run.journal.redrives))
-      this.loops.observe(fp, isNew);
+  /** Checks a new or replayed step against the no-progress detector and the step and wall-time budgets. */
+  observe(rec: StepRecord | undefined, isNew: boolean): void {
+    if (this.loops && this.counts(rec)) this.loops.observe(isNew);
     if (rec === undefined) this.checkStepBudget();
   }
 
-  /** A step's value, for the no-progress detector; `effect` marks a committed effect. */
-  outcome(value: unknown, effect: boolean): void {
-    this.loops?.outcome(value, effect);
+  /** A step's request and outcome, for the loop detectors. */
+  outcome(rec: StepRecord | undefined, seen: StepSeen): void {
+    if (this.loops && this.counts(rec)) this.loops.outcome(seen);
   }
 
   /** Refuses a new child that would close an agent ping-pong cycle. */
   checkSpawn(child: string): void {
     this.loops?.checkSpawn(child);
+  }
+
+  /** Steps recorded before the last redrive are not held against the run: the detectors start afresh. */
+  private counts(rec: StepRecord | undefined): boolean {
+    return rec === undefined || rec.epoch === this.run.journal.redrives;
   }
 
   private checkStepBudget(): void {

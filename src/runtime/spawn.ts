@@ -57,10 +57,11 @@ export async function spawnChild<I, O>(
   const step = nextStep();
   const rec = exec.enter(ctx, step, "spawn", agent.name);
   try {
-    exec.watch(rec, fingerprint("spawn", agent.name, parsedInput ?? null));
+    const fp = fingerprint("spawn", agent.name, parsedInput ?? null);
+    exec.watch(rec);
     if (rec?.outcome) {
       const recorded = replayOutcome<O>(step, rec.outcome);
-      exec.progress(recorded);
+      exec.progress(rec, { fp, value: recorded });
       return recorded;
     }
     const store = exec.host.store;
@@ -102,7 +103,7 @@ export async function spawnChild<I, O>(
           data: { kind: "spawn", name: agent.name, value: child.result ?? null },
         },
       ]);
-      exec.progress(child.result);
+      exec.progress(rec, { fp, value: child.result });
       return child.result as O;
     }
     if (child) {
