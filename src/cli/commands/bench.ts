@@ -5,7 +5,7 @@ import { fleetReport, type FleetReport } from "../../../bench/fleet/report.js";
 import { journalBench, journalReport, type JournalReport } from "../../../bench/journal/index.js";
 import { redisSkipReason, redisUrl } from "../../../bench/support/redis.js";
 import { retryBench } from "../../../bench/retry.js";
-import { runawayBench } from "../../../bench/runaway.js";
+import { runawayBench, runawayReport, type RunawayReport } from "../../../bench/runaway/index.js";
 import { freshDatabase, postgresSkipReason } from "../../../bench/support/postgres.js";
 import { vectorBench, type VectorBenchResult } from "../../../bench/vector/index.js";
 import { vectorReport } from "../../../bench/vector/report.js";
@@ -87,6 +87,7 @@ const BENCHES: Record<
   runaway: {
     usesPostgres: false,
     run: (o, _pg, onProgress) => runawayBench({ ...(o.quick ? { quick: true } : {}), onProgress }),
+    report: (result) => runawayReport(result as RunawayReport),
   },
   vector: {
     usesPostgres: false,
