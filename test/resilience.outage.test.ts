@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Flotilla, isFlotillaError } from "../src/index.js";
+import { Flotilla, isFlotillaError, ToolRejectedError } from "../src/index.js";
 import { createOpenAIProvider } from "../src/providers/openai.js";
 import { startSimProvider, type SimProvider } from "../src/sim/index.js";
 import { tempStore } from "./helpers/tempStore.js";
@@ -173,6 +173,56 @@ describe("waiting out a provider outage (sim provider, OpenAI SDK)", () => {
         [3, 3, 3],
       );
       assert.ok(during < 3 * 6, `the service was not hammered while down: ${during} calls`);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("an effect refused by its service's outage, certainly not done, waits within its deadline and is done once", async () => {
+    const f = await open();
+    try {
+      let down = true;
+      let charged = 0;
+      const charge = f.tool("card.charge", {
+        effect: "compensable",
+        compensate: () => Promise.resolve(),
+        run: (a: { cents: number }) => {
+          if (down) return Promise.reject(new ToolRejectedError("the gateway is down"));
+          charged++;
+          return Promise.resolve({ charged: a.cents });
+        },
+      });
+      const agent = f.agent("pay", async (ctx, cents: number) => ctx.call(charge, { cents }));
+      const run = await f.start(agent, 500);
+      await pause(1_200);
+      down = false;
+      assert.deepEqual(await run.result({ timeoutMs: 30_000 }), { charged: 500 });
+      assert.equal(charged, 1);
+      const types = (await f.store.readJournal(run.id)).map((e) => e.type);
+      assert.equal(types.filter((t) => t === "effect.intent").length, 1);
+      assert.ok(!types.includes("effect.failed"), types.join(" "));
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("an irreversible call that may have acted is not waited out and tried again: it is parked", async () => {
+    const f = await open();
+    try {
+      let sent = 0;
+      const email = f.tool("mail.send", {
+        effect: "irreversible",
+        run: () => {
+          sent++;
+          return Promise.reject(Object.assign(new Error("gateway timeout"), { status: 504 }));
+        },
+      });
+      const agent = f.agent("mail", async (ctx) => ctx.call(email, { to: "a@example.com" }));
+      const run = await f.start(agent, null);
+      await assert.rejects(run.result({ timeoutMs: 30_000 }), (err) =>
+        isFlotillaError(err, "FLOTILLA_RUN_PARKED"),
+      );
+      assert.equal(sent, 1);
     } finally {
       await f.close();
     }

@@ -7,6 +7,7 @@ import {
 import type { Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
 import { abortAfter } from "../core/timers.js";
+import { heldOutageWait, throughOutages } from "../resilience/outage.js";
 import type { Execution } from "../runtime/Execution.js";
 import { attemptMayHaveApplied } from "./outcome.js";
 import { reconcileThenSettle } from "./recover.js";
@@ -45,14 +46,16 @@ export async function attempt<A, R>(
   let result: R;
   try {
     // A tool that ignores its signal still cannot hold the step past the deadline.
-    ({ value: result } = await Promise.race([
+    let first = n;
+    const run = () =>
       runTool(exec.host, tool, call.args, {
         idempotencyKey: call.key,
         signal,
-        firstAttempt: n,
+        firstAttempt: first,
         deadline: attemptDeadline,
         tenant: exec.run.tenant ?? "default",
         onAttemptFailed: (err) => {
+          first++;
           // An attempt cut short by the run's stop or its deadline may have been sent: not a verdict.
           if (
             attemptMayHaveApplied(tool as Tool, err) ||
@@ -60,7 +63,14 @@ export async function attempt<A, R>(
           )
             mayHaveActed = true;
         },
-      }),
+      });
+    // Refused by an outage, the call waits for the service within its deadline. An outage is a
+    // refusal the retry owner could have retried, and it retries only tools safe to repeat:
+    // idempotent ones, or any tool whose attempts certainly did nothing.
+    const dependency = exec.host.resilience.dependency(`tool:${tool.name}`);
+    const outage = heldOutageWait(signal, attemptDeadline, exec.host.clock);
+    ({ value: result } = await Promise.race([
+      throughOutages(dependency, run, outage),
       deadline.expired,
     ]));
   } catch (err) {

@@ -105,8 +105,37 @@ export interface OutageWait {
    * is asked only for a wait actually held.
    */
   hold(ready: () => Promise<void>, at: number): Promise<boolean>;
-  /** Suspends the run, its slot released, until `wakeAt`; settles only if aborted. */
-  suspend(reason: string, wakeAt: number): Promise<never>;
+  /**
+   * Suspends the run, its slot released, until `wakeAt`; settles only if
+   * aborted. Absent for a wait whose `hold` never lets go.
+   */
+  suspend?: (reason: string, wakeAt: number) => Promise<never>;
+}
+
+/**
+ * A wait held in memory to its end, never suspended: for an effect whose
+ * intent is journaled with the call's deadline, so its retries must stay
+ * within that deadline, as one slow call would.
+ */
+export function heldOutageWait(signal: AbortSignal, until: number, clock: Clock): OutageWait {
+  return {
+    signal,
+    until,
+    hold: async (ready, at) => {
+      const done = new AbortController();
+      const onAbort = () => done.abort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        // Settled either way: an abort is seen by the next call, which fails with it.
+        const due = clock.sleep(Math.max(0, at - clock.now()), done.signal);
+        await Promise.race([ready(), due]).catch(() => undefined);
+        return true;
+      } finally {
+        done.abort();
+        signal.removeEventListener("abort", onAbort);
+      }
+    },
+  };
 }
 
 /**
@@ -132,7 +161,7 @@ export async function throughOutages<T>(
         throw new DependencyUnavailableError(dependency.name, wait.until, err);
       const ready = () => recovered.then(() => recovery.turn(wait.signal));
       if (!(await wait.hold(ready, recovery.nextTryAt())))
-        await wait.suspend(`dependency ${dependency.name}`, recovery.wakeAt(wait.until));
+        await wait.suspend?.(`dependency ${dependency.name}`, recovery.wakeAt(wait.until));
     }
   }
 }
