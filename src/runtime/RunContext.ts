@@ -6,17 +6,14 @@ import {
   StepFailedError,
   serializeError,
 } from "../core/errors.js";
-import { canonicalJson, type Json } from "../core/json.js";
+import type { Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
 import { isTool, type Tool } from "../effects/Tool.js";
 import { performEffect } from "../effects/perform.js";
 import { runTool } from "../effects/runTool.js";
 import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.js";
-import type { BlobBatch } from "../journal/payloads.js";
-import { messageChainsOf } from "../journal/messageHashes.js";
-import { recordedAnswers, recordedMessagesOf } from "../journal/recordedMessages.js";
 import type { LlmRequest } from "../providers/types.js";
-import { callLlm, type LlmPolicy, type LlmResult } from "./llmCall.js";
+import type { LlmPolicy, LlmResult } from "./llmCall.js";
 import type { Blob } from "../store/types.js";
 import { fingerprint, type StepSeen } from "../deadletter/loops.js";
 import type { Agent } from "./Agent.js";
@@ -26,11 +23,12 @@ import { sleepStep, waitForSignal } from "./waits.js";
 import { describeZodError } from "../core/validate.js";
 import { checkLlmRequest } from "./llmRequest.js";
 import { llmSeen } from "./llmSeen.js";
+import { callModel, replayModel } from "./llmStep.js";
 import { outageWait } from "./outageWait.js";
 import { throughOutages } from "../resilience/outage.js";
 
 /** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
-interface StepWork<T> {
+export interface StepWork<T> {
   value: T;
   journal?: Json;
   blobs?: Blob[];
@@ -55,24 +53,6 @@ export interface WaitForOptions {
 export function replayOutcome<T>(step: string, outcome: StepOutcome): T {
   if (outcome.ok) return outcome.value as T;
   throw new StepFailedError(step, outcome.error);
-}
-
-/** What most answers are: first attempt, first sample, from the primary. Left out of the journal. */
-const PLAIN_ANSWER = {
-  attempts: 1,
-  samples: 1,
-  provenance: { degraded: false, source: "primary" },
-} as const;
-
-/** A response's fields for the journal, without those that say what most answers say. */
-function journaledResponse(r: Omit<LlmResult, "message">): Partial<Omit<LlmResult, "message">> {
-  const { attempts, samples, provenance, ...rest } = r;
-  return {
-    ...rest,
-    ...(attempts !== PLAIN_ANSWER.attempts ? { attempts } : {}),
-    ...(samples !== PLAIN_ANSWER.samples ? { samples } : {}),
-    ...(provenance.degraded ? { provenance } : {}),
-  };
 }
 
 /**
@@ -201,74 +181,14 @@ export class RunContext {
   /** Calls the model once; its answer is journaled before the next step starts. */
   async llm(request: LlmRequest, options: LlmOptions = {}): Promise<LlmResult> {
     checkLlmRequest(request);
-    const host = this.exec.host;
     return this.once<LlmResult>(
       "llm",
       options.name ?? request.model,
-      async (step) => {
-        const provider = host.provider(options.provider);
-        // A redrive may switch the model of new calls; the step keeps its name, so replay still matches.
-        const model = this.exec.journal.patch.model ?? request.model;
-        // Hashed before the call, so what is journaled is what was sent; only what this
-        // execution has not hashed yet (a growing history's new tail) is hashed.
-        const blobs: BlobBatch = new Map();
-        const requestHead = host.payloads.messageList(
-          request.messages as unknown as Json[],
-          blobs,
-          messageChainsOf(this.exec),
-        );
-        const { messages: _m, ...params } = request;
-        const messagesRef = requestHead.toString("base64url");
-        let response: LlmResult;
-        try {
-          const deadline = this.deadline(options.deadlineMs);
-          const waiting = { step, kind: "llm", name: options.name ?? request.model } as const;
-          response = await callLlm(host, { ...request, model }, options, {
-            signal: this.signal,
-            deadline,
-            outage: outageWait(this.exec, this.signal, waiting, deadline),
-            tenant: this.exec.run.tenant ?? "default",
-            ...(this.exec.reserver ? { budget: this.exec.reserver } : {}),
-            requestDigest: () => canonicalJson({ ...params, model, messagesRef }),
-          });
-        } catch (err) {
-          if (isFlotillaError(err, "FLOTILLA_ESCALATED")) this.exec.stop("park", err);
-          if (isFlotillaError(err, "FLOTILLA_BUDGET_EXHAUSTED")) this.exec.stop("fail", err);
-          throw err;
-        }
-        const messageRef = host.payloads.message(response.message as unknown as Json, blobs);
-        const { message: _message, ...rest } = response;
-        return {
-          value: response,
-          journal: null,
-          blobs: [...blobs.values()],
-          meta: {
-            provider: provider.name,
-            request: { ...params, messagesRef } as unknown as Json,
-            response: {
-              ...journaledResponse(rest),
-              messageRef: messageRef.toString("base64url"),
-            } as unknown as Json,
-          },
-        };
+      (step) => {
+        const call = { step, signal: this.signal, deadline: this.deadline(options.deadlineMs) };
+        return callModel(this.exec, call, request, options);
       },
-      async (rec) => {
-        if (!rec.outcome?.ok) return replayOutcome<LlmResult>(rec.step, rec.outcome!);
-        const response = rec.meta.response as unknown as Partial<LlmResult> & {
-          messageRef: string;
-        };
-        const { messageRef, ...rest } = response;
-        const head = (rec.meta.request as { messagesRef?: unknown } | null)?.messagesRef;
-        if (typeof head === "string")
-          messageChainsOf(this.exec).recordedHead(Buffer.from(head, "base64url").toString("hex"));
-        const reader = recordedMessagesOf(this.exec, host.store, () =>
-          recordedAnswers(this.exec.journal.steps.values()),
-        );
-        const message = await this.exec.viaStore(() =>
-          reader.read(Buffer.from(messageRef, "base64url")),
-        );
-        return { ...PLAIN_ANSWER, ...rest, message } as unknown as LlmResult;
-      },
+      (rec) => replayModel(this.exec, rec),
       { seen: (r, meta) => llmSeen(request, meta, r) },
     );
   }
