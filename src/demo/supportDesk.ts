@@ -39,12 +39,22 @@ async function post(
  * reading the record back) and answered by email (irreversible: a lost
  * response parks the run for a decision instead of sending twice).
  */
+/**
+ * How long a call to one of the desk's services may take. The simulated
+ * services answer in milliseconds; a lost answer is reconciled only once
+ * its call can no longer land, so the default minute would hold a ticket
+ * for a minute.
+ */
+const SERVICE_TIMEOUT_MS = 5_000;
+
 export function defineSupportDesk(flotilla: Flotilla, toolsUrl: string, model: string) {
   const crmGet = flotilla.tool("crm.getRecord", {
+    timeoutMs: SERVICE_TIMEOUT_MS,
     effect: "read",
     run: (a: { id: string }, c) => post(toolsUrl, "crm/getRecord", a, c.idempotencyKey, c.signal),
   });
   const refund = flotilla.tool("payments.refund", {
+    timeoutMs: SERVICE_TIMEOUT_MS,
     effect: "idempotent",
     // Charge ids are only unique within one simulated world; the ticket makes the unit of work global.
     key: (a: { chargeId: string; ticket: string }) => `refund:${a.ticket}:${a.chargeId}`,
@@ -52,6 +62,7 @@ export function defineSupportDesk(flotilla: Flotilla, toolsUrl: string, model: s
       post(toolsUrl, "payments/refund", { chargeId: a.chargeId }, c.idempotencyKey, c.signal),
   });
   const crmUpdate = flotilla.tool("crm.updateRecord", {
+    timeoutMs: SERVICE_TIMEOUT_MS,
     effect: "compensable",
     run: (a: { id: string; fields: Record<string, string> }, c) =>
       post(toolsUrl, "crm/updateRecord", a, c.idempotencyKey, c.signal),
@@ -80,6 +91,7 @@ export function defineSupportDesk(flotilla: Flotilla, toolsUrl: string, model: s
     },
   });
   const email = flotilla.tool("email.send", {
+    timeoutMs: SERVICE_TIMEOUT_MS,
     effect: "irreversible",
     run: (a: { to: string; subject: string; body: string }, c) =>
       post(toolsUrl, "email/send", a, c.idempotencyKey, c.signal),
