@@ -198,6 +198,8 @@ describe("loop detectors: runaways are stopped", () => {
       assert.ok(isFlotillaError(error, "FLOTILLA_DEAD_LETTERED"));
       assert.equal(entry?.class, "no-progress");
       assert.equal(entry?.error?.code, "FLOTILLA_NO_PROGRESS");
+      assert.equal(entry?.error?.details?.detector, "echo");
+      assert.match(entry?.error?.message ?? "", /echoing the run's own answers/);
       assert.ok(provider.calls <= 30, `stopped after ${provider.calls} LLM calls`);
       assert.equal(entry?.context.cost.llmCalls, provider.calls);
     });

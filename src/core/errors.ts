@@ -426,13 +426,19 @@ export class LoopDetectedError extends FlotillaError {
   }
 }
 
+/** Which detector saw no progress: steps with nothing new, or LLM answers echoing the run's own. */
+export type NoProgressDetector = "steps" | "echo";
+
 export class NoProgressError extends FlotillaError {
-  constructor(runId: string, steps: number) {
+  constructor(runId: string, steps: number, detector: NoProgressDetector = "steps") {
+    const what =
+      detector === "echo"
+        ? `made ${steps} LLM calls in a row that asked nothing new and were told nothing new (the model echoing the run's own answers)`
+        : `took ${steps} steps without a new effect, state change or output`;
     super(
       "FLOTILLA_NO_PROGRESS",
-      `run ${runId} took ${steps} steps without a new effect, state change or output; it was stopped. ` +
-        "Inspect it with flotilla dlq show, then redrive or discard it",
-      final({ runId, steps }),
+      `run ${runId} ${what}; it was stopped. Inspect it with flotilla dlq show, then redrive or discard it`,
+      final({ runId, steps, detector }),
     );
   }
 }

@@ -120,7 +120,8 @@ export class LoopGuard {
       return;
     }
     const streak = this.echoes.see(seen.llm.messages, seen.llm.answer);
-    if (streak >= this.thresholds.echoedAnswers) throw new NoProgressError(this.runId, streak);
+    if (streak >= this.thresholds.echoedAnswers)
+      throw new NoProgressError(this.runId, streak, "echo");
   }
 
   /** Refuses a spawn that would walk the same agent edge `pingPong` times along this chain. */
