@@ -40,7 +40,7 @@ const SIZES: Record<"quick" | "full", StoreSizes & { turns: number; children: nu
     children: 20,
   },
   full: {
-    sequential: { steps: 1_000, warmup: 50, inserts: 1_000 },
+    sequential: { steps: 2_000, warmup: 500, inserts: 2_000 },
     concurrentSteps: 50,
     zeroStep: { sameProcess: 50, otherProcess: 30, inserts: 1_000 },
     turns: 1_000,
