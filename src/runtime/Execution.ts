@@ -317,6 +317,11 @@ export class Execution {
     timer.unref();
   }
 
+  /** True while this execution runs its agent: nothing has stopped, suspended or ended it. */
+  get running(): boolean {
+    return !this.closed && this.stopping === undefined && !this.controller.signal.aborted;
+  }
+
   /** True once this execution is giving its run up (lease lost, store fault): it starts nothing more. */
   get givingUp(): boolean {
     const kind = this.stopping?.kind;

@@ -18,7 +18,7 @@ import type { Blob } from "../store/types.js";
 import { fingerprint, type StepSeen } from "../deadletter/loops.js";
 import type { Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
-import { spawnChild } from "./spawn.js";
+import { spawnChild, stopChild, type SpawnedChild } from "./spawn.js";
 import { sleepStep, waitForSignal } from "./waits.js";
 import { describeZodError } from "../core/validate.js";
 import { checkLlmRequest } from "./llmRequest.js";
@@ -34,6 +34,9 @@ export interface StepWork<T> {
   blobs?: Blob[];
   meta?: Record<string, Json>;
 }
+
+/** The child behind each `ctx.spawn` promise, for `ctx.all` to stop when a sibling fails. */
+const spawnedChildren = new WeakMap<Promise<unknown>, SpawnedChild>();
 
 /** A branch of ctx.all / ctx.race: runs with its own context, cancelled with its siblings. */
 export type Branch<T> = (ctx: RunContext) => Promise<T>;
@@ -275,7 +278,12 @@ export class RunContext {
 
   /** Starts a child run and waits for its result; the child survives crashes of either. */
   spawn<I, O>(agent: Agent<I, O>, input: I): Promise<O> {
-    return this.held(spawnChild(this, this.exec, () => this.nextStep(), agent, input));
+    const child: SpawnedChild = {};
+    const result = this.held(
+      spawnChild(this, this.exec, () => this.nextStep(), agent, input, child),
+    );
+    spawnedChildren.set(result, child);
+    return result;
   }
 
   /** Durable sleep: survives restarts; long sleeps release the worker. */
@@ -313,9 +321,15 @@ export class RunContext {
     try {
       return (await Promise.race([Promise.all(promises), failure])) as unknown as T;
     } catch (err) {
-      // Branches are ours to stop and wait for; plain step promises may be blocked forever.
+      // Branches are ours to stop and wait for, and so are children spawned by plain step
+      // promises; other plain step promises may be blocked forever.
       for (const b of branches) b.controller.abort(err);
-      await Promise.allSettled(branches.map((b) => b.promise));
+      const reason = `its parent no longer needs it (${err instanceof Error ? err.message : String(err)})`;
+      const children = promises.flatMap((p) => {
+        const id = spawnedChildren.get(p)?.id;
+        return id === undefined ? [] : [stopChild(this.exec, id, reason).then(() => p)];
+      });
+      await Promise.allSettled([...branches.map((b) => b.promise), ...children]);
       throw err;
     }
   }

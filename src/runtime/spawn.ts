@@ -36,10 +36,44 @@ async function childError(store: Store, child: RunRecord): Promise<SerializedErr
   ).toJSON();
 }
 
+/** The child a `ctx.spawn` started, once it has one: what `ctx.all` stops when a sibling fails. */
+export interface SpawnedChild {
+  id?: string;
+}
+
+/** Longest a parent waits for a child it cancelled to settle; the cancel is durable either way. */
+const CHILD_STOP_MS = 30_000;
+
+/**
+ * Cancels a child whose result is no longer wanted (a sibling failed, a race
+ * was lost) and waits for it to settle, so the parent never moves on while
+ * the child can still act. Not while the parent's own execution is stopping
+ * or giving its run up: that decides nothing about the child.
+ */
+export async function stopChild(exec: Execution, childId: string, reason: string): Promise<void> {
+  if (!exec.running) return;
+  const store = exec.host.store;
+  await exec.viaStore(() => store.requestCancel(childId, reason));
+  const until = Date.now() + CHILD_STOP_MS;
+  for (;;) {
+    const run = await exec.viaStore(() => store.getRun(childId));
+    if (!run || isTerminal(run.status) || Date.now() >= until) return;
+    await exec.host.inlineWaits.settledOrPoll(childId, Math.min(250, until - Date.now()));
+  }
+}
+
+/** Why a branch was stopped, for the child's cancel request. */
+function stopReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return `its parent no longer needs it (${reason instanceof Error ? reason.message : String(reason)})`;
+}
+
 /**
  * ctx.spawn: starts a child run (journaled with the parent's step, so a crash
  * of either never starts it twice) and waits for its result: in memory for a
- * short while (see waitInline), then suspended until the child ends.
+ * short while (see waitInline), then suspended until the child ends. A
+ * branch stopped while it waits (a sibling failed, a race was lost) cancels
+ * the child and waits for it to settle first.
  */
 export async function spawnChild<I, O>(
   ctx: RunContext,
@@ -47,6 +81,7 @@ export async function spawnChild<I, O>(
   nextStep: () => string,
   agent: Agent<I, O>,
   input: I,
+  spawned: SpawnedChild = {},
 ): Promise<O> {
   if (!isAgent(agent))
     throw new InvalidArgumentError("ctx.spawn needs an agent made by flotilla.agent(name, fn)");
@@ -87,13 +122,20 @@ export async function spawnChild<I, O>(
       );
     }
     const id = childId;
-    const child = await waitInline(exec, ctx.signal, {
-      look: async () => {
-        const run = await exec.viaStore(() => store.getRun(id));
-        return run && isTerminal(run.status) ? run : undefined;
-      },
-      wake: (ms) => exec.host.inlineWaits.settledOrPoll(id, ms),
-    });
+    spawned.id = id;
+    let child: RunRecord | undefined;
+    try {
+      child = await waitInline(exec, ctx.signal, {
+        look: async () => {
+          const run = await exec.viaStore(() => store.getRun(id));
+          return run && isTerminal(run.status) ? run : undefined;
+        },
+        wake: (ms) => exec.host.inlineWaits.settledOrPoll(id, ms),
+      });
+    } catch (err) {
+      if (ctx.signal.aborted) await stopChild(exec, id, stopReason(ctx.signal));
+      throw err;
+    }
     // Journaled before the parent's code sees it, as on replay: a crash from here on resumes alike.
     if (child?.status === "completed") {
       await exec.write([
@@ -117,7 +159,12 @@ export async function spawnChild<I, O>(
       ]);
       throw new StepFailedError(step, error);
     }
-    return await exec.block(ctx.signal, `child ${childId}`, null);
+    try {
+      return await exec.block(ctx.signal, `child ${childId}`, null);
+    } catch (err) {
+      await stopChild(exec, id, stopReason(ctx.signal));
+      throw err;
+    }
   } finally {
     exec.leave();
   }
