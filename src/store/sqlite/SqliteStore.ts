@@ -63,6 +63,8 @@ export class SqliteStore extends StoreNotifier implements Store {
   /** Looks for commits by other connections (other processes): SQLite has no NOTIFY. */
   private readonly others: NodeJS.Timeout;
   private dataVersion: unknown;
+  /** Cancels of runs held here that other processes requested, already told to the worker. */
+  private heardCancels = new Set<string>();
 
   private constructor(
     readonly location: string,
@@ -277,19 +279,25 @@ export class SqliteStore extends StoreNotifier implements Store {
   /**
    * `data_version` changes when another connection commits, never for this
    * one's commits: then runs may have become claimable or settled, and
-   * workers and waiters look again (at once, instead of at their next poll).
+   * workers and waiters look again (at once, instead of at their next poll),
+   * and a cancel another process requested for a run this process executes
+   * reaches it now, not at the next lease renewal.
    */
   private hearOthers(): void {
     let version: unknown;
+    let cancelled: string[];
     try {
       version = this.db.pragma("data_version", { simple: true });
+      if (version === this.dataVersion) return;
+      cancelled = [...this.workers].flatMap((w) => runs.cancelRequested(this.db, w));
     } catch {
       return; // closed, or busy: the next look will tell
     }
-    if (version === this.dataVersion) return;
     this.dataVersion = version;
     this.emitRunnable();
     this.emitSettled(undefined);
+    for (const id of cancelled) if (!this.heardCancels.has(id)) this.emitCancel(id);
+    this.heardCancels = new Set(cancelled);
   }
 
   async close(): Promise<void> {

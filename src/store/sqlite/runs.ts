@@ -33,6 +33,9 @@ const filtered = prepared(
      AND (@agent IS NULL OR agent = @agent) AND (@parent IS NULL OR parent_id = @parent)
    ORDER BY created_at DESC, id DESC LIMIT @limit`,
 );
+const cancelledLeases = prepared(
+  "SELECT id FROM runs WHERE lease_owner = ? AND status = 'running' AND cancel_requested = 1",
+);
 const markCancelRequested = prepared(
   "UPDATE runs SET cancel_requested = 1, updated_at = ? WHERE id = ?",
 );
@@ -137,6 +140,11 @@ export function requestCancel(
     .immediate();
   if (changed) announce.cancel(runId);
   return run;
+}
+
+/** Runs `worker` holds whose cancel has been requested. */
+export function cancelRequested(db: Database.Database, worker: string): string[] {
+  return (cancelledLeases(db).all(worker) as { id: string }[]).map((r) => r.id);
 }
 
 /** Inserts the run unless already present and journals its creation; returns whether it was new. */
