@@ -31,29 +31,36 @@ describe("budgets", () => {
     const parent = f.agent("parent", async (ctx) =>
       ctx.all(Array.from({ length: 8 }, (_, i) => ctx.spawn(child, i))),
     );
-    const run = await f.start(parent, null, { budget: { usd: 0.1 } });
-    await settle(f, run.id);
-    for (let i = 0; i < 300; i++) {
+    try {
+      const run = await f.start(parent, null, { budget: { usd: 0.1 } });
+      await settle(f, run.id);
+      // The first child refused by the budget fails ctx.all, which cancels and awaits the others:
+      // each ends dead-lettered (refused too) or cancelled, and all have settled with the parent.
       const children = await f.store.listRuns({ parentId: run.id });
-      if (children.length === 8 && children.every((c) => c.status === "dead-lettered")) break;
-      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(children.length, 8);
+      const refused = children.filter((c) => c.status === "dead-lettered");
+      assert.ok(refused.length >= 1, "the budget refused a child");
+      assert.deepEqual(
+        children.filter((c) => c.status !== "dead-lettered").map((c) => c.status),
+        Array<string>(8 - refused.length).fill("cancelled"),
+      );
+      for (const c of refused) {
+        const [entry] = await f.listDeadLetters({ runId: c.id });
+        assert.equal(entry?.class, "budget-exhausted");
+      }
+      const ledger = await f.store.readBudget(`run:${run.id}`);
+      assert.ok(ledger.spentUsd <= 0.1 + 1e-9, `spent ${ledger.spentUsd} of $0.10`);
+      assert.ok(provider.calls * 0.01 <= 0.1 + 1e-9, `${provider.calls} calls billed`);
+      assert.ok(provider.calls >= 5, "the budget was used, not refused up front");
+      assert.equal(ledger.reservedUsd, 0, "every reservation was settled");
+      assert.equal(
+        Math.round(ledger.spentUsd * 100),
+        provider.calls,
+        "the ledger matches the bill",
+      );
+    } finally {
+      await f.close();
     }
-    const children = await f.store.listRuns({ parentId: run.id });
-    assert.deepEqual(
-      children.map((c) => c.status),
-      Array<string>(8).fill("dead-lettered"),
-    );
-    for (const c of children) {
-      const [entry] = await f.listDeadLetters({ runId: c.id });
-      assert.equal(entry?.class, "budget-exhausted");
-    }
-    const ledger = await f.store.readBudget(`run:${run.id}`);
-    assert.ok(ledger.spentUsd <= 0.1 + 1e-9, `spent ${ledger.spentUsd} of $0.10`);
-    assert.ok(provider.calls * 0.01 <= 0.1 + 1e-9, `${provider.calls} calls billed`);
-    assert.ok(provider.calls >= 5, "the budget was used, not refused up front");
-    assert.equal(ledger.reservedUsd, 0, "every reservation was settled");
-    assert.equal(Math.round(ledger.spentUsd * 100), provider.calls, "the ledger matches the bill");
-    await f.close();
   });
 
   it("tenant and global budgets apply across runs", async () => {
