@@ -80,6 +80,19 @@ async function runToEnd(f: Flotilla, agent: Parameters<Flotilla["start"]>[0]) {
   return { status, error, entry };
 }
 
+/** Sends the same instruction ten times in one growing conversation. */
+function namer(f: Flotilla) {
+  return f.agent("namer", async (ctx) => {
+    const history: LlmMessage[] = [];
+    for (let i = 0; i < 10; i++) {
+      history.push(user("Suggest one more name for the product, with a reason."));
+      const r = await ctx.llm({ model: "m", messages: history });
+      history.push(assistant(r.message.content ?? ""));
+    }
+    return history.length;
+  });
+}
+
 describe("loop detectors: benign patterns run to the end", () => {
   it('a conversation told "Continue." every turn, its answers growing its history', async () => {
     // Every other answer is the same short one: the same last message and the same answer,
@@ -127,15 +140,7 @@ describe("loop detectors: benign patterns run to the end", () => {
   it("the same instruction sent ten times, answered differently each time", async () => {
     const provider = new ScriptedProvider((_r, n) => fresh(n));
     await withFlotilla(provider, async (f) => {
-      const agent = f.agent("namer", async (ctx) => {
-        const history: LlmMessage[] = [];
-        for (let i = 0; i < 10; i++) {
-          history.push(user("Suggest one more name for the product, with a reason."));
-          const r = await ctx.llm({ model: "m", messages: history });
-          history.push(assistant(r.message.content ?? ""));
-        }
-        return history.length;
-      });
+      const agent = namer(f);
       const { status, entry } = await runToEnd(f, agent);
       assert.equal(entry, undefined);
       assert.equal(status, "completed");
@@ -150,15 +155,7 @@ describe("loop detectors: benign patterns run to the end", () => {
         `How about "${names.split(" ")[n - 1]}"? It is short, easy to spell and works in every language we sell in.`,
     );
     await withFlotilla(provider, async (f) => {
-      const agent = f.agent("namer", async (ctx) => {
-        const history: LlmMessage[] = [];
-        for (let i = 0; i < 10; i++) {
-          history.push(user("Suggest one more name for the product, with a reason."));
-          const r = await ctx.llm({ model: "m", messages: history });
-          history.push(assistant(r.message.content ?? ""));
-        }
-        return history.length;
-      });
+      const agent = namer(f);
       const { status, entry } = await runToEnd(f, agent);
       assert.equal(entry, undefined);
       assert.equal(status, "completed");

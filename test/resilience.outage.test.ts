@@ -93,6 +93,30 @@ describe("waiting out a provider outage (sim provider, OpenAI SDK)", () => {
     }
   });
 
+  it("ends the wait outageWaitMs after the call first met the outage, across suspensions", async () => {
+    sim.reset();
+    const f = await open({ outageWaitMs: 1_500 });
+    try {
+      const agent = f.agent("bounded", async (ctx) => (await ctx.llm(ask(0))).message.content);
+      sim.setOutage(true);
+      const run = await f.start(agent, null);
+      await assert.rejects(run.result({ timeoutMs: 30_000 }), (err) =>
+        isFlotillaError(err, "FLOTILLA_DEAD_LETTERED"),
+      );
+      const [letter] = await f.store.listDeadLetters();
+      assert.equal(letter?.error?.code, "FLOTILLA_DEPENDENCY_UNAVAILABLE", letter?.error?.message);
+      const types = (await f.store.readJournal(run.id)).map((e) => e.type);
+      assert.equal(types.filter((t) => t === "outage.waiting").length, 1, types.join(" "));
+      assert.ok(
+        types.filter((t) => t === "run.resumed").length > 1,
+        `the bound held over more than one execution: ${types.join(" ")}`,
+      );
+    } finally {
+      sim.setOutage(false);
+      await f.close();
+    }
+  });
+
   it("follows an explicit failure policy instead of waiting, and fails at once with outageWaitMs 0", async () => {
     sim.reset();
     const f = await open({ outageWaitMs: 0 });

@@ -157,10 +157,11 @@ export async function throughOutages<T>(
       return await call();
     } catch (err) {
       if (wait.signal.aborted || !isOutage(err)) throw err;
-      if (recovery.nextTryAt() >= wait.until - LAST_TRY_MS)
+      const at = recovery.nextTryAt();
+      if (at >= wait.until - LAST_TRY_MS)
         throw new DependencyUnavailableError(dependency.name, wait.until, err);
       const ready = () => recovered.then(() => recovery.turn(wait.signal));
-      if (!(await wait.hold(ready, recovery.nextTryAt())))
+      if (!(await wait.hold(ready, at)))
         await wait.suspend?.(`dependency ${dependency.name}`, recovery.wakeAt(wait.until));
     }
   }

@@ -97,7 +97,7 @@ export interface FlotillaOptions {
    * recover instead of failing its run: in memory for a while, then
    * suspended with its worker slot released, and tried again at the
    * breaker's next probe or once it has recovered. It waits until the run's
-   * deadline, and at most this long from its first suspension; then it fails
+   * deadline, and at most this long from when it first met the outage; then it fails
    * with FLOTILLA_DEPENDENCY_UNAVAILABLE. A call with an `onFailure` policy
    * follows that policy instead. 0 fails at once. Default 1 h.
    */

@@ -18,7 +18,7 @@ import type { Blob } from "../store/types.js";
 import { fingerprint, type StepSeen } from "../deadletter/loops.js";
 import type { Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
-import { spawnChild, stopChild, type SpawnedChild } from "./spawn.js";
+import { spawnChild, stopChild, stopReason, type SpawnedChild } from "./spawn.js";
 import { sleepStep, waitForSignal } from "./waits.js";
 import { describeZodError } from "../core/validate.js";
 import { checkLlmRequest } from "./llmRequest.js";
@@ -324,7 +324,7 @@ export class RunContext {
       // Branches are ours to stop and wait for, and so are children spawned by plain step
       // promises; other plain step promises may be blocked forever.
       for (const b of branches) b.controller.abort(err);
-      const reason = `its parent no longer needs it (${err instanceof Error ? err.message : String(err)})`;
+      const reason = stopReason(err);
       const children = promises.flatMap((p) => {
         const id = spawnedChildren.get(p)?.id;
         return id === undefined ? [] : [stopChild(this.exec, id, reason).then(() => p)];

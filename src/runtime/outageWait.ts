@@ -15,9 +15,11 @@ export interface WaitingStep {
  * with a worker slot to spare, given back as soon as other work wants it
  * (the rules of inline waits); otherwise suspended, its slot released, until
  * the dependency's next try. The wait ends at the run's deadline, or
- * `outageWaitMs` after the step first waited (journaled as `outage.waiting`,
- * so the bound holds across suspensions and crashes). Undefined when the
- * host does not wait out outages (`outageWaitMs` 0).
+ * `outageWaitMs` after the step first met the outage (journaled as
+ * `outage.waiting` when it first suspends, so the bound holds across
+ * suspensions and crashes). Undefined when the host does not wait out
+ * outages (`outageWaitMs` 0). Costs nothing until an outage is met: every
+ * call of a step builds one.
  */
 export function outageWait(
   exec: Execution,
@@ -27,12 +29,22 @@ export function outageWait(
 ): OutageWait | undefined {
   const { clock, outageWaitMs, inlineWaits } = exec.host;
   if (outageWaitMs <= 0) return undefined;
-  let since = exec.journal.get(waiting.step)?.waitingSince;
+  let since: number | undefined;
+  let journaled = false;
+  /** When the step first met the outage: as journaled by an earlier execution, or now. */
+  const start = (): number => {
+    if (since === undefined) {
+      const recorded = exec.journal.get(waiting.step)?.waitingSince;
+      journaled = recorded !== undefined;
+      since = recorded ?? clock.now();
+    }
+    return since;
+  };
   let heldMs = 0;
   return {
     signal,
     get until() {
-      const longest = (since ?? clock.now()) + outageWaitMs;
+      const longest = start() + outageWaitMs;
       return deadline === undefined ? longest : Math.min(deadline, longest);
     },
     hold: async (ready, at) => {
@@ -56,10 +68,12 @@ export function outageWait(
       }
     },
     suspend: async (reason, wakeAt) => {
-      if (since === undefined) {
-        since = clock.now();
+      const first = start();
+      if (!journaled) {
+        journaled = true;
         const { step, kind, name } = waiting;
-        await exec.write([{ type: "outage.waiting", step, data: { kind, name, reason, since } }]);
+        const data = { kind, name, reason, since: first };
+        await exec.write([{ type: "outage.waiting", step, data }]);
       }
       return exec.block(signal, reason, wakeAt);
     },

@@ -62,10 +62,9 @@ export async function stopChild(exec: Execution, childId: string, reason: string
   }
 }
 
-/** Why a branch was stopped, for the child's cancel request. */
-function stopReason(signal: AbortSignal): string {
-  const reason: unknown = signal.reason;
-  return `its parent no longer needs it (${reason instanceof Error ? reason.message : String(reason)})`;
+/** Why a child is cancelled, given why its branch was stopped (a sibling's failure, a lost race). */
+export function stopReason(why: unknown): string {
+  return `its parent no longer needs it (${why instanceof Error ? why.message : String(why)})`;
 }
 
 /**
@@ -133,7 +132,7 @@ export async function spawnChild<I, O>(
         wake: (ms) => exec.host.inlineWaits.settledOrPoll(id, ms),
       });
     } catch (err) {
-      if (ctx.signal.aborted) await stopChild(exec, id, stopReason(ctx.signal));
+      if (ctx.signal.aborted) await stopChild(exec, id, stopReason(ctx.signal.reason));
       throw err;
     }
     // Journaled before the parent's code sees it, as on replay: a crash from here on resumes alike.
@@ -162,7 +161,7 @@ export async function spawnChild<I, O>(
     try {
       return await exec.block(ctx.signal, `child ${childId}`, null);
     } catch (err) {
-      await stopChild(exec, id, stopReason(ctx.signal));
+      await stopChild(exec, id, stopReason(ctx.signal.reason));
       throw err;
     }
   } finally {
