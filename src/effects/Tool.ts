@@ -39,7 +39,20 @@ export interface ToolSpec<A, R> {
    */
   key?: (args: A) => string;
   run: (args: A, ctx: ToolCallContext) => Promise<R>;
+  /**
+   * The inverse, called by `run.undo()` with the arguments and result of a
+   * committed call. It is an effect of its own, retried with the same
+   * `ctx.idempotencyKey` (which it must honour: the service sees one undo
+   * however often it is asked), and should treat "already undone" as done.
+   * Allowed on `compensable` (required there) and `idempotent` tools.
+   */
   compensate?: (args: A, result: R, ctx: ToolCallContext) => Promise<unknown>;
+  /**
+   * What the inverse visibly does besides reversing the effect (e.g. "emails
+   * the customer a refund receipt"). Undo then reports the effect as
+   * `undone-with-side-effect`, and its plan says so before anything runs.
+   */
+  undoSideEffect?: string;
   /** Asked after a crash inside the tool: did the effect with this key happen? */
   reconcile?: (args: A, ctx: ToolCallContext) => Promise<Reconciliation<R>>;
   /**
@@ -82,6 +95,7 @@ const specSchema = z.object({
   key: z.function().optional(),
   run: z.function(),
   compensate: z.function().optional(),
+  undoSideEffect: z.string().min(1).max(500).optional(),
   reconcile: z.function().optional(),
   classify: z.function().optional(),
   timeoutMs: z
@@ -115,6 +129,18 @@ export function defineTool<A, R>(name: string, spec: ToolSpec<A, R>): Tool<A, R>
       tool: name,
       field: "compensate",
     });
+  }
+  if (spec.compensate && spec.effect !== "compensable" && spec.effect !== "idempotent") {
+    throw new InvalidArgumentError(
+      `tool '${name}' is ${spec.effect} but has a compensate function: declare it compensable (or idempotent) if it can be undone`,
+      { tool: name, field: "compensate" },
+    );
+  }
+  if (spec.undoSideEffect !== undefined && !spec.compensate) {
+    throw new InvalidArgumentError(
+      `tool '${name}' declares undoSideEffect but has no compensate function`,
+      { tool: name, field: "undoSideEffect" },
+    );
   }
   return Object.freeze({ ...spec, kind: "flotilla.tool" as const, name });
 }

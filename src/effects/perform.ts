@@ -78,6 +78,9 @@ async function begin<A, R>(
             effect: tool.effect,
             args: journaled as Json,
             deadline: attemptDeadline,
+            // What undo may do, so a plan needs the journal alone.
+            ...(tool.compensate ? { reversible: true } : {}),
+            ...(tool.undoSideEffect ? { undoSideEffect: tool.undoSideEffect } : {}),
           },
         },
       ],
