@@ -1,7 +1,11 @@
 import { z } from "zod";
 import { OperationError, operation } from "../operation.js";
 
-/** The careful service: every write honours `Idempotency-Key`, and a charge can be refunded. */
+/**
+ * The careful service: every write honours `Idempotency-Key`, and a charge can
+ * be refunded, which has a side effect of its own: the customer is emailed a
+ * receipt (recorded as caused by the refund, like a cancelled event's notices).
+ */
 export const paymentOperations = [
   operation({
     service: "payments",
@@ -9,6 +13,7 @@ export const paymentOperations = [
     effect: "write",
     honoursIdempotencyKey: true,
     inverse: "payments.refund",
+    inverseSideEffect: "emails the customer a refund receipt",
     args: z.object({
       customer: z.string().min(1),
       amountCents: z.number().int().positive(),
@@ -26,12 +31,21 @@ export const paymentOperations = [
     effect: "write",
     honoursIdempotencyKey: true,
     args: z.object({ chargeId: z.string().min(1) }),
-    perform: ({ chargeId }, { world, nextId }) => {
+    perform: ({ chargeId }, { world, nextId, sideEffect }) => {
       const charge = world.charges.get(chargeId);
       if (!charge) throw new OperationError(404, `no charge ${chargeId}`);
       if (charge.refundId) throw new OperationError(409, `charge ${chargeId} is already refunded`);
-      charge.refundId = nextId("re");
-      return { refundId: charge.refundId, chargeId, amountCents: charge.amountCents };
+      const refundId = nextId("re");
+      charge.refundId = refundId;
+      const receipt = {
+        to: charge.customer,
+        subject: `Refund receipt ${refundId}`,
+        body: `${charge.amountCents} ${charge.currency} of charge ${chargeId} refunded.`,
+      };
+      const emailId = nextId("em");
+      world.sentEmails.set(emailId, receipt);
+      sideEffect("email", "send", receipt, { emailId });
+      return { refundId, chargeId, amountCents: charge.amountCents };
     },
   }),
   operation({
