@@ -16,6 +16,16 @@ export type {
   Reconciliation,
 } from "./effects/Tool.js";
 export type { CancelReceipt, EffectRef, InFlightEffect } from "./saga/receipt.js";
+export { UndoIncompleteError } from "./saga/undoTypes.js";
+export type {
+  PlannedUndo,
+  UndoAction,
+  UndoOutcome,
+  UndoOutcomeKind,
+  UndoPlan,
+  UndoReport,
+} from "./saga/undoTypes.js";
+export type { UndoOptions } from "./saga/undo.js";
 export { openStore, DEFAULT_STORE } from "./store/open.js";
 export type { Store, RunRecord, RunStatus, JournalEvent } from "./store/types.js";
 export * from "./core/errors.js";

@@ -45,7 +45,8 @@ export type ErrorCode =
   | "FLOTILLA_STORE_FAULT"
   | "FLOTILLA_PAYLOAD_REJECTED"
   | "FLOTILLA_EFFECT_KEY_CONFLICT"
-  | "FLOTILLA_RUN_KEY_FAILED";
+  | "FLOTILLA_RUN_KEY_FAILED"
+  | "FLOTILLA_UNDO_INCOMPLETE";
 
 export class FlotillaError extends Error {
   readonly [BRAND] = true;

@@ -12,6 +12,7 @@ export type DeadLetterClass =
   | "policy-violation"
   | "effect-outcome-unknown"
   | "cancelled-with-unsettled-effects"
+  | "compensation-failed"
   | "deadline-exceeded";
 
 export const DEAD_LETTER_CLASSES: readonly DeadLetterClass[] = [
@@ -25,6 +26,7 @@ export const DEAD_LETTER_CLASSES: readonly DeadLetterClass[] = [
   "policy-violation",
   "effect-outcome-unknown",
   "cancelled-with-unsettled-effects",
+  "compensation-failed",
   "deadline-exceeded",
 ];
 
@@ -49,6 +51,7 @@ const BY_CODE: Readonly<Record<string, DeadLetterClass>> = {
   FLOTILLA_BUDGET_EXHAUSTED: "budget-exhausted",
   FLOTILLA_LOOP_DETECTED: "loop-detected",
   FLOTILLA_NO_PROGRESS: "no-progress",
+  FLOTILLA_UNDO_INCOMPLETE: "compensation-failed",
 };
 
 const TRANSIENT_KINDS = new Set(["rate_limited", "server", "timeout", "connection"]);

@@ -1,5 +1,5 @@
-import { hostname } from "node:os";
 import { z } from "zod";
+import { hostname } from "node:os";
 import { systemClock, type Clock } from "../core/clock.js";
 import {
   FlotillaError,
@@ -13,7 +13,6 @@ import { storableCopy } from "../core/payload.js";
 import { parseOptions } from "../core/validate.js";
 import {
   BudgetLimitsSchema,
-  BudgetsOptionsSchema,
   type BudgetLimits,
   type BudgetsOptions,
   type RunBudget,
@@ -26,7 +25,6 @@ import {
   type BulkRedriveOptions,
   type RedriveOptions,
 } from "../deadletter/redrive.js";
-import { RoutesSchema, type Routes } from "../deadletter/routes.js";
 import { DeadLetterRouting } from "../deadletter/routing.js";
 import type { DeadLetterClass } from "../deadletter/taxonomy.js";
 import type { DeadLetter, DeadLetterFilter, NewDeadLetter } from "../deadletter/types.js";
@@ -36,9 +34,13 @@ import type { Admission } from "../fleet/types.js";
 import { PayloadWriter } from "../journal/payloads.js";
 import type { LlmProvider, LlmResponse } from "../providers/types.js";
 import { Bulkhead } from "../resilience/Bulkhead.js";
-import { Resilience, type ResilienceOptions } from "../resilience/Resilience.js";
+import { Resilience } from "../resilience/Resilience.js";
 import { cancelRun, type CancelRunOptions } from "../saga/cancelRun.js";
 import type { CancelReceipt } from "../saga/receipt.js";
+import { undoPlan, undoRun, type UndoOptions, type UndoRunner } from "../saga/undo.js";
+import { undoAgent, type UndoHost } from "../saga/undoAgent.js";
+import { UNDO_AGENT } from "../saga/undoPlan.js";
+import type { UndoPlan, UndoReport } from "../saga/undoTypes.js";
 import { DEFAULT_STORE, openStore } from "../store/open.js";
 import type { CreatedRun, RunRecord, Store } from "../store/types.js";
 import { defineAgent, isAgent, type Agent, type AgentFn, type AgentOptions } from "./Agent.js";
@@ -48,95 +50,17 @@ import { InlineWaits, type InlineWaitsHost } from "./inlineWait.js";
 import { Settlement } from "./Settlement.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "./Worker.js";
 
-const optionsSchema = z.object({
-  store: z.union([z.string().min(1), z.object({ commit: z.function() }).loose()]).optional(),
-  providers: z
-    .record(z.string(), z.object({ name: z.string(), complete: z.function() }).loose())
-    .optional(),
-  workerId: z.string().min(1).optional(),
-  poolSize: z.number().int().min(1).max(1_000).optional(),
-  inlineSleepMs: z.number().min(0).optional(),
-  inlineWaitMs: z.number().min(0).optional(),
-  outageWaitMs: z.number().min(0).optional(),
-  stopGraceMs: z.number().min(0).optional(),
-  worker: z.union([z.literal(false), z.object({}).loose()]).optional(),
-  resilience: z.object({}).loose().optional(),
-  admission: z.object({ acquire: z.function() }).loose().optional(),
-  tenantBulkhead: z
-    .object({ concurrency: z.number().int().min(1), queue: z.number().int().min(0).optional() })
-    .optional(),
-  budgets: BudgetsOptionsSchema.optional(),
-  deadLetters: z.strictObject({ routes: RoutesSchema.optional() }).optional(),
-});
+import { optionsSchema, type FlotillaOptions, type StartOptions } from "./options.js";
 
-export interface FlotillaOptions {
-  /** A store URL (`postgres://…`, a SQLite path) or an open Store. Default `./.flotilla/flotilla.db`. */
-  store?: string | Store;
-  /** LLM providers by name; `ctx.llm` uses "default", or the only one given. */
-  providers?: Record<string, LlmProvider>;
-  clock?: Clock;
-  /** Names this process in leases and journals. Default: host:pid:random. */
-  workerId?: string;
-  /**
-   * PostgreSQL connections this process may open (LISTEN excluded). Default:
-   * the in-process worker's concurrency + 4, at least 10 and at most 64.
-   */
-  poolSize?: number;
-  /** Sleeps up to this long are waited in-process; longer ones release the worker. Default 2 s. */
-  inlineSleepMs?: number;
-  /**
-   * A `ctx.spawn` or `ctx.waitFor` is waited in-process for up to this long,
-   * keeping the worker slot (never one its children need), so a child or a
-   * signal that comes soon resumes the run without replaying it; longer waits
-   * suspend the run. 0 suspends at once. Default 5 s.
-   */
-  inlineWaitMs?: number;
-  /**
-   * An LLM call refused because its provider is down (breaker open, retries
-   * or retry budget spent on transient failures, throttled) waits for it to
-   * recover instead of failing its run: in memory for a while, then
-   * suspended with its worker slot released, and tried again at the
-   * breaker's next probe or once it has recovered. It waits until the run's
-   * deadline, and at most this long from when it first met the outage; then it fails
-   * with FLOTILLA_DEPENDENCY_UNAVAILABLE. A call with an `onFailure` policy
-   * follows that policy instead. 0 fails at once. Default 1 h.
-   */
-  outageWaitMs?: number;
-  /** How long a cancelled or parked run may take to unwind. Default 10 s. */
-  stopGraceMs?: number;
-  /** Options of the in-process worker started by `start()`, or `false` for none. */
-  worker?: WorkerOptions | false;
-  /** Retry, budget and breaker policy per dependency. */
-  resilience?: ResilienceOptions;
-  /** Fleet admission control consulted before every LLM attempt. */
-  admission?: Admission;
-  /** Isolates tenants: each may have this many LLM/tool calls in flight, and this many queued. */
-  tenantBulkhead?: { concurrency: number; queue?: number };
-  /**
-   * Budgets: `run` (default for runs started without one), `tenants`,
-   * `global`; USD and tokens are reserved at worst case before each LLM call
-   * and shared by a run's children. None by default.
-   */
-  budgets?: BudgetsOptions;
-  /** What happens to new dead letters, per class. Default: every class is held for a human. */
-  deadLetters?: { routes?: Routes };
-}
+export type { FlotillaOptions, StartOptions };
 
-export interface StartOptions {
-  /** Starting twice with the same key returns the same run. */
-  idempotencyKey?: string;
-  tenant?: string;
-  /** The run (and its children) must finish within this many ms; no attempt starts after. */
-  deadlineMs?: number;
-  /** Limits for the run and its children together (default: `budgets.run` of Flotilla.open). */
-  budget?: BudgetLimits;
-}
+const undoInputSchema = z.strictObject({ runId: z.string().min(1) });
 
 /**
  * The runtime: define agents and tools, start runs, and run them durably on
  * the embedded SQLite store (default) or on PostgreSQL shared by many workers.
  */
-export class Flotilla implements WorkerHost, InlineWaitsHost {
+export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunner {
   readonly payloads = new PayloadWriter();
   readonly resilience: Resilience;
   readonly admission: Admission | undefined;
@@ -173,6 +97,10 @@ export class Flotilla implements WorkerHost, InlineWaitsHost {
       this.clock,
       (message, err) => this.warn(message, err),
     );
+    this.agents.set(
+      UNDO_AGENT,
+      defineAgent(UNDO_AGENT, undoAgent(this), { schema: undoInputSchema }) as Agent,
+    );
   }
 
   static async open(options: FlotillaOptions = {}): Promise<Flotilla> {
@@ -199,6 +127,10 @@ export class Flotilla implements WorkerHost, InlineWaitsHost {
     const tool = defineTool(name, spec);
     this.tools.set(name, tool as Tool);
     return tool;
+  }
+
+  toolByName(name: string): Tool | undefined {
+    return this.tools.get(name);
   }
 
   registerProvider(name: string, provider: LlmProvider): void {
@@ -452,6 +384,37 @@ export class Flotilla implements WorkerHost, InlineWaitsHost {
       ...options,
       timeoutMs: options.timeoutMs ?? this.stopGraceMs + 5_000,
     });
+  }
+
+  /**
+   * Undoes a run and its children: calls the inverse of every committed
+   * effect, latest first, each an effect of its own, in a durable undo run
+   * performed by the workers that define the tools. Resolves with the
+   * report, one honest outcome per effect; `complete` is false when an
+   * effect was left in the world (the undo run is then dead-lettered as
+   * `compensation-failed`, and undoing again retries what failed).
+   */
+  undo(runId: string, options: UndoOptions = {}): Promise<UndoReport> {
+    this.assertOpen();
+    return undoRun(this, runId, options);
+  }
+
+  /** What `undo` would do about each effect, in which order; nothing is run. */
+  undoPlan(runId: string): Promise<UndoPlan> {
+    return undoPlan(this.store, runId);
+  }
+
+  async startUndo(target: RunRecord): Promise<string> {
+    const agent = this.agents.get(UNDO_AGENT) as Agent;
+    const handle = await this.start(
+      agent,
+      { runId: target.id },
+      {
+        idempotencyKey: `${UNDO_AGENT}:${target.id}`,
+        ...(target.tenant !== null ? { tenant: target.tenant } : {}),
+      },
+    );
+    return handle.id;
   }
 
   async signal(runId: string, name: string, payload: Json = null): Promise<void> {

@@ -1,5 +1,7 @@
 import type { Json } from "../core/json.js";
 import type { CancelReceipt } from "../saga/receipt.js";
+import type { UndoOptions } from "../saga/undo.js";
+import type { UndoPlan, UndoReport } from "../saga/undoTypes.js";
 import type { RunRecord } from "../store/types.js";
 import type { RetryOptions } from "./retryRun.js";
 
@@ -10,9 +12,11 @@ export interface RunOperations {
   cancel(runId: string, options?: { reason?: string }): Promise<CancelReceipt>;
   signal(runId: string, name: string, payload?: Json): Promise<void>;
   retry(runId: string, options?: RetryOptions): Promise<void>;
+  undo(runId: string, options?: UndoOptions): Promise<UndoReport>;
+  undoPlan(runId: string): Promise<UndoPlan>;
 }
 
-/** A started run: await its result, cancel, signal or retry it. */
+/** A started run: await its result, cancel, signal, retry or undo it. */
 export class RunHandle<O = unknown> {
   constructor(
     private readonly runtime: RunOperations,
@@ -39,5 +43,15 @@ export class RunHandle<O = unknown> {
   /** Resumes a failed run from its journal; the failed step runs again under the current code. */
   retry(options: RetryOptions = {}): Promise<void> {
     return this.runtime.retry(this.id, options);
+  }
+
+  /** Undoes the run's committed effects and its children's, latest first; see `Flotilla.undo`. */
+  undo(options: UndoOptions = {}): Promise<UndoReport> {
+    return this.runtime.undo(this.id, options);
+  }
+
+  /** What `undo()` would do about each effect, before anything runs. */
+  undoPlan(): Promise<UndoPlan> {
+    return this.runtime.undoPlan(this.id);
   }
 }

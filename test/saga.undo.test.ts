@@ -1,0 +1,194 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Flotilla, ToolRejectedError, type UndoReport } from "../src/index.js";
+import { tempStore } from "./helpers/tempStore.js";
+
+const open = (store = tempStore()) =>
+  Flotilla.open({ store, worker: { pollMs: 10, concurrency: 4 }, stopGraceMs: 1_000 });
+
+/** A little world: what each tool did and undid, in order. */
+function world(f: Flotilla) {
+  const log: string[] = [];
+  const undoKeys: string[] = [];
+  let refundFails = 0;
+  const draft = f.tool("email.draft", {
+    effect: "compensable",
+    run: (a: { to: string }) => {
+      log.push(`draft ${a.to}`);
+      return Promise.resolve({ draftId: `d-${a.to}` });
+    },
+    compensate: (_a, r: { draftId: string }, c) => {
+      undoKeys.push(c.idempotencyKey);
+      log.push(`delete ${r.draftId}`);
+      return Promise.resolve({ deleted: r.draftId });
+    },
+  });
+  const charge = f.tool("card.charge", {
+    effect: "compensable",
+    undoSideEffect: "emails the customer a refund receipt",
+    run: (a: { cents: number }) => {
+      log.push(`charge ${a.cents}`);
+      return Promise.resolve({ chargeId: `ch-${a.cents}` });
+    },
+    compensate: (_a, r: { chargeId: string }) => {
+      if (refundFails > 0) {
+        refundFails--;
+        return Promise.reject(new ToolRejectedError("refunds are disabled", { retryable: false }));
+      }
+      log.push(`refund ${r.chargeId}`);
+      return Promise.resolve({ refunded: r.chargeId });
+    },
+  });
+  const send = f.tool("email.send", {
+    effect: "irreversible",
+    run: (a: { to: string }) => {
+      log.push(`send ${a.to}`);
+      return Promise.resolve("sent");
+    },
+  });
+  const flaky = f.tool("crm.note", {
+    effect: "irreversible",
+    run: () => Promise.reject(new ToolRejectedError("crm refused", { retryable: false })),
+  });
+  return {
+    log,
+    undoKeys,
+    tools: { draft, charge, send, flaky },
+    failRefunds: (n: number) => (refundFails = n),
+  };
+}
+
+const outcomeOf = (report: UndoReport, tool: string) =>
+  report.effects.filter((e) => e.tool === tool).map((e) => e.outcome);
+
+describe("undo", () => {
+  it("compensates committed effects latest first, one honest outcome each, never twice", async () => {
+    const f = await open();
+    try {
+      const w = world(f);
+      const { draft, charge, send, flaky } = w.tools;
+      const agent = f.agent("checkout", async (ctx) => {
+        await ctx.call(draft, { to: "a" });
+        await ctx.call(charge, { cents: 500 });
+        await ctx.all([ctx.call(draft, { to: "b" }), ctx.call(send, { to: "a" })]);
+        await ctx.call(flaky, null).catch(() => "ignored");
+        return "done";
+      });
+      const run = await f.start(agent, null);
+      assert.equal(await run.result({ timeoutMs: 10_000 }), "done");
+
+      const plan = await run.undoPlan();
+      assert.deepEqual(
+        plan.effects
+          .map((e) => [e.tool, e.action, e.wave])
+          .sort((a, b) => Number(a[2]) - Number(b[2]) || String(a[0]).localeCompare(String(b[0]))),
+        [
+          ["email.draft", "compensate", 0],
+          ["email.send", "not-reversible", 0],
+          ["card.charge", "compensate", 1],
+          ["email.draft", "compensate", 2],
+        ],
+      );
+      assert.equal(w.log.length, 4, "planning does nothing");
+
+      const report = await run.undo({ timeoutMs: 10_000 });
+      assert.equal(report.complete, true);
+      assert.deepEqual(outcomeOf(report, "email.draft"), ["undone", "undone"]);
+      assert.deepEqual(outcomeOf(report, "card.charge"), ["undone-with-side-effect"]);
+      assert.deepEqual(
+        report.effects.find((e) => e.tool === "card.charge")?.sideEffect,
+        "emails the customer a refund receipt",
+      );
+      assert.deepEqual(outcomeOf(report, "email.send"), ["not-reversible"]);
+      assert.deepEqual(outcomeOf(report, "crm.note"), [], "a failed effect did nothing");
+      assert.deepEqual(w.log.slice(4), ["delete d-b", "refund ch-500", "delete d-a"]);
+      assert.ok(w.undoKeys.every((k) => k.startsWith("undo:")));
+
+      const again = await run.undo({ timeoutMs: 10_000 });
+      assert.equal(again.undoRunId, report.undoRunId, "one undo run per run");
+      assert.equal(w.log.length, 7, "undoing again repeats nothing");
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("an inverse that fails is reported and dead-lettered; undoing again retries only it", async () => {
+    const f = await open();
+    try {
+      const w = world(f);
+      const { draft, charge } = w.tools;
+      const agent = f.agent("buy", async (ctx) => {
+        await ctx.call(charge, { cents: 700 });
+        await ctx.call(draft, { to: "c" });
+      });
+      const run = await f.start(agent, null);
+      await run.result({ timeoutMs: 10_000 });
+      w.failRefunds(1);
+      const first = await run.undo({ timeoutMs: 10_000 });
+      assert.equal(first.complete, false);
+      const failed = first.effects.find((e) => e.tool === "card.charge");
+      assert.equal(failed?.outcome, "compensation-failed");
+      assert.match(failed?.error?.message ?? "", /refunds are disabled/);
+      assert.equal(first.counts["compensation-failed"], 1);
+      const [entry] = await f.listDeadLetters({ runId: first.undoRunId });
+      assert.equal(entry?.class, "compensation-failed");
+
+      const second = await run.undo({ timeoutMs: 10_000 });
+      assert.equal(second.complete, true);
+      assert.equal(second.undoRunId, first.undoRunId);
+      assert.deepEqual(
+        w.log.slice(2),
+        ["delete d-c", "refund ch-700"],
+        "the draft is deleted once",
+      );
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("undoes a child's effects with its parent's, in the order they happened", async () => {
+    const f = await open();
+    try {
+      const w = world(f);
+      const { draft, charge } = w.tools;
+      const child = f.agent("child", async (ctx) => ctx.call(draft, { to: "kid" }));
+      const parent = f.agent("parent", async (ctx) => {
+        await ctx.call(charge, { cents: 100 });
+        await ctx.spawn(child, null);
+        await ctx.call(draft, { to: "after" });
+      });
+      const run = await f.start(parent, null);
+      await run.result({ timeoutMs: 10_000 });
+      const report = await run.undo({ timeoutMs: 10_000 });
+      assert.equal(report.complete, true);
+      assert.equal(report.effects.length, 3);
+      assert.deepEqual(w.log.slice(3), ["delete d-after", "delete d-kid", "refund ch-100"]);
+      assert.ok(
+        report.effects.some((e) => e.runId !== run.id),
+        "the child's effect is listed",
+      );
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("refuses what cannot be undone with typed errors", async () => {
+    const f = await open();
+    try {
+      await assert.rejects(f.undo("run_missing"), { code: "FLOTILLA_NOT_FOUND" });
+      const waiter = f.agent("waiter", async (ctx) => ctx.waitFor("go"));
+      const run = await f.start(waiter, null);
+      await assert.rejects(run.undo(), {
+        code: "FLOTILLA_INVALID_ARGUMENT",
+        message: /cancel it first/,
+      });
+      await assert.rejects(run.undo({ timeoutMs: -1 }), { code: "FLOTILLA_INVALID_ARGUMENT" });
+      await run.cancel();
+      const report = await run.undo({ timeoutMs: 10_000 });
+      assert.deepEqual(report.effects, []);
+      await assert.rejects(f.undo(report.undoRunId), /is an undo/);
+    } finally {
+      await f.close();
+    }
+  });
+});
