@@ -172,6 +172,37 @@ describe("undo", () => {
     }
   });
 
+  it("cancel with compensate stops the run, then undoes what it committed", async () => {
+    const f = await open();
+    try {
+      const w = world(f);
+      const { draft, charge } = w.tools;
+      const agent = f.agent("slow-buyer", async (ctx) => {
+        await ctx.call(charge, { cents: 900 });
+        await ctx.call(draft, { to: "d" });
+        await ctx.waitFor("never");
+        await ctx.call(draft, { to: "never" });
+      });
+      const run = await f.start(agent, null);
+      while (w.log.length < 2) await new Promise((r) => setTimeout(r, 10));
+      const receipt = await run.cancel({ reason: "changed my mind", compensate: true });
+      assert.equal((await run.status()).status, "cancelled");
+      // The draft may still be settling when the cancel lands: in flight, then committed.
+      const done = [
+        ...receipt.committed,
+        ...receipt.inFlight.filter((e) => e.settled === "committed"),
+      ];
+      assert.deepEqual(done.map((e) => e.tool).sort(), ["card.charge", "email.draft"]);
+      assert.equal(receipt.undo?.complete, true);
+      assert.deepEqual(w.log.slice(2), ["delete d-d", "refund ch-900"]);
+      await assert.rejects(f.cancel(run.id, { compensate: "yes" as never }), {
+        code: "FLOTILLA_INVALID_ARGUMENT",
+      });
+    } finally {
+      await f.close();
+    }
+  });
+
   it("refuses what cannot be undone with typed errors", async () => {
     const f = await open();
     try {

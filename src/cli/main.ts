@@ -15,6 +15,7 @@ import { fleetCommand } from "./commands/fleet.js";
 import { cancelCommand, resolveCommand, retryCommand, signalCommand } from "./commands/control.js";
 import { runsCommand } from "./commands/runs.js";
 import { showCommand } from "./commands/show.js";
+import { undoCommand } from "./commands/undo.js";
 import { workerCommand } from "./commands/worker.js";
 
 const program = new Command();
@@ -85,8 +86,21 @@ program
   .argument("<runId>")
   .addOption(storeOption())
   .option("--reason <text>", "why, recorded in the journal")
+  .option("--compensate", "then undo what the run committed, and print the undo report")
   .option("--json", "one JSON object on stdout")
   .action(cancelCommand);
+
+program
+  .command("undo")
+  .description(
+    "undo an ended run and its children: call the inverse of each committed effect, latest first (the run's workers perform them)",
+  )
+  .argument("<runId>")
+  .addOption(storeOption())
+  .option("--plan", "only show what would be done about each effect")
+  .option("--timeout <s>", "seconds to wait for the report (the undo goes on after)", "300")
+  .option("--json", "one JSON object on stdout")
+  .action(undoCommand);
 
 program
   .command("retry")

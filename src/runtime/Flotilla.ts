@@ -377,13 +377,19 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
 
   /**
    * Cancels a run: records the request durably, stops its steps and tools, and
-   * returns a receipt of what was committed, in flight and never started.
+   * returns a receipt of what was committed, in flight and never started;
+   * with `compensate: true`, then undoes what was committed (`receipt.undo`).
    */
-  cancel(runId: string, options: CancelRunOptions = {}): Promise<CancelReceipt> {
-    return cancelRun(this.store, this.settlement, runId, {
+  async cancel(runId: string, options: CancelRunOptions = {}): Promise<CancelReceipt> {
+    if (options.compensate !== undefined && typeof options.compensate !== "boolean")
+      throw new InvalidArgumentError("cancel: compensate must be a boolean", {
+        field: "compensate",
+      });
+    const receipt = await cancelRun(this.store, this.settlement, runId, {
       ...options,
       timeoutMs: options.timeoutMs ?? this.stopGraceMs + 5_000,
     });
+    return options.compensate ? { ...receipt, undo: await this.undo(runId) } : receipt;
   }
 
   /**

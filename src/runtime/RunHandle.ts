@@ -9,7 +9,10 @@ import type { RetryOptions } from "./retryRun.js";
 export interface RunOperations {
   getRun(runId: string): Promise<RunRecord>;
   waitForResult<O>(runId: string, timeoutMs?: number): Promise<O>;
-  cancel(runId: string, options?: { reason?: string }): Promise<CancelReceipt>;
+  cancel(
+    runId: string,
+    options?: { reason?: string; compensate?: boolean },
+  ): Promise<CancelReceipt>;
   signal(runId: string, name: string, payload?: Json): Promise<void>;
   retry(runId: string, options?: RetryOptions): Promise<void>;
   undo(runId: string, options?: UndoOptions): Promise<UndoReport>;
@@ -32,8 +35,10 @@ export class RunHandle<O = unknown> {
     return this.runtime.waitForResult<O>(this.id, options.timeoutMs);
   }
 
-  cancel(reason?: string): Promise<CancelReceipt> {
-    return this.runtime.cancel(this.id, reason === undefined ? {} : { reason });
+  /** Cancels the run; `{ compensate: true }` then undoes what it committed (`receipt.undo`). */
+  cancel(options?: string | { reason?: string; compensate?: boolean }): Promise<CancelReceipt> {
+    const given = typeof options === "string" ? { reason: options } : (options ?? {});
+    return this.runtime.cancel(this.id, given);
   }
 
   signal(name: string, payload: Json = null): Promise<void> {

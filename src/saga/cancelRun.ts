@@ -8,6 +8,11 @@ export interface CancelRunOptions {
   reason?: string;
   /** How long to wait for the cancel to take effect. */
   timeoutMs?: number;
+  /**
+   * Then undo what the run and its children committed (`Flotilla.undo`),
+   * once every in-flight effect has settled; the report is the receipt's `undo`.
+   */
+  compensate?: boolean;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { text, type Json } from "../core/json.js";
 import type { JournalEvent } from "../store/types.js";
+import type { UndoReport } from "./undoTypes.js";
 
 export interface EffectRef {
   step: string;
@@ -24,6 +25,8 @@ export interface CancelReceipt {
   notStarted: { step: string; tool: string }[];
   /** Child runs that were asked to cancel too. */
   children: string[];
+  /** With `compensate: true`: the undo of what the run (and its children) committed. */
+  undo?: UndoReport;
 }
 
 function data(e: JournalEvent): Record<string, Json> {

@@ -3,6 +3,7 @@ import type { Json } from "../../core/json.js";
 import type { EffectDecision } from "../../effects/resolve.js";
 import { withFlotilla } from "../session.js";
 import { printJson, printLine } from "../output.js";
+import { printReport } from "./undo.js";
 
 function parseJsonOption(name: string, text: string | undefined): Json {
   if (text === undefined) return null;
@@ -15,11 +16,15 @@ function parseJsonOption(name: string, text: string | undefined): Json {
 
 export async function cancelCommand(
   runId: string,
-  opts: { store: string; reason?: string; json?: boolean },
+  opts: { store: string; reason?: string; json?: boolean; compensate?: boolean },
 ): Promise<void> {
   const receipt = await withFlotilla(opts.store, (f) =>
-    f.cancel(runId, opts.reason ? { reason: opts.reason } : {}),
+    f.cancel(runId, {
+      ...(opts.reason ? { reason: opts.reason } : {}),
+      ...(opts.compensate ? { compensate: true } : {}),
+    }),
   );
+  if (receipt.undo && !receipt.undo.complete) process.exitCode = 1;
   if (opts.json) return printJson(receipt);
   printLine(`cancelled run ${runId} (${receipt.reason})`);
   const list = (label: string, items: { step: string; tool: string }[]) =>
@@ -31,6 +36,7 @@ export async function cancelCommand(
   list("never started", receipt.notStarted);
   if (receipt.children.length)
     printLine(`  children asked to cancel: ${receipt.children.join(", ")}`);
+  if (receipt.undo) printReport(receipt.undo);
 }
 
 export async function resolveCommand(

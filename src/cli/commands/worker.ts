@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { InvalidArgumentError } from "../../core/errors.js";
 import { Flotilla } from "../../runtime/Flotilla.js";
+import { UNDO_AGENT } from "../../saga/undoPlan.js";
 import { positiveInteger } from "../numbers.js";
 
 type Setup = (flotilla: Flotilla) => void | Promise<void>;
@@ -23,14 +24,14 @@ export async function workerCommand(
   }
   const flotilla = await Flotilla.open({ store: opts.store, worker: false });
   await setup(flotilla);
-  if (flotilla.agentNames().length === 0)
-    throw new InvalidArgumentError(`${modulePath} defined no agents`);
+  const agents = flotilla.agentNames().filter((name) => name !== UNDO_AGENT);
+  if (agents.length === 0) throw new InvalidArgumentError(`${modulePath} defined no agents`);
   const worker = await flotilla.worker({
     concurrency: positiveInteger("--concurrency", opts.concurrency),
     leaseMs: positiveInteger("--lease-ms", opts.leaseMs),
   });
   process.stderr.write(
-    `flotilla worker ${flotilla.workerId} on ${flotilla.store.location}: agents ${flotilla.agentNames().join(", ")}\n`,
+    `flotilla worker ${flotilla.workerId} on ${flotilla.store.location}: agents ${agents.join(", ")} (and undos of their runs)\n`,
   );
   await new Promise<void>((done) => {
     const stop = () => {
