@@ -1,3 +1,4 @@
+import { cancelBench } from "../../../bench/cancel/index.js";
 import { crashBench } from "../../../bench/crash/index.js";
 import { faultsBench } from "../../../bench/faults/index.js";
 import { fleetBench } from "../../../bench/fleet/index.js";
@@ -30,6 +31,17 @@ const BENCHES: Record<
   string,
   { usesPostgres: boolean; run: Bench; report?: (result: Record<string, unknown>) => string }
 > = {
+  cancel: {
+    usesPostgres: true,
+    // Cancels on SQLite and on a fresh database of the test server (DATABASE_URL or PG*).
+    run: (o, postgresUrl, onProgress) =>
+      cancelBench({
+        seed: o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(o.seed),
+        ...(o.quick ? { quick: true } : {}),
+        ...(postgresUrl ? { postgresUrl } : {}),
+        onProgress,
+      }),
+  },
   crash: {
     usesPostgres: true,
     run: (o, postgresUrl, onProgress) =>

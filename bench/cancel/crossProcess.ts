@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { RemoteCancel } from "./canceller.js";
+
+const here = fileURLToPath(import.meta.url);
+const script = join(here, "..", `canceller${here.endsWith(".ts") ? ".ts" : ".js"}`);
+
+/** A second OS process that cancels runs on the same store when asked. */
+export class Canceller {
+  private readonly waiting = new Map<string, (c: RemoteCancel) => void>();
+
+  private constructor(private readonly child: ChildProcess) {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on("line", (line) => {
+      if (!line.startsWith("{")) return;
+      const c = JSON.parse(line) as RemoteCancel;
+      this.waiting.get(c.runId)?.(c);
+      this.waiting.delete(c.runId);
+    });
+  }
+
+  static start(store: string): Promise<Canceller> {
+    const child = spawn(process.execPath, [...process.execArgv, script, store], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    return new Promise((resolve, reject) => {
+      child.once("error", reject);
+      child.once("exit", (code) => reject(new Error(`canceller exited with ${code} before ready`)));
+      child.stdout.once("data", () => {
+        child.removeAllListeners("exit");
+        resolve(new Canceller(child));
+      });
+    });
+  }
+
+  /** Asks the other process to cancel `runId`; resolves with what it saw. */
+  cancel(runId: string): Promise<RemoteCancel> {
+    return new Promise((resolve) => {
+      this.waiting.set(runId, resolve);
+      this.child.stdin!.write(`${runId}\n`);
+    });
+  }
+
+  /** Closes its stdin: it finishes the cancels in hand and exits. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.child.exitCode !== null) return resolve();
+      this.child.once("exit", () => resolve());
+      this.child.stdin!.end();
+    });
+  }
+}
