@@ -203,6 +203,65 @@ describe("undo", () => {
     }
   });
 
+  it("a worker stopped mid-undo: the next one resumes it, and the service sees each inverse once", async () => {
+    const store = tempStore();
+    const applied = new Map<string, number>();
+    const calls: string[] = [];
+    let hang = true;
+    const define = (f: Flotilla) =>
+      f.tool("doc.create", {
+        effect: "compensable",
+        run: (a: { name: string }) => Promise.resolve({ id: a.name }),
+        compensate: (_a, r: { id: string }, c) => {
+          calls.push(c.idempotencyKey);
+          if (hang && r.id === "second")
+            return new Promise((_, reject) =>
+              c.signal.addEventListener("abort", () => reject(new Error("worker stopping"))),
+            );
+          // The service dedupes on the key, as the contract asks.
+          applied.set(c.idempotencyKey, (applied.get(c.idempotencyKey) ?? 0) + 1);
+          return Promise.resolve(null);
+        },
+      });
+    const f1 = await open(store);
+    let runId = "";
+    try {
+      const create = define(f1);
+      const agent = f1.agent("writer", async (ctx) => {
+        await ctx.call(create, { name: "first" });
+        await ctx.call(create, { name: "second" });
+      });
+      const run = await f1.start(agent, null);
+      runId = run.id;
+      await run.result({ timeoutMs: 10_000 });
+      void run.undo({ timeoutMs: 60_000 }).catch(() => undefined);
+      while (calls.length < 1) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      await f1.close();
+    }
+    hang = false;
+    const f2 = await open(store);
+    try {
+      define(f2);
+      f2.agent("writer", () => Promise.resolve());
+      const report = await f2.undo(runId, { timeoutMs: 20_000 });
+      assert.equal(report.complete, true);
+      assert.deepEqual(
+        report.effects.map((e) => e.outcome),
+        ["undone", "undone"],
+      );
+      assert.equal(
+        calls.filter((k) => k === calls[0]).length,
+        2,
+        "the cut inverse is called again",
+      );
+      assert.equal(new Set(calls.slice(1)).size, calls.length - 1);
+      assert.deepEqual([...applied.values()], [1, 1], "each inverse took effect once");
+    } finally {
+      await f2.close();
+    }
+  });
+
   it("refuses what cannot be undone with typed errors", async () => {
     const f = await open();
     try {
