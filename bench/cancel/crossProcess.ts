@@ -9,15 +9,24 @@ const script = join(here, "..", `canceller${here.endsWith(".ts") ? ".ts" : ".js"
 
 /** A second OS process that cancels runs on the same store when asked. */
 export class Canceller {
-  private readonly waiting = new Map<string, (c: RemoteCancel) => void>();
+  private readonly waiting = new Map<
+    string,
+    { resolve: (c: RemoteCancel) => void; reject: (err: Error) => void }
+  >();
 
   private constructor(private readonly child: ChildProcess) {
     const lines = createInterface({ input: child.stdout! });
     lines.on("line", (line) => {
       if (!line.startsWith("{")) return;
       const c = JSON.parse(line) as RemoteCancel;
-      this.waiting.get(c.runId)?.(c);
+      this.waiting.get(c.runId)?.resolve(c);
       this.waiting.delete(c.runId);
+    });
+    // A canceller that dies must fail the cancels it held, not leave them waiting forever.
+    child.once("exit", (code, signal) => {
+      for (const w of this.waiting.values())
+        w.reject(new Error(`the canceller process exited (${signal ?? code}) mid-cancel`));
+      this.waiting.clear();
     });
   }
 
@@ -37,8 +46,8 @@ export class Canceller {
 
   /** Asks the other process to cancel `runId`; resolves with what it saw. */
   cancel(runId: string): Promise<RemoteCancel> {
-    return new Promise((resolve) => {
-      this.waiting.set(runId, resolve);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(runId, { resolve, reject });
       this.child.stdin!.write(`${runId}\n`);
     });
   }

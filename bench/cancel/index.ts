@@ -38,6 +38,7 @@ function storeReport(r: ScenarioResult) {
     cancelsFailed: r.cancelsFailed,
     effectsAfterStop: t.effectsAfterStop,
     toolsEnteredAfterStop: t.toolsEnteredAfterStop,
+    childrenSpawnedAfterStop: t.childrenSpawnedAfterStop,
     effectsNotInReceipt: t.effectsNotInReceipt,
     receiptStateWrong: t.receiptStateWrong,
     childJournalStateWrong: t.journalStateWrong,

@@ -115,7 +115,9 @@ export async function cancelScenario(o: ScenarioOptions): Promise<ScenarioResult
         records.push({ record, settled: await settled(store, probe, run.id) });
       }
     };
-    await Promise.all(Array.from({ length: o.lanes }, lane));
+    // Every lane stops before anything is closed, even when one fails.
+    const lanes = await Promise.allSettled(Array.from({ length: o.lanes }, lane));
+    for (const l of lanes) if (l.status === "rejected") throw l.reason;
     const tally = emptyTally();
     const truth = { effects: world.effects(), ticketCancels: world.ticketCancels() };
     for (const { record, settled } of records)

@@ -28,6 +28,8 @@ export interface Tally {
   cancels: number;
   effectsAfterStop: number;
   toolsEnteredAfterStop: number;
+  /** Children the run journaled after its cancel request (ctx.spawn is not refused by one). */
+  childrenSpawnedAfterStop: number;
   effectsNotInReceipt: number;
   receiptStateWrong: number;
   /** Children that had completed before the cancel: their journal, not a receipt, is checked. */
@@ -48,6 +50,7 @@ export function emptyTally(): Tally {
     cancels: 0,
     effectsAfterStop: 0,
     toolsEnteredAfterStop: 0,
+    childrenSpawnedAfterStop: 0,
     effectsNotInReceipt: 0,
     receiptStateWrong: 0,
     journalStateWrong: 0,
@@ -59,6 +62,7 @@ export function emptyTally(): Tally {
       inFlightCommitted: 0,
       inFlightFailed: 0,
       inFlightUnknown: 0,
+      inFlightUnknownDone: 0,
       notStarted: 0,
     },
     toolsFinishedUnaborted: 0,
@@ -76,6 +80,8 @@ interface Account {
   done: Set<string>;
   /** Listed as certainly not done: the ledger must not have them. */
   failed: Set<string>;
+  /** Listed as in flight with an unknown outcome: the ledger settles them either way. */
+  unknown: Set<string>;
   fromReceipt: boolean;
 }
 
@@ -83,6 +89,7 @@ function accountOf(events: JournalEvent[], tally: Tally): Account {
   const cancelled = events.filter((e) => e.type === "run.cancelled").at(-1);
   const account: Account = {
     listed: new Set(),
+    unknown: new Set(),
     done: new Set(),
     failed: new Set(),
     fromReceipt: !!cancelled,
@@ -93,6 +100,7 @@ function accountOf(events: JournalEvent[], tally: Tally): Account {
     for (const e of r.inFlight) {
       if (e.settled === "committed") account.done.add(e.key);
       if (e.settled === "failed") account.failed.add(e.key);
+      if (e.settled === "unknown") account.unknown.add(e.key);
     }
     for (const e of r.inFlight) if (e.settled !== "failed") account.listed.add(e.key);
     for (const k of account.done) account.listed.add(k);
@@ -160,12 +168,19 @@ export async function judge(
   }
 
   for (const id of tree) {
-    const account = accountOf(await store.readJournal(id), tally);
+    const journal = await store.readJournal(id);
+    const account = accountOf(journal, tally);
+    const requested = journal.find((e) => e.type === "run.cancel-requested")?.id;
+    if (id === c.runId && requested !== undefined)
+      tally.childrenSpawnedAfterStop += journal.filter(
+        (e) => e.type === "child.spawned" && e.id > requested,
+      ).length;
     for (const e of effects) {
       if (!e.key.startsWith(`${id}:`) || account.listed.has(e.key)) continue;
       tally.effectsNotInReceipt++;
       violation(tally, "effectNotInReceipt", { runId: id, ...e });
     }
+    tally.receipts.inFlightUnknownDone! += [...account.unknown].filter((k) => byKey.has(k)).length;
     const wrong =
       [...account.done].filter((k) => !byKey.has(k)).length +
       [...account.failed].filter((k) => byKey.has(k)).length;
