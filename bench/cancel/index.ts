@@ -66,10 +66,23 @@ const total = (tallies: Tally[], pick: (t: Tally) => number) =>
 /**
  * Cancels runs at random points (tools slow and fast, children, an MCP tool
  * over stdio), half from a second process, on SQLite and on PostgreSQL, and
- * checks each cancel against what the world's services recorded.
+ * checks each cancel against what the world's services recorded:
+ *
+ * - effectsAfterStop: tool calls of the run or its children entered after
+ *   the cancel request was durable (`requestCancel` returned in the process
+ *   that cancelled) whose key the services' ledgers hold.
+ * - effectsNotInReceipt: ledger effects of the run or a child that its
+ *   receipt (a child's own, from its run.cancelled event; a child that
+ *   completed first: its journal) lists neither as committed nor as in
+ *   flight settled committed or unknown.
+ * - receiptStateWrong: receipt entries committed (or settled committed) the
+ *   ledger lacks, or settled failed the ledger has.
+ * - cancelToAbortMs: from the cancel call to the moment the last tool that
+ *   was running saw its AbortSignal fire (or returned on its own), per
+ *   cancel that found a tool running; by the tools' own clocks.
  */
 export async function cancelBench(options: CancelBenchOptions): Promise<Record<string, unknown>> {
-  const per = options.quick ? 20 : 110;
+  const per = options.quick ? 20 : 150;
   const lanes = options.quick ? 10 : 16;
   const stores: [string, string][] = [];
   const dir = mkdtempSync(join(tmpdir(), "flotilla-cancel-"));
@@ -98,6 +111,8 @@ export async function cancelBench(options: CancelBenchOptions): Promise<Record<s
       effectsAfterStop: total(tallies, (t) => t.effectsAfterStop),
       effectsNotInReceipt: total(tallies, (t) => t.effectsNotInReceipt),
       receiptStateWrong: total(tallies, (t) => t.receiptStateWrong),
+      toolsEnteredAfterStop: total(tallies, (t) => t.toolsEnteredAfterStop),
+      childrenSpawnedAfterStop: total(tallies, (t) => t.childrenSpawnedAfterStop),
       p99CancelToAbortMs: percentile(all, 99),
       p99CrossProcessCancelToAbortMs: percentile(cross, 99),
       ...Object.fromEntries(Object.entries(results).map(([k, r]) => [k, storeReport(r)])),
