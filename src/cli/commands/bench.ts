@@ -7,6 +7,7 @@ import { journalBench, journalReport, type JournalReport } from "../../../bench/
 import { redisSkipReason, redisUrl } from "../../../bench/support/redis.js";
 import { retryBench } from "../../../bench/retry.js";
 import { runawayBench, runawayReport, type RunawayReport } from "../../../bench/runaway/index.js";
+import { undoBench, undoReport } from "../../../bench/undo/index.js";
 import { freshDatabase, postgresSkipReason } from "../../../bench/support/postgres.js";
 import { vectorBench, type VectorBenchResult } from "../../../bench/vector/index.js";
 import { vectorReport } from "../../../bench/vector/report.js";
@@ -100,6 +101,16 @@ const BENCHES: Record<
     usesPostgres: false,
     run: (o, _pg, onProgress) => runawayBench({ ...(o.quick ? { quick: true } : {}), onProgress }),
     report: (result) => runawayReport(result as RunawayReport),
+  },
+  undo: {
+    usesPostgres: false,
+    run: (o, _pg, onProgress) =>
+      undoBench({
+        seed: o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(o.seed),
+        ...(o.quick ? { quick: true } : {}),
+        onProgress,
+      }),
+    report: undoReport,
   },
   vector: {
     usesPostgres: false,
