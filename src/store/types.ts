@@ -6,6 +6,7 @@ import type {
   DeadLetterUpdate,
   NewDeadLetter,
 } from "../deadletter/types.js";
+import type { StateStore } from "./stateTypes.js";
 
 export type RunStatus =
   | "pending"
@@ -287,7 +288,7 @@ export interface StoreEvents {
  * thin: SQL lives in migrations and small query modules; the same conformance
  * suite runs against every adapter.
  */
-export interface Store extends StoreEvents {
+export interface Store extends StoreEvents, StateStore {
   readonly kind: "sqlite" | "postgres";
   /** Where the store is, with any password removed. */
   readonly location: string;

@@ -25,6 +25,21 @@ import type {
   Signal,
   Store,
 } from "../types.js";
+import type {
+  ClaimedItem,
+  ClaimItemInput,
+  ClaimItemRecord,
+  ClaimSettle,
+  ClaimSettled,
+  RunStateWriter,
+  StateHistoryEntry,
+  StateKey,
+  StateRegionRecord,
+  StateValue,
+  StateWrite,
+  StateWriteOutcome,
+  StateWriter,
+} from "../stateTypes.js";
 import * as budgetLedger from "./budgetLedger.js";
 import { applyBatch } from "./commit.js";
 import * as deadLetters from "./deadLetters.js";
@@ -35,6 +50,8 @@ import { NotificationListener } from "./listener.js";
 import { notifyRunnable } from "./notify.js";
 import * as runs from "./runs.js";
 import * as signals from "./signals.js";
+import * as state from "./state.js";
+import * as claims from "./stateClaims.js";
 import { NOW_MS } from "./sql.js";
 import * as workers from "./workers.js";
 
@@ -245,6 +262,58 @@ export class PostgresStore extends StoreNotifier implements Store {
 
   readBudget(scope: string): Promise<BudgetUsage> {
     return budgetLedger.read(this.pool, scope);
+  }
+
+  declareStateRegion(region: StateRegionRecord): Promise<StateRegionRecord> {
+    return state.declareRegion(this.pool, region);
+  }
+
+  writeState(at: StateKey, w: StateWrite, by: StateWriter): Promise<StateWriteOutcome> {
+    return state.write(this.pool, at, w, by);
+  }
+
+  readState(at: StateKey, options?: { verified?: boolean }): Promise<StateValue | undefined> {
+    return state.read(this.pool, at, options);
+  }
+
+  stateHistory(
+    at: StateKey,
+    options?: { afterVersion?: number; limit?: number },
+  ): Promise<StateHistoryEntry[]> {
+    return state.history(this.pool, at, options);
+  }
+
+  watchState(
+    at: StateKey,
+    watcher: { runId: string; step: string },
+    afterVersion: number,
+  ): Promise<StateValue | undefined> {
+    return state.watch(this.pool, at, watcher, afterVersion);
+  }
+
+  putClaimItems(
+    region: string,
+    items: readonly ClaimItemInput[],
+    by: StateWriter,
+  ): Promise<{ added: number }> {
+    return claims.putItems(this.pool, region, items, by);
+  }
+
+  takeClaimItem(region: string, leaseMs: number, by: RunStateWriter): Promise<ClaimedItem | null> {
+    return claims.take(this.pool, region, leaseMs, by);
+  }
+
+  settleClaimItem(
+    region: string,
+    item: string,
+    settle: ClaimSettle,
+    by: StateWriter,
+  ): Promise<ClaimSettled> {
+    return claims.settle(this.pool, region, item, settle, by);
+  }
+
+  listClaimItems(region: string): Promise<ClaimItemRecord[]> {
+    return claims.listItems(this.pool, region);
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,21 @@ import type {
   Signal,
   Store,
 } from "../types.js";
+import type {
+  ClaimedItem,
+  ClaimItemInput,
+  ClaimItemRecord,
+  ClaimSettle,
+  ClaimSettled,
+  RunStateWriter,
+  StateHistoryEntry,
+  StateKey,
+  StateRegionRecord,
+  StateValue,
+  StateWrite,
+  StateWriteOutcome,
+  StateWriter,
+} from "../stateTypes.js";
 import type { Announce } from "./announce.js";
 import * as budgetLedger from "./budgetLedger.js";
 import { applyBatch } from "./commit.js";
@@ -37,6 +52,7 @@ import * as effects from "./effects.js";
 import * as journal from "./journal.js";
 import * as runs from "./runs.js";
 import * as signals from "./signals.js";
+import * as state from "./state.js";
 import * as workers from "./workers.js";
 
 /** How often a store looks for commits made by other processes. */
@@ -274,6 +290,71 @@ export class SqliteStore extends StoreNotifier implements Store {
   async storedBytes(): Promise<{ events: number; blobs: number }> {
     await Promise.resolve();
     return journal.storedBytes(this.db);
+  }
+
+  async declareStateRegion(region: StateRegionRecord): Promise<StateRegionRecord> {
+    await Promise.resolve();
+    return state.declareRegion(this.db, region);
+  }
+
+  async writeState(at: StateKey, w: StateWrite, by: StateWriter): Promise<StateWriteOutcome> {
+    await Promise.resolve();
+    return state.write(this.db, at, w, by, this.announce);
+  }
+
+  async readState(at: StateKey, options?: { verified?: boolean }): Promise<StateValue | undefined> {
+    await Promise.resolve();
+    return state.read(this.db, at, options);
+  }
+
+  async stateHistory(
+    at: StateKey,
+    options?: { afterVersion?: number; limit?: number },
+  ): Promise<StateHistoryEntry[]> {
+    await Promise.resolve();
+    return state.history(this.db, at, options);
+  }
+
+  async watchState(
+    at: StateKey,
+    watcher: { runId: string; step: string },
+    afterVersion: number,
+  ): Promise<StateValue | undefined> {
+    await Promise.resolve();
+    return state.watch(this.db, at, watcher, afterVersion);
+  }
+
+  async putClaimItems(
+    region: string,
+    items: readonly ClaimItemInput[],
+    by: StateWriter,
+  ): Promise<{ added: number }> {
+    await Promise.resolve();
+    return state.putItems(this.db, region, items, by);
+  }
+
+  async takeClaimItem(
+    region: string,
+    leaseMs: number,
+    by: RunStateWriter,
+  ): Promise<ClaimedItem | null> {
+    await Promise.resolve();
+    return state.take(this.db, region, leaseMs, by);
+  }
+
+  async settleClaimItem(
+    region: string,
+    item: string,
+    settle: ClaimSettle,
+    by: StateWriter,
+  ): Promise<ClaimSettled> {
+    await Promise.resolve();
+    return state.settle(this.db, region, item, settle, by);
+  }
+
+  async listClaimItems(region: string): Promise<ClaimItemRecord[]> {
+    await Promise.resolve();
+    return state.listItems(this.db, region);
   }
 
   /**
