@@ -262,6 +262,56 @@ describe("undo", () => {
     }
   });
 
+  it("a lost answer then a final refusal: the idempotent step fails as maybe applied, the run goes on, undo says unsettled", async () => {
+    const f = await open();
+    try {
+      let calls = 0;
+      let inverseCalls = 0;
+      const lost = () =>
+        Object.assign(new TypeError("fetch failed"), { cause: { code: "UND_ERR_SOCKET" } });
+      const final = () => new ToolRejectedError("quota exceeded", { retryable: false });
+      const tag = f.tool("crm.tag", {
+        effect: "idempotent",
+        run: () => (++calls === 1 ? Promise.reject(lost()) : Promise.reject(final())),
+      });
+      const note = f.tool("crm.note", {
+        effect: "compensable",
+        run: () => Promise.resolve({ id: "n1" }),
+        compensate: () => (++inverseCalls === 1 ? Promise.reject(lost()) : Promise.reject(final())),
+      });
+      const agent = f.agent("tagger", async (ctx) => {
+        await ctx.call(note, null);
+        const err = await ctx.call(tag, null).then(
+          () => null,
+          (e: { details?: Record<string, unknown> }) => e,
+        );
+        return err?.details?.mayHaveActed ?? "no flag";
+      });
+      const run = await f.start(agent, null);
+      assert.equal(await run.result({ timeoutMs: 10_000 }), true, "the run was not parked");
+      const plan = await run.undoPlan();
+      assert.deepEqual(
+        plan.effects.map((e) => [e.tool, e.action]),
+        [
+          ["crm.tag", "check-outcome"],
+          ["crm.note", "compensate"],
+        ],
+      );
+      const report = await run.undo({ timeoutMs: 10_000 });
+      assert.equal(report.complete, false);
+      assert.deepEqual(
+        report.effects.map((e) => [e.tool, e.outcome]),
+        [
+          ["crm.tag", "unsettled"],
+          ["crm.note", "unsettled"],
+        ],
+        "neither a lost tag nor an inverse whose answer was lost is called failed",
+      );
+    } finally {
+      await f.close();
+    }
+  });
+
   it("refuses what cannot be undone with typed errors", async () => {
     const f = await open();
     try {

@@ -77,22 +77,42 @@ export async function attempt<A, R>(
     deadline.dispose();
     // Out of time with the call unanswered: the request may have left.
     if (err === deadline.timeout) mayHaveActed = true;
-    if (mayHaveActed) {
+    // An idempotent call that may have acted is safe to make again with its key: its step
+    // fails (a redrive calls it again), marked as maybe applied, instead of parking the run.
+    const repeatable = tool.effect === "idempotent" && !call.signal.aborted;
+    if (mayHaveActed && !repeatable) {
       // A lost answer is not a failure: the effect may have happened.
       if (!call.signal.aborted && tool.reconcile)
         return reconcileThenSettle(call, n, attemptDeadline);
-      return park(call);
+      return park(call, false, err);
     }
     const error = serializeError(err);
+    // Agent code (and a replay) sees that this failure may hide an effect.
+    if (mayHaveActed) error.details = { ...error.details, mayHaveActed: true };
     await exec.write(
       [
         {
           type: "effect.failed",
           step,
-          data: { kind: "tool", name: tool.name, error: error as unknown as Json },
+          data: {
+            kind: "tool",
+            name: tool.name,
+            error: error as unknown as Json,
+            ...(mayHaveActed ? { mayHaveActed: true } : {}),
+          },
         },
       ],
-      { effects: [{ key: call.key, runId: exec.runId, step, tool: tool.name, state: "failed" }] },
+      {
+        effects: [
+          {
+            key: call.key,
+            runId: exec.runId,
+            step,
+            tool: tool.name,
+            state: mayHaveActed ? "unknown" : "failed",
+          },
+        ],
+      },
     );
     throw new StepFailedError(step, error, { cause: err });
   }
@@ -139,12 +159,18 @@ export async function settleCommitted<A, R>(
 }
 
 /** Journals the outcome as unknown (unless it is already) and parks the run for a decision. */
-export async function park<A, R>(call: EffectCall<A, R>, alreadyJournaled = false): Promise<never> {
+export async function park<A, R>(
+  call: EffectCall<A, R>,
+  alreadyJournaled = false,
+  cause?: unknown,
+): Promise<never> {
   const { exec, step, tool, key } = call;
   const error = new EffectOutcomeUnknownError(exec.runId, step, tool.name, key);
+  // Why the outcome is unknown (the lost answer's error), for whoever has to decide it.
+  const why = cause === undefined ? {} : { error: serializeError(cause) as unknown as Json };
   if (!alreadyJournaled)
     await exec.write(
-      [{ type: "effect.unknown", step, data: { kind: "tool", name: tool.name, key } }],
+      [{ type: "effect.unknown", step, data: { kind: "tool", name: tool.name, key, ...why } }],
       { effects: [{ key, runId: exec.runId, step, tool: tool.name, state: "unknown" }] },
     );
   exec.stop("park", error);

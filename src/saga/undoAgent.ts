@@ -37,6 +37,9 @@ const OUTCOMES: readonly UndoOutcomeKind[] = [
   "not-applied",
 ];
 
+/** An inverse's call, its retries included, may take at least this long. */
+const INVERSE_MIN_TIMEOUT_MS = 120_000;
+
 /** The key an effect's inverse is called with: one undo per effect, whoever asks. */
 export const compensationKey = (key: string): string => `undo:${key}`;
 
@@ -65,7 +68,8 @@ function inverseOf(tool: Tool): Tool<CompensationArgs, Json> {
       effect: "idempotent",
       key: (a) => compensationKey(a.key),
       run: async (a, ctx) => asJson(await compensate(a.args, a.result, ctx)),
-      ...(tool.timeoutMs !== undefined ? { timeoutMs: tool.timeoutMs } : {}),
+      // An undo is rarely in a hurry: its inverses may wait out a service's outage.
+      timeoutMs: Math.max(tool.timeoutMs ?? 0, INVERSE_MIN_TIMEOUT_MS),
       ...(tool.classify ? { classify: tool.classify } : {}),
     });
     inverses.set(tool, inverse);
@@ -138,12 +142,10 @@ async function undoOne(
     return { ...base, outcome, compensationKey: key, result: value };
   } catch (err) {
     if (ctx.signal.aborted) throw err;
-    return {
-      ...base,
-      outcome: "compensation-failed",
-      compensationKey: key,
-      error: serializeError(err),
-    };
+    const error = serializeError(err);
+    // The inverse's answer was lost: it may have acted. Undoing again calls it with its key.
+    const outcome = error.details?.mayHaveActed === true ? "unsettled" : "compensation-failed";
+    return { ...base, outcome, compensationKey: key, error };
   }
 }
 

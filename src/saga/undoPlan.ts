@@ -70,6 +70,8 @@ function effectsOf(
     if (e.type === "effect.intent") intents.set(e.step, e);
     else if (e.type === "effect.committed" && d.dedupedFrom === undefined)
       outcomes.set(e.step, { event: e, state: "committed" });
+    // A failure that may hide an effect (an idempotent call's lost answer) is not "did nothing".
+    else if (e.type === "effect.failed" && d.mayHaveActed === true) outcomes.delete(e.step);
     else if (e.type === "effect.failed") outcomes.set(e.step, { event: e, state: "failed" });
     else if (e.type === "effect.resolved" && d.decision === "committed")
       outcomes.set(e.step, { event: e, state: "committed" });

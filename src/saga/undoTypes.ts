@@ -46,7 +46,11 @@ export type UndoOutcomeKind =
   | "not-reversible"
   /** The inverse failed after its retries: the effect is still in the world (`error`). */
   | "compensation-failed"
-  /** The effect's outcome is still unknown: resolve it, then redrive the undo. */
+  /**
+   * Unknown whether the effect is still in the world: its own outcome is
+   * unknown (resolve it), or its inverse's answer was lost (undoing again
+   * calls the inverse again with its key).
+   */
   | "unsettled"
   /** The effect's unknown outcome turned out not to have happened: nothing to undo. */
   | "not-applied";
