@@ -37,8 +37,10 @@ function agrees(outcome: UndoOutcomeKind, fate: EffectFate | undefined): boolean
       return fate.inverses === 1 && fate.sideEffects > 0;
     case "not-reversible":
     case "compensation-failed":
-    case "unsettled":
       return fate.inverses === 0;
+    case "unsettled":
+      // Said to be unknown (an inverse's answer lost): right either way, but never twice.
+      return fate.inverses <= 1;
     case "not-applied":
       return false;
   }
