@@ -119,6 +119,20 @@ void describe("simulated tool world", () => {
     );
   });
 
+  void it("records the side effect of a refund: the customer is emailed a receipt", async () => {
+    tools.reset();
+    const charge = ok(
+      await call(tools, "payments.charge", { customer: "cus_1", amountCents: 250 }),
+    );
+    ok(await call(tools, "payments.refund", { chargeId: charge.chargeId }));
+    const effects = tools.effects();
+    const refund = effects.find((e) => e.operation === "refund");
+    const receipts = effects.filter((e) => e.service === "email" && e.causedBy === refund?.seq);
+    assert.equal(receipts.length, 1);
+    const catalog = new Map(tools.catalog().map((c) => [c.operation, c]));
+    assert.match(catalog.get("payments.charge")?.inverseSideEffect ?? "", /receipt/);
+  });
+
   void it("does not record reads as effects and refuses bad arguments naming the field", async () => {
     tools.reset();
     ok(await call(tools, "calendar.listEvents", {}));
