@@ -39,6 +39,7 @@ function storeReport(r: ScenarioResult) {
     effectsAfterStop: t.effectsAfterStop,
     toolsEnteredAfterStop: t.toolsEnteredAfterStop,
     childrenSpawnedAfterStop: t.childrenSpawnedAfterStop,
+    intentsAfterStop: t.intentsAfterStop,
     effectsNotInReceipt: t.effectsNotInReceipt,
     receiptStateWrong: t.receiptStateWrong,
     childJournalStateWrong: t.journalStateWrong,
@@ -56,7 +57,7 @@ function storeReport(r: ScenarioResult) {
       inProcess: spread(t.toReceipt.inProcess),
       crossProcess: spread(t.toReceipt.crossProcess),
     },
-    ...(t.violations.length ? { violations: t.violations } : {}),
+    ...(t.examples.length ? { examples: t.examples } : {}),
   };
 }
 
@@ -113,6 +114,7 @@ export async function cancelBench(options: CancelBenchOptions): Promise<Record<s
       receiptStateWrong: total(tallies, (t) => t.receiptStateWrong),
       toolsEnteredAfterStop: total(tallies, (t) => t.toolsEnteredAfterStop),
       childrenSpawnedAfterStop: total(tallies, (t) => t.childrenSpawnedAfterStop),
+      intentsAfterStop: total(tallies, (t) => t.intentsAfterStop),
       p99CancelToAbortMs: percentile(all, 99),
       p99CrossProcessCancelToAbortMs: percentile(cross, 99),
       ...Object.fromEntries(Object.entries(results).map(([k, r]) => [k, storeReport(r)])),

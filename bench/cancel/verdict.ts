@@ -1,6 +1,7 @@
 import { text, type Json } from "../../src/core/json.js";
 import type { CancelReceipt } from "../../src/saga/receipt.js";
 import type { JournalEvent, Store } from "../../src/store/types.js";
+import { journaledAfterRequest } from "./order.js";
 import type { Invocation, ToolProbe } from "./probe.js";
 import type { WorldEffect } from "./world.js";
 
@@ -30,6 +31,8 @@ export interface Tally {
   toolsEnteredAfterStop: number;
   /** Children the run journaled after its cancel request (ctx.spawn is not refused by one). */
   childrenSpawnedAfterStop: number;
+  /** Effect intents of the run or its children journaled after the run's cancel request. */
+  intentsAfterStop: number;
   effectsNotInReceipt: number;
   receiptStateWrong: number;
   /** Children that had completed before the cancel: their journal, not a receipt, is checked. */
@@ -42,7 +45,8 @@ export interface Tally {
   toolsFinishedUnaborted: number;
   samples: { inProcess: number[]; crossProcess: number[]; mcpServer: number[] };
   toReceipt: { inProcess: number[]; crossProcess: number[] };
-  violations: Record<string, unknown>[];
+  /** The first few things worth a look: each violation, and each tool entered after the stop. */
+  examples: Record<string, unknown>[];
 }
 
 export function emptyTally(): Tally {
@@ -51,6 +55,7 @@ export function emptyTally(): Tally {
     effectsAfterStop: 0,
     toolsEnteredAfterStop: 0,
     childrenSpawnedAfterStop: 0,
+    intentsAfterStop: 0,
     effectsNotInReceipt: 0,
     receiptStateWrong: 0,
     journalStateWrong: 0,
@@ -68,7 +73,7 @@ export function emptyTally(): Tally {
     toolsFinishedUnaborted: 0,
     samples: { inProcess: [], crossProcess: [], mcpServer: [] },
     toReceipt: { inProcess: [], crossProcess: [] },
-    violations: [],
+    examples: [],
   };
 }
 
@@ -126,8 +131,8 @@ function accountOf(events: JournalEvent[], tally: Tally): Account {
   return account;
 }
 
-const violation = (tally: Tally, what: string, details: object) => {
-  if (tally.violations.length < 8) tally.violations.push({ what, ...details });
+const example = (tally: Tally, what: string, details: object) => {
+  if (tally.examples.length < 12) tally.examples.push({ what, ...details });
 };
 
 /**
@@ -156,29 +161,38 @@ export async function judge(
   tally.effects += effects.length;
   const stop = c.durableAt ?? c.calledAt;
 
-  for (const call of calls) {
-    if (call.enteredAt <= stop) continue;
-    tally.toolsEnteredAfterStop++;
+  const late = calls.filter((call) => call.enteredAt > stop);
+  tally.toolsEnteredAfterStop += late.length;
+  for (const call of late) {
     const effect = byKey.get(call.key);
     // The services' clocks may run a few ms early: an effect of this call is after its entry.
     if (effect && effect.at + 5 >= call.enteredAt) {
       tally.effectsAfterStop++;
-      violation(tally, "effectAfterStop", { ...call, stop, effectAt: effect.at });
+      example(tally, "effectAfterStop", { ...call, stop, effectAt: effect.at });
     }
   }
+  /** Every key some run of the tree accounts for (its receipt or journal), whatever its state. */
+  const accounted = new Set<string>();
 
-  for (const id of tree) {
-    const journal = await store.readJournal(id);
+  const journals = new Map<string, JournalEvent[]>();
+  for (const id of tree) journals.set(id, await store.readJournal(id));
+  const after = journaledAfterRequest(c.runId, journals);
+  tally.childrenSpawnedAfterStop += after.spawned.length;
+  tally.intentsAfterStop += after.intents.size;
+  for (const childId of after.spawned)
+    example(tally, "childSpawnedAfterStop", {
+      crossProcess: c.crossProcess,
+      childStatus: children.find((r) => r.id === childId)?.status ?? null,
+      childToolCalls: calls.filter((i) => i.runId === childId).length,
+    });
+
+  for (const [id, journal] of journals) {
     const account = accountOf(journal, tally);
-    const requested = journal.find((e) => e.type === "run.cancel-requested")?.id;
-    if (id === c.runId && requested !== undefined)
-      tally.childrenSpawnedAfterStop += journal.filter(
-        (e) => e.type === "child.spawned" && e.id > requested,
-      ).length;
+    for (const k of [...account.listed, ...account.failed]) accounted.add(k);
     for (const e of effects) {
       if (!e.key.startsWith(`${id}:`) || account.listed.has(e.key)) continue;
       tally.effectsNotInReceipt++;
-      violation(tally, "effectNotInReceipt", { runId: id, ...e });
+      example(tally, "effectNotInReceipt", { runId: id, ...e });
     }
     tally.receipts.inFlightUnknownDone! += [...account.unknown].filter((k) => byKey.has(k)).length;
     const wrong =
@@ -187,11 +201,25 @@ export async function judge(
     if (account.fromReceipt) tally.receiptStateWrong += wrong;
     else tally.journalStateWrong += wrong;
     if (wrong > 0)
-      violation(tally, account.fromReceipt ? "receiptStateWrong" : "journalStateWrong", {
+      example(tally, account.fromReceipt ? "receiptStateWrong" : "journalStateWrong", {
         runId: id,
         wrong,
       });
   }
+
+  // A call entered after the stop is not always an effect after it: its intent may have been
+  // journaled just before the request (then its receipt lists it in flight) and its signal fire.
+  for (const call of late)
+    example(tally, "toolEnteredAfterStop", {
+      tool: call.tool,
+      child: call.runId !== c.runId,
+      crossProcess: c.crossProcess,
+      enteredAfterStopMs: call.enteredAt - stop,
+      abortedAfterEntryMs: call.abortedAt === undefined ? null : call.abortedAt - call.enteredAt,
+      intentAfterRequest: after.intents.has(call.key),
+      inReceipt: accounted.has(call.key),
+      performed: byKey.has(call.key),
+    });
 
   const kind = c.crossProcess ? "crossProcess" : "inProcess";
   tally.toReceipt[kind].push(c.returnedAt - c.calledAt);

@@ -15,8 +15,8 @@ export type ToolKind = (typeof TOOL_KINDS)[number];
 export const MEDIAN_MS: Record<ToolKind, number> = {
   charge: 700,
   email: 700,
-  event: 15,
-  post: 15,
+  event: 5,
+  post: 5,
   ticket: 750,
 };
 
@@ -34,7 +34,7 @@ const root = join(here, "..", "..", "..");
 
 /**
  * The world the agents act on: slow services (payments, email; 300–1500 ms)
- * and fast ones (calendar, chat; ~15 ms) on the simulated tool server, and a
+ * and fast ones (calendar, chat; ~5 ms) on the simulated tool server, and a
  * ticket tool on an MCP server over stdio. Each keeps its own ledger.
  */
 export class World {
@@ -50,7 +50,7 @@ export class World {
     const slowAt = Date.now();
     const slow = await startSimTools({ seed, latency: { medianMs: 700, p99Ms: 1500 } });
     const fastAt = Date.now();
-    const fast = await startSimTools({ seed: seed + 1, latency: { medianMs: 15, p99Ms: 60 } });
+    const fast = await startSimTools({ seed: seed + 1, latency: { medianMs: 5, p99Ms: 40 } });
     const ticketLedger = join(dir, `tickets-${seed}.jsonl`);
     try {
       const mcp = await connectMcpTools({
