@@ -4,41 +4,33 @@ import pg from "pg";
 import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import { Flotilla } from "../src/index.js";
 import { openStore } from "../src/store/open.js";
+import type { Agent } from "../src/runtime/Agent.js";
 import type { Store } from "../src/store/types.js";
 import { tempStore } from "./helpers/tempStore.js";
 
 const skip = await postgresSkipReason();
 
 /**
- * ctx.spawn journals its child without the check an effect's intent makes
- * (`requireNotCancelled`): a parent that has not yet heard of a durable
- * cancel request starts a child, which has no request of its own and acts
- * until the parent's cancellation asks it to stop. On SQLite another
- * connection's request is heard within about 20 ms; a parent stepping to a
- * spawn in that window is enough, no fault needed. Tried five times.
+ * A cancel request fences only its own run: an effect's intent is refused
+ * once the run's request is durable (`requireNotCancelled`), but its
+ * children get a request of their own only when the parent's cancellation
+ * commits, and ctx.spawn journals a child without that check. Meanwhile a
+ * running child starts new effects, and a parent that has not yet heard of
+ * the request (SQLite hears another connection's within about 20 ms) starts
+ * new children. No fault is needed; each case is tried five times. A gate
+ * tool holds the run at the chosen point; it is released just after the
+ * request is durable.
  */
-it("sqlite: a parent spawns no child once another connection's cancel request is durable", async () => {
-  const url = tempStore();
-  const f = await Flotilla.open({ store: url, worker: { pollMs: 20 } });
-  const other = await openStore(url);
-  try {
-    let entered = () => {};
-    let release = () => {};
-    const wait = f.tool("findings.gate", {
-      effect: "read",
-      run: (_a: null) =>
-        new Promise<string>((resolve) => {
-          release = () => resolve("open");
-          entered();
-        }),
-    });
-    const act = f.tool("findings.note", { effect: "irreversible", run: async () => "noted" });
-    const child = f.agent("findings.noteChild", async (ctx) => ctx.call(act, null));
-    const parent = f.agent("findings.gatedParent", async (ctx) => {
-      await ctx.call(wait, null);
-      return ctx.spawn(child, null);
-    });
-    const late: string[] = [];
+describe("sqlite: after a parent's cancel request is durable (from another connection)", () => {
+  let f: Flotilla;
+  let other: Store;
+  let entered = () => {};
+  let release = () => {};
+  const acted: number[] = [];
+
+  /** Five runs of `parent`, each cancelled while its gate is closed; their ids. */
+  async function gated(parent: Agent<null, unknown>): Promise<string[]> {
+    const tries: string[] = [];
     for (let i = 0; i < 5; i++) {
       const running = new Promise<void>((resolve) => (entered = resolve));
       const run = await f.start(parent, null);
@@ -46,16 +38,81 @@ it("sqlite: a parent spawns no child once another connection's cancel request is
       await other.requestCancel(run.id, "an operator elsewhere");
       release();
       await run.result({ timeoutMs: 20_000 }).catch(() => undefined);
-      const journal = await f.store.readJournal(run.id);
-      const requested = journal.find((e) => e.type === "run.cancel-requested")?.id ?? Infinity;
-      const spawned = journal.find((e) => e.type === "child.spawned")?.id ?? -Infinity;
-      if (spawned > requested) late.push(run.id);
+      // The children stop once the parent's cancellation asks them to: wait for that.
+      for (const child of await f.store.listRuns({ parentId: run.id }))
+        await f.waitForResult(child.id, 20_000).catch(() => undefined);
+      tries.push(run.id);
     }
-    assert.deepEqual(late, [], "children were spawned after their parent's cancel request");
-  } finally {
+    return tries;
+  }
+
+  before(async () => {
+    const url = tempStore();
+    f = await Flotilla.open({ store: url, worker: { pollMs: 20 } });
+    other = await openStore(url);
+  });
+  after(async () => {
     await other.close();
     await f.close();
-  }
+  });
+
+  const gate = (name: string) =>
+    f.tool(name, {
+      effect: "read",
+      run: (_a: null) =>
+        new Promise<string>((resolve) => {
+          release = () => resolve("open");
+          entered();
+        }),
+    });
+  const note = (name: string) =>
+    f.tool(name, {
+      effect: "irreversible",
+      run: async () => {
+        acted.push(Date.now());
+        return "noted";
+      },
+    });
+
+  it("a running child starts no effect", async () => {
+    const [wait, act] = [gate("findings.childGate"), note("findings.childNote")];
+    const child = f.agent("findings.gatedChild", async (ctx) => {
+      await ctx.call(wait, null);
+      return ctx.call(act, null);
+    });
+    const parent = f.agent("findings.waitingParent", async (ctx, _input: null) =>
+      ctx.spawn(child, null),
+    );
+    acted.length = 0;
+    await gated(parent);
+    // The child's note comes after its gate opens, which is after the request was durable.
+    assert.equal(
+      acted.length,
+      0,
+      `a child acted after its parent's cancel request ${acted.length} times in 5`,
+    );
+  });
+
+  it("the parent spawns no child", async () => {
+    const [wait, act] = [gate("findings.parentGate"), note("findings.note")];
+    const child = f.agent("findings.noteChild", async (ctx) => ctx.call(act, null));
+    const parent = f.agent("findings.gatedParent", async (ctx, _input: null) => {
+      await ctx.call(wait, null);
+      return ctx.spawn(child, null);
+    });
+    const late: string[] = [];
+    for (const runId of await gated(parent)) {
+      const journal = await f.store.readJournal(runId);
+      const requested = journal.find((e) => e.type === "run.cancel-requested")?.id ?? Infinity;
+      const spawned = journal.find((e) => e.type === "child.spawned")?.id ?? -Infinity;
+      if (spawned > requested) late.push(runId);
+    }
+    assert.deepEqual(
+      late.length,
+      0,
+      `${late.length} of 5 parents spawned a child after their cancel request`,
+    );
+  });
 });
 
 /**
