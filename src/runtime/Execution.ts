@@ -35,6 +35,7 @@ import { RunGuards } from "./guards.js";
 import { LeaseFence } from "./leaseFence.js";
 import { RunContext } from "./RunContext.js";
 import { RunFacts } from "./runFacts.js";
+import { Suspension } from "./suspension.js";
 
 /** What an execution needs from the Flotilla instance that hosts it. */
 export interface ExecutionHost extends LlmHost, ToolRunHost {
@@ -78,11 +79,6 @@ export type ExecutionOutcome =
   | "lease-lost"
   | "interrupted";
 
-interface Wait {
-  reason: string;
-  wakeAt: number | null;
-}
-
 export type CommitExtra = Omit<Commit, "runId" | "fence" | "events">;
 
 type StopKind = "cancel" | "park" | "fail" | "lease-lost" | "interrupt";
@@ -103,12 +99,9 @@ const COMMIT_VERDICTS = new Set([
 export class Execution {
   readonly controller = new AbortController();
   private index!: JournalIndex;
-  private active = 0;
-  private readonly waits = new Set<Wait>();
   private stopping: { kind: StopKind; error: FlotillaError } | undefined;
   private closed = false;
   private finish!: (outcome: ExecutionOutcome) => void;
-  private checkScheduled = false;
   /** What the journal fixed at creation; read with the journal (nothing is fixed before). */
   private facts: RunFacts | undefined;
   private guards!: RunGuards;
@@ -126,6 +119,13 @@ export class Execution {
   /** The status this execution's commit settled the run in (it ended or parked). */
   private settledAs: Commit["status"];
   private readonly ending = new RunEnding(this, (events, extra) => this.commit(events, extra));
+  private readonly suspension = new Suspension({
+    runId: () => this.run.id,
+    deadline: () => this.deadline,
+    mayStillSuspend: () => !this.closed && !this.stopping,
+    write: (events, extra) => this.write(events, extra),
+    closed: (outcome) => this.close(outcome),
+  });
 
   constructor(
     readonly host: ExecutionHost,
@@ -355,13 +355,12 @@ export class Execution {
       this.stop("fail", err);
       throw err;
     }
-    this.active++;
+    this.suspension.working();
     return rec;
   }
 
   leave(): void {
-    this.active--;
-    this.scheduleCheck();
+    this.suspension.done();
   }
 
   assertOpen(signal: AbortSignal): void {
@@ -424,50 +423,7 @@ export class Execution {
    * woken run is replayed from the journal instead).
    */
   block(signal: AbortSignal, reason: string, wakeAt: number | null): Promise<never> {
-    const wait: Wait = { reason, wakeAt };
-    this.waits.add(wait);
-    this.active--;
-    this.scheduleCheck();
-    return new Promise<never>((_, reject) => {
-      const onAbort = () => {
-        this.waits.delete(wait);
-        this.active++;
-        reject(signal.reason instanceof Error ? signal.reason : new CancelledError(this.run.id));
-      };
-      if (signal.aborted) onAbort();
-      else signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  private scheduleCheck(): void {
-    if (this.checkScheduled) return;
-    this.checkScheduled = true;
-    // After every pending microtask: agent code continuing from a step starts its next step first.
-    setImmediate(() => {
-      this.checkScheduled = false;
-      if (this.active === 0 && this.waits.size > 0 && !this.closed && !this.stopping)
-        void this.suspend();
-    });
-  }
-
-  private async suspend(): Promise<void> {
-    const waits = [...this.waits];
-    const wakeTimes = waits.map((w) => w.wakeAt).filter((t): t is number => t !== null);
-    // A waiting run wakes at its deadline at the latest, to fail then rather than wait forever.
-    if (this.deadline !== undefined) wakeTimes.push(this.deadline);
-    const wakeAt = wakeTimes.length ? Math.min(...wakeTimes) : null;
-    try {
-      await this.write(
-        [{ type: "run.suspended", data: { waitingFor: waits.map((w) => w.reason), wakeAt } }],
-        {
-          status: { status: "waiting", wakeAt },
-          release: true,
-        },
-      );
-      this.close("suspended");
-    } catch {
-      this.close("lease-lost");
-    }
+    return this.suspension.block(signal, reason, wakeAt);
   }
 
   // ---- ending --------------------------------------------------------------
