@@ -15,7 +15,14 @@ export type {
   ToolCallContext,
   Reconciliation,
 } from "./effects/Tool.js";
-export type { CancelReceipt, EffectRef, InFlightEffect } from "./saga/receipt.js";
+export type {
+  CancelReceipt,
+  DeferredEffect,
+  EffectRef,
+  InFlightEffect,
+  NotStartedEffect,
+} from "./saga/receipt.js";
+export { approvalSignal } from "./effects/gate.js";
 export { UndoIncompleteError } from "./saga/undoTypes.js";
 export type {
   PlannedUndo,

@@ -46,7 +46,8 @@ export type ErrorCode =
   | "FLOTILLA_PAYLOAD_REJECTED"
   | "FLOTILLA_EFFECT_KEY_CONFLICT"
   | "FLOTILLA_RUN_KEY_FAILED"
-  | "FLOTILLA_UNDO_INCOMPLETE";
+  | "FLOTILLA_UNDO_INCOMPLETE"
+  | "FLOTILLA_APPROVAL_DENIED";
 
 export class FlotillaError extends Error {
   readonly [BRAND] = true;
@@ -227,6 +228,23 @@ export class EffectOutcomeUnknownError extends FlotillaError {
         "whether the effect happened; the run is parked until someone decides " +
         `(flotilla resolve ${runId} ${step} --committed|--retry|--failed)`,
       { runId, step, tool, key },
+    );
+  }
+}
+
+/**
+ * A tool that needs approval (`approval: true`) was denied by its
+ * `approve:<tool>` signal: the effect was never attempted, nothing of it was
+ * journaled as an intent. Each call waits for a signal of its own, so a call
+ * made again waits for a new decision.
+ */
+export class ApprovalDeniedError extends FlotillaError {
+  constructor(tool: string, reason: string | undefined, details: Record<string, unknown> = {}) {
+    super(
+      "FLOTILLA_APPROVAL_DENIED",
+      `tool '${tool}' was not approved${reason ? ` (${reason})` : ""}: the effect was not performed. ` +
+        `Change the request, or call the tool again to ask for a new approve:${tool} signal`,
+      { ...details, tool, ...(reason === undefined ? {} : { reason }) },
     );
   }
 }

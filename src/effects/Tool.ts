@@ -73,6 +73,29 @@ export interface ToolSpec<A, R> {
    * fleet scheduler (when one is configured) as dependency `tool:<name>`.
    */
   rateLimited?: boolean;
+  /**
+   * Each call first waits, durably, for a signal named `approve:<tool name>`
+   * (one signal per call, consumed in order; send it with
+   * `flotilla.signal(runId, "approve:<tool name>", { approved, reason? })`).
+   * Approved, the effect proceeds as usual; denied, the call fails with
+   * `ApprovalDeniedError` and nothing is journaled as an effect intent; a
+   * malformed payload fails it with `InvalidArgumentError`. The run suspends
+   * while it waits, like `ctx.waitFor`, and a replay does not ask again. On a
+   * deferred tool the approval is asked for at the end of the run, just
+   * before the effect. Not allowed on `read` tools (nothing to approve).
+   * Default false.
+   */
+  approval?: boolean;
+  /**
+   * `"end-of-run"`: `ctx.call` journals the call and resolves to `undefined`
+   * at once; the effect is performed when the agent function has returned,
+   * after every other step succeeded, in call order, before the run is
+   * completed (a failing deferred effect fails the run). When the agent
+   * throws, or the run is cancelled or fails, it is never performed. For
+   * irreversible effects that must come last (the saga's pivot). Not allowed
+   * on `read` tools. Default: performed at the call.
+   */
+  defer?: "end-of-run";
 }
 
 /** `timeoutMs` when a tool sets none. */
@@ -108,6 +131,8 @@ const specSchema = z.object({
   bulkhead: z
     .object({ concurrency: z.number().int().min(1), queue: z.number().int().min(0).optional() })
     .optional(),
+  approval: z.boolean().optional(),
+  defer: z.literal("end-of-run").optional(),
 });
 
 /** Checks a name used for tools and agents; quotes what was received. */
@@ -140,6 +165,20 @@ export function defineTool<A, R>(name: string, spec: ToolSpec<A, R>): Tool<A, R>
     throw new InvalidArgumentError(
       `tool '${name}' declares undoSideEffect but has no compensate function`,
       { tool: name, field: "undoSideEffect" },
+    );
+  }
+  if (spec.effect === "read" && spec.approval) {
+    throw new InvalidArgumentError(
+      `tool '${name}' is a read tool and cannot have approval: true; a read changes nothing, ` +
+        "so there is no effect to approve: drop approval, or wait with ctx.waitFor before the read",
+      { tool: name, field: "approval", received: spec.approval },
+    );
+  }
+  if (spec.effect === "read" && spec.defer !== undefined) {
+    throw new InvalidArgumentError(
+      `tool '${name}' is a read tool and cannot have defer: ${JSON.stringify(spec.defer)}; ` +
+        "a read has no effect to put off and its result is needed at the call: drop defer",
+      { tool: name, field: "defer", received: spec.defer },
     );
   }
   return Object.freeze({ ...spec, kind: "flotilla.tool" as const, name });

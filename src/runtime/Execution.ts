@@ -27,6 +27,7 @@ import {
   type Store,
 } from "../store/types.js";
 import type { Agent } from "./Agent.js";
+import { performDeferred } from "../effects/deferred.js";
 import type { ToolRunHost } from "../effects/runTool.js";
 import type { InlineWaits } from "./inlineWait.js";
 import type { LlmHost } from "./llmCall.js";
@@ -208,6 +209,8 @@ export class Execution {
       const ctx = new RunContext(this, "", this.controller.signal);
       Promise.resolve()
         .then(() => agent.fn(ctx, this.input))
+        // Deferred effects come last, once everything else succeeded.
+        .then((value) => performDeferred(this, ctx, value))
         .then(
           (value) => this.onSettled({ ok: true, value }),
           (error: unknown) => this.onSettled({ ok: false, error }),

@@ -9,7 +9,8 @@ import {
 import type { Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
 import { isTool, type Tool } from "../effects/Tool.js";
-import { performEffect } from "../effects/perform.js";
+import { deferCall } from "../effects/deferred.js";
+import { gatedEffect } from "../effects/gate.js";
 import { runTool } from "../effects/runTool.js";
 import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.js";
 import type { LlmRequest } from "../providers/types.js";
@@ -204,7 +205,12 @@ export class RunContext {
     return run === undefined ? call : Math.min(run, call);
   }
 
-  /** Calls a tool under its effect contract (intent before, outcome after). */
+  /**
+   * Calls a tool under its effect contract (intent before, outcome after).
+   * A tool with `approval` first waits for its `approve:<tool>` signal; a
+   * `defer: "end-of-run"` tool resolves to `undefined` at once and is
+   * performed when the agent function has returned.
+   */
   call<A, R>(tool: Tool<A, R>, args: A, options: { deadlineMs?: number } = {}): Promise<R> {
     return this.held(this.callStep(tool, args, options));
   }
@@ -255,25 +261,22 @@ export class RunContext {
         { seen: (value) => ({ fp, value }) },
       );
     }
-    const step = this.nextStep();
-    const rec = this.exec.enter(this, step, "tool", tool.name, true);
-    try {
-      // A recorded intent is not new work: it must be allowed to settle, never refused.
-      this.exec.watch(rec, !rec?.intent);
-      const value = await performEffect<A, R>(
+    if (tool.defer)
+      return (await deferCall(
+        this,
         this.exec,
-        this.signal,
-        step,
-        rec,
+        this.nextStep(),
         tool,
         checked,
-        deadline,
-      );
-      this.exec.progress(rec, { fp, value, effect: true });
-      return value;
-    } finally {
-      this.exec.leave();
-    }
+        options.deadlineMs,
+        fp,
+      )) as R;
+    // Both ids taken now: concurrent calls are numbered alike on replay, whenever approvals came.
+    const steps = {
+      approval: tool.approval ? this.nextStep() : undefined,
+      effect: this.nextStep(),
+    };
+    return gatedEffect<A, R>(this, this.exec, steps, tool, checked, deadline, fp);
   }
 
   /** Starts a child run and waits for its result; the child survives crashes of either. */

@@ -13,6 +13,19 @@ export interface InFlightEffect extends EffectRef {
   settled: "committed" | "failed" | "unknown";
 }
 
+export interface NotStartedEffect {
+  step: string;
+  tool: string;
+  /** The approval signal the effect was waiting for when the stop came. */
+  waitingFor?: string;
+}
+
+/** A call of a deferred tool, by the step that journaled it. */
+export interface DeferredEffect {
+  step: string;
+  tool: string;
+}
+
 /** What a cancel actually stopped, derived from the journal alone. */
 export interface CancelReceipt {
   runId: string;
@@ -21,8 +34,17 @@ export interface CancelReceipt {
   committed: EffectRef[];
   /** Effects whose tool was running when the stop came. */
   inFlight: InFlightEffect[];
-  /** Effects the agent asked for after the stop: refused before they started. */
-  notStarted: { step: string; tool: string }[];
+  /**
+   * Effects the agent asked for after the stop, refused before they started,
+   * and effects stopped while they waited for their approval (`waitingFor`
+   * names the signal).
+   */
+  notStarted: NotStartedEffect[];
+  /**
+   * Deferred effects (`defer: "end-of-run"`) never attempted: the run ended
+   * before its end-of-run phase reached them.
+   */
+  deferred: DeferredEffect[];
   /** Child runs that were asked to cancel too. */
   children: string[];
   /** With `compensate: true`: the undo of what the run (and its children) committed. */
@@ -48,12 +70,18 @@ export function cancelReceipt(
     committed: [],
     inFlight: [],
     notStarted: [],
+    deferred: deferredNotAttempted(events),
     children,
   };
+  const approvals = new Map<string, NotStartedEffect>();
   for (const e of events) {
     if (!e.step) continue;
     const d = data(e);
-    if (e.type === "effect.intent") {
+    if (e.type === "approval.requested") {
+      approvals.set(e.step, { step: e.step, tool: text(d.tool), waitingFor: text(d.name) });
+    } else if (e.type === "step.completed" || e.type === "step.failed") {
+      approvals.delete(e.step);
+    } else if (e.type === "effect.intent") {
       intents.set(e.step, { step: e.step, tool: text(d.name), key: text(d.key), at: e.id });
     } else if (
       e.type === "effect.committed" ||
@@ -66,6 +94,7 @@ export function cancelReceipt(
       receipt.notStarted.push({ step: e.step, tool: text(d.name) });
     }
   }
+  receipt.notStarted.push(...approvals.values());
   for (const [step, intent] of intents) {
     const { at, ...ref } = intent;
     const outcome = outcomes.get(step);
@@ -83,4 +112,24 @@ export function cancelReceipt(
     receipt.inFlight.push({ ...ref, settled });
   }
   return receipt;
+}
+
+/**
+ * The deferred calls a run never got to perform: journaled (a completed step
+ * marked `deferred`) with no event yet at the steps its end-of-run phase
+ * uses for them, `<step>.approve` and `<step>.effect` (see `deferredSteps`).
+ */
+export function deferredNotAttempted(events: readonly JournalEvent[]): DeferredEffect[] {
+  const calls = new Map<string, DeferredEffect>();
+  const touched = new Set<string>();
+  for (const e of events) {
+    if (!e.step) continue;
+    touched.add(e.step);
+    const d = data(e);
+    if (e.type === "step.completed" && d.deferred === true)
+      calls.set(e.step, { step: e.step, tool: text(d.name) });
+  }
+  return [...calls.values()].filter(
+    (c) => !touched.has(`${c.step}.approve`) && !touched.has(`${c.step}.effect`),
+  );
 }
