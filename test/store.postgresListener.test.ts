@@ -95,7 +95,8 @@ describe("PostgreSQL wake-ups", { skip }, () => {
       via.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
       let wakeUps = 0;
       const listener = await NotificationListener.start(via.toString(), {
-        runnable: () => wakeUps++,
+        runnable: () => undefined,
+        reconnected: () => wakeUps++,
         cancel: () => undefined,
         settled: () => undefined,
       });

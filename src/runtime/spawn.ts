@@ -118,6 +118,8 @@ export async function spawnChild<I, O>(
             },
           ],
         },
+        // Refused in the same transaction once the run's cancel was requested: no child after a stop.
+        true,
       );
     }
     const id = childId;

@@ -140,9 +140,22 @@ export class PostgresStore extends StoreNotifier implements Store {
   private async listen(url: string): Promise<void> {
     this.listener = await NotificationListener.start(url, {
       runnable: () => this.emitRunnable(),
+      reconnected: () => void this.resync(),
       cancel: (runId) => this.emitCancel(runId),
       settled: (runId) => this.emitSettled(runId),
     });
+  }
+
+  /**
+   * Says again what lost notifications would have said: work may be
+   * runnable, runs may have settled, and leased runs may have been asked to
+   * cancel (their workers stop them now, not at their next lease renewal).
+   */
+  private async resync(): Promise<void> {
+    this.emitRunnable();
+    this.emitSettled(undefined);
+    const cancelled = await runs.cancelRequestedLeased(this.pool).catch(() => []);
+    for (const id of cancelled) this.emitCancel(id);
   }
 
   createRun(run: NewRun, claim?: CreateClaim): Promise<CreatedRun> {

@@ -3,6 +3,8 @@ import { CHANNEL } from "./notify.js";
 
 export interface ListenerEvents {
   runnable(): void;
+  /** Back after a drop: whatever was announced meanwhile was lost and must be looked up. */
+  reconnected(): void;
   cancel(runId: string): void;
   settled(runId: string): void;
 }
@@ -13,7 +15,7 @@ const RECONNECT_MS = { first: 250, max: 10_000 };
  * The LISTEN connection that wakes idle workers. It lives outside the pool
  * and is re-established when the server drops it (restart, failover,
  * pg_terminate_backend); notifications sent meanwhile are lost, so a
- * reconnect announces runnable work once to make workers look. TCP
+ * reconnect makes the store look for what they would have said. TCP
  * keep-alive lets a silently dead peer be noticed too.
  */
 export class NotificationListener {
@@ -83,7 +85,7 @@ export class NotificationListener {
       this.timer = undefined;
       this.connect().then(
         () => {
-          if (!this.closed) this.events.runnable();
+          if (!this.closed) this.events.reconnected();
         },
         () => {
           this.retryMs = Math.min(this.retryMs * 2, RECONNECT_MS.max);

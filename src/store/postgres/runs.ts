@@ -3,7 +3,7 @@ import { NotFoundError } from "../../core/errors.js";
 import { newToken } from "../../core/ids.js";
 import { createdData, newRunValues, rowToEvent, rowToRun, toJsonText } from "../rows.js";
 import type { Commit, CreateClaim, CreatedRun, NewRun, RunFilter, RunRecord } from "../types.js";
-import { isTerminal } from "../types.js";
+import { isTerminal, TERMINAL_STATUSES } from "../types.js";
 import { CHANNEL, notifyCancel } from "./notify.js";
 import { pipeline } from "./pipeline.js";
 import { NOW_MS, prepared, type Queryable, type Row, type Statement } from "./sql.js";
@@ -126,6 +126,24 @@ export function requestCancel(pool: pg.Pool, runId: string, reason: string): Pro
       [runId, JSON.stringify({ reason })],
     );
     await notifyCancel(c, runId);
+    // The whole tree at once: no child may start an effect after the request is durable.
+    const below = await c.query<{ id: string }>(
+      `WITH RECURSIVE tree(id) AS (
+         SELECT id FROM runs WHERE parent_id = $1
+         UNION ALL SELECT r.id FROM runs r JOIN tree t ON r.parent_id = t.id)
+       UPDATE runs SET cancel_requested = true, updated_at = ${NOW_MS}
+       FROM tree WHERE runs.id = tree.id AND NOT runs.cancel_requested
+         AND runs.status <> ALL($2::text[])
+       RETURNING runs.id`,
+      [runId, TERMINAL_STATUSES],
+    );
+    for (const { id } of below.rows) {
+      await c.query(
+        `INSERT INTO events (run_id, type, step, data, at) VALUES ($1, 'run.cancel-requested', NULL, $2, ${NOW_MS})`,
+        [id, JSON.stringify({ reason: `ancestor ${runId} cancelled: ${reason}` })],
+      );
+      await notifyCancel(c, id);
+    }
     return { ...current, cancelRequested: true };
   });
 }
@@ -211,4 +229,13 @@ export function wake(ids: readonly string[]): Statement | undefined {
        status = CASE WHEN status = 'waiting' THEN 'pending' ELSE status END WHERE id = ANY($1)`,
     values: [ids],
   };
+}
+
+/** Leased runs whose cancel has been requested: what a lost notification would have said. */
+export async function cancelRequestedLeased(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    "SELECT id FROM runs WHERE cancel_requested AND lease_owner IS NOT NULL AND status <> ALL($1::text[])",
+    [TERMINAL_STATUSES],
+  );
+  return rows.map((r) => r.id);
 }

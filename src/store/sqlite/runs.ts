@@ -10,7 +10,7 @@ import type {
   RunRecord,
   StatusChange,
 } from "../types.js";
-import { isTerminal } from "../types.js";
+import { isTerminal, TERMINAL_STATUSES } from "../types.js";
 import type { Announce } from "./announce.js";
 import * as journal from "./journal.js";
 import { prepared, type Row } from "./sql.js";
@@ -41,6 +41,14 @@ const markCancelRequested = prepared(
 );
 const journalCancelRequested = prepared(
   "INSERT INTO events (run_id, type, step, data, at) VALUES (?, 'run.cancel-requested', NULL, ?, ?)",
+);
+/** A run's descendants still able to act whose cancel has not been requested yet. */
+const liveDescendants = prepared(
+  `WITH RECURSIVE tree(id) AS (
+     SELECT id FROM runs WHERE parent_id = ?
+     UNION ALL SELECT r.id FROM runs r JOIN tree t ON r.parent_id = t.id)
+   SELECT runs.id FROM tree JOIN runs ON runs.id = tree.id
+   WHERE runs.cancel_requested = 0 AND runs.status NOT IN (${TERMINAL_STATUSES.map((s) => `'${s}'`).join(", ")})`,
 );
 const setStatus = prepared(
   `UPDATE runs SET status = CASE WHEN @status = 'waiting' AND wake_requested = 1 THEN 'pending' ELSE @status END,
@@ -130,15 +138,22 @@ export function requestCancel(
       if (!row) throw new NotFoundError("run", runId);
       const current = rowToRun(row, "sqlite");
       if (current.cancelRequested || isTerminal(current.status)) {
-        return { run: current, changed: false };
+        return { run: current, changed: [] as string[] };
       }
       const now = Date.now();
       markCancelRequested(db).run(now, runId);
       journalCancelRequested(db).run(runId, JSON.stringify({ reason }), now);
-      return { run: { ...current, cancelRequested: true }, changed: true };
+      // The whole tree at once: no child may start an effect after the request is durable.
+      const below = (liveDescendants(db).all(runId) as { id: string }[]).map((r) => r.id);
+      const inherited = JSON.stringify({ reason: `ancestor ${runId} cancelled: ${reason}` });
+      for (const id of below) {
+        markCancelRequested(db).run(now, id);
+        journalCancelRequested(db).run(id, inherited, now);
+      }
+      return { run: { ...current, cancelRequested: true }, changed: [runId, ...below] };
     })
     .immediate();
-  if (changed) announce.cancel(runId);
+  for (const id of changed) announce.cancel(id);
   return run;
 }
 

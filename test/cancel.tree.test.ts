@@ -11,15 +11,12 @@ import { tempStore } from "./helpers/tempStore.js";
 const skip = await postgresSkipReason();
 
 /**
- * A cancel request fences only its own run: an effect's intent is refused
- * once the run's request is durable (`requireNotCancelled`), but its
- * children get a request of their own only when the parent's cancellation
- * commits, and ctx.spawn journals a child without that check. Meanwhile a
- * running child starts new effects, and a parent that has not yet heard of
- * the request (SQLite hears another connection's within about 20 ms) starts
- * new children. No fault is needed; each case is tried five times. A gate
- * tool holds the run at the chosen point; it is released just after the
- * request is durable.
+ * A cancel request is durable for the whole tree at once: the run's live
+ * descendants are marked in the same transaction, so a running child's next
+ * effect intent is refused, and the parent's next `ctx.spawn` is refused
+ * too, even before any worker has heard of the request. No fault is needed;
+ * each case is tried five times. A gate tool holds the run at the chosen
+ * point; it is released just after the request is durable.
  */
 describe("sqlite: after a parent's cancel request is durable (from another connection)", () => {
   let f: Flotilla;
@@ -116,11 +113,11 @@ describe("sqlite: after a parent's cancel request is durable (from another conne
 });
 
 /**
- * Findings of `flotilla bench cancel`, reproduced on PostgreSQL. The server
- * drops the worker's LISTEN connection (as a restart or failover does) just
- * before another process requests the cancel: the NOTIFY is lost, as the
- * listener documents, and the worker holds the run on defaults (lease 30 s,
- * renewed every 10 s).
+ * PostgreSQL: the server drops the worker's LISTEN connection (as a restart
+ * or failover does) just before another process requests the cancel, so its
+ * NOTIFY is lost. On reconnecting the store looks up the cancel requests of
+ * leased runs, and the worker stops the run then, not at its next lease
+ * renewal (every 10 s on defaults).
  */
 describe("a cancel whose notification is lost", { skip }, () => {
   let db: { url: string; drop: () => Promise<void> };
