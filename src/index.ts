@@ -59,3 +59,46 @@ export type { RedrivePatch, RedriveOptions, BulkRedriveOptions } from "./deadlet
 export type { RetryOptions } from "./runtime/retryRun.js";
 export { signPayload, verifySignature } from "./deadletter/routes.js";
 export type { Route, Routes } from "./deadletter/routes.js";
+export { region } from "./state/regions.js";
+export type {
+  ClaimSpec,
+  CustomReducer,
+  DocConflict,
+  DocSpec,
+  FindingsSpec,
+  Region,
+  RegionSpec,
+  ScratchSpec,
+} from "./state/regions.js";
+export type { BuiltinReducer } from "./state/reducers.js";
+export { StateHandle } from "./state/StateHandle.js";
+export type {
+  ClaimState,
+  DocState,
+  FindingsState,
+  HistoryOptions,
+  ReadOptions,
+  ScratchState,
+  StateFor,
+  StateReceipt,
+  UpdateFn,
+  WatchOptions,
+  WriteOptions,
+} from "./state/types.js";
+export { regionState, RegionState } from "./state/outside.js";
+export type { RegionStateOptions } from "./state/outside.js";
+export {
+  ClaimLostError,
+  StateConflictError,
+  StateIsolationError,
+  StateRegionMismatchError,
+  StateRegionUnknownError,
+} from "./state/errors.js";
+export type {
+  ClaimedItem,
+  ClaimItemRecord,
+  Isolation,
+  StateHistoryEntry,
+  StateProvenance,
+  StateValue,
+} from "./store/stateTypes.js";

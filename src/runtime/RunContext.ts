@@ -27,6 +27,9 @@ import { llmSeen } from "./llmSeen.js";
 import { callModel, replayModel } from "./llmStep.js";
 import { outageWait } from "./outageWait.js";
 import { throughOutages } from "../resilience/outage.js";
+import { openState, STATE_STEP } from "../state/StateHandle.js";
+import type { Region } from "../state/regions.js";
+import type { StateFor } from "../state/types.js";
 
 /** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
 export interface StepWork<T> {
@@ -287,6 +290,16 @@ export class RunContext {
     );
     spawnedChildren.set(result, child);
     return result;
+  }
+
+  /** Shared state in a declared region (see state/): every read and write is a journaled step. */
+  state<T extends Region | string>(region: T): StateFor<T> {
+    return openState(region, {
+      ctx: this,
+      exec: this.exec,
+      nextStep: () => this.nextStep(),
+      step: (name, body, seen) => this.once(STATE_STEP, name, body, undefined, seen && { seen }),
+    });
   }
 
   /** Durable sleep: survives restarts; long sleeps release the worker. */
