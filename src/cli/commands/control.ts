@@ -32,8 +32,13 @@ export async function cancelCommand(
       `  ${label}: ${items.length ? items.map((e) => `${e.tool}@${e.step}`).join(", ") : "none"}`,
     );
   list("committed", receipt.committed);
-  list("in flight", receipt.inFlight);
-  list("never started", receipt.notStarted);
+  printLine(
+    `  in flight: ${receipt.inFlight.length ? receipt.inFlight.map((e) => `${e.tool}@${e.step} (settled: ${e.settled})`).join(", ") : "none"}`,
+  );
+  printLine(
+    `  never started: ${receipt.notStarted.length ? receipt.notStarted.map((e) => `${e.tool}@${e.step}${e.waitingFor ? ` (was waiting for ${e.waitingFor})` : ""}`).join(", ") : "none"}`,
+  );
+  list("deferred, never attempted", receipt.deferred);
   if (receipt.children.length)
     printLine(`  children asked to cancel: ${receipt.children.join(", ")}`);
   if (receipt.undo) printReport(receipt.undo);
