@@ -67,3 +67,51 @@ describe("structured concurrency: ctx.all with spawned children", () => {
     });
   }
 });
+
+describe("structured concurrency: ctx.all with plain step promises", () => {
+  it("a failing step stops its sibling tool and waits for it before throwing", async () => {
+    const f = await Flotilla.open({
+      store: tempStore(),
+      worker: { pollMs: 10, concurrency: 4 },
+      stopGraceMs: 2_000,
+    });
+    try {
+      const order: string[] = [];
+      const sent: string[] = [];
+      const slow = f.tool("slow.send", {
+        effect: "idempotent",
+        run: async (a: { to: string }, c) => {
+          try {
+            await pause(3_000, c.signal);
+            sent.push(a.to);
+            return "sent";
+          } finally {
+            order.push("sibling settled");
+          }
+        },
+      });
+      const lookup = f.tool("lookup", {
+        effect: "read",
+        run: async () => {
+          await pause(50);
+          throw new Error("the lookup failed");
+        },
+        classify: () => ({ retryable: false }),
+      });
+      const agent = f.agent("plain-steps", async (ctx: RunContext) => {
+        try {
+          return await ctx.all([ctx.call(slow, { to: "customer" }), ctx.call(lookup, null)]);
+        } finally {
+          order.push("all settled");
+        }
+      });
+      const run = await f.start(agent, null);
+      await assert.rejects(run.result({ timeoutMs: 20_000 }), /the lookup failed/);
+      assert.deepEqual(order, ["sibling settled", "all settled"]);
+      await pause(500);
+      assert.deepEqual(sent, [], "the sibling was stopped, not left to act");
+    } finally {
+      await f.close();
+    }
+  });
+});

@@ -78,8 +78,9 @@ export async function attempt<A, R>(
     // Out of time with the call unanswered: the request may have left.
     if (err === deadline.timeout) mayHaveActed = true;
     // An idempotent call that may have acted is safe to make again with its key: its step
-    // fails (a redrive calls it again), marked as maybe applied, instead of parking the run.
-    const repeatable = tool.effect === "idempotent" && !call.signal.aborted;
+    // fails (a redrive calls it again), marked as maybe applied, instead of parking the run;
+    // so does one stopped alone (ctx.all stopping it for a failed sibling) while its run goes on.
+    const repeatable = tool.effect === "idempotent" && !exec.controller.signal.aborted;
     if (mayHaveActed && !repeatable) {
       // A lost answer is not a failure: the effect may have happened.
       if (!call.signal.aborted && tool.reconcile)

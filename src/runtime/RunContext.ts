@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { linkedAbort } from "../core/abort.js";
 import {
   isFlotillaError,
   CancelledError,
@@ -41,6 +42,8 @@ export interface StepWork<T> {
 
 /** The child behind each `ctx.spawn` promise, for `ctx.all` to stop when a sibling fails. */
 const spawnedChildren = new WeakMap<Promise<unknown>, SpawnedChild>();
+/** Steps started with a signal of their own, by the promise the agent holds. */
+const stoppableSteps = new WeakMap<Promise<unknown>, AbortController>();
 
 /** A branch of ctx.all / ctx.race: runs with its own context, cancelled with its siblings. */
 export type Branch<T> = (ctx: RunContext) => Promise<T>;
@@ -68,12 +71,12 @@ export function replayOutcome<T>(step: string, outcome: StepOutcome): T {
  * Agent code must be deterministic given these results.
  */
 export class RunContext {
-  private counter = 0;
-
   constructor(
     private readonly exec: Execution,
     private readonly prefix: string,
     readonly signal: AbortSignal,
+    /** Shared with the per-call views of this context, which number steps in the same sequence. */
+    private readonly seq: { next: number } = { next: 0 },
   ) {}
 
   get runId(): string {
@@ -97,7 +100,7 @@ export class RunContext {
 
   /** The next step's id; a branch's steps are numbered under the branch's own prefix. */
   private nextStep(): string {
-    return `${this.prefix}${this.counter++}`;
+    return `${this.prefix}${this.seq.next++}`;
   }
 
   /**
@@ -185,8 +188,24 @@ export class RunContext {
     return this.once("random", "random", () => Promise.resolve({ value: Math.random() }));
   }
 
+  /**
+   * Starts one step in a view of this context with a signal of its own, so
+   * `ctx.all` can stop that step alone (and await it) when a sibling fails.
+   */
+  private stoppable<T>(start: (ctx: RunContext) => Promise<T>): Promise<T> {
+    const link = linkedAbort(this.signal);
+    const view = new RunContext(this.exec, this.prefix, link.controller.signal, this.seq);
+    const step = this.held(start(view)).finally(link.dispose);
+    stoppableSteps.set(step, link.controller);
+    return step;
+  }
+
   /** Calls the model once; its answer is journaled before the next step starts. */
-  async llm(request: LlmRequest, options: LlmOptions = {}): Promise<LlmResult> {
+  llm(request: LlmRequest, options: LlmOptions = {}): Promise<LlmResult> {
+    return this.stoppable((view) => view.llmStep(request, options));
+  }
+
+  private async llmStep(request: LlmRequest, options: LlmOptions): Promise<LlmResult> {
     checkLlmRequest(request);
     return this.once<LlmResult>(
       "llm",
@@ -215,7 +234,7 @@ export class RunContext {
    * performed when the agent function has returned.
    */
   call<A, R>(tool: Tool<A, R>, args: A, options: { deadlineMs?: number } = {}): Promise<R> {
-    return this.held(this.callStep(tool, args, options));
+    return this.stoppable((view) => view.callStep(tool, args, options));
   }
 
   private async callStep<A, R>(
@@ -326,10 +345,9 @@ export class RunContext {
     const branches: { controller: AbortController; promise: Promise<unknown> }[] = [];
     const promises = (items as readonly (Promise<unknown> | Branch<unknown>)[]).map((item, i) => {
       if (typeof item !== "function") return item;
-      const { ctx, controller } = this.branch(group, i);
-      const promise = Promise.resolve().then(() => item(ctx));
-      branches.push({ controller, promise });
-      return promise;
+      const branch = this.branch(group, i, item);
+      branches.push(branch);
+      return branch.promise;
     });
     const failure = new Promise<never>((_, reject) => {
       for (const p of promises) p.catch(reject);
@@ -341,11 +359,14 @@ export class RunContext {
       // promises; other plain step promises may be blocked forever.
       for (const b of branches) b.controller.abort(err);
       const reason = stopReason(err);
-      const children = promises.flatMap((p) => {
+      const stopped = promises.flatMap((p) => {
         const id = spawnedChildren.get(p)?.id;
-        return id === undefined ? [] : [stopChild(this.exec, id, reason).then(() => p)];
+        if (id !== undefined) return [stopChild(this.exec, id, reason).then(() => p)];
+        const step = stoppableSteps.get(p);
+        step?.abort(err);
+        return step ? [p] : [];
       });
-      await Promise.allSettled([...branches.map((b) => b.promise), ...children]);
+      await Promise.allSettled([...branches.map((b) => b.promise), ...stopped]);
       throw err;
     }
   }
@@ -372,11 +393,11 @@ export class RunContext {
       ? (rec.outcome.value as { winner: number }).winner
       : undefined;
     const runs = branches.map((b: Branch<T>, i) => {
-      const { ctx, controller } = this.branch(group, i);
+      const run = this.branch(group, i, b);
+      // Replayed losers never start: the branch body runs on the next microtask.
       if (recorded !== undefined && i !== recorded)
-        controller.abort(new CancelledError(this.runId, "lost the race"));
-      const promise: Promise<T> = Promise.resolve().then(() => b(ctx));
-      return { controller, promise };
+        run.controller.abort(new CancelledError(this.runId, "lost the race"));
+      return run;
     });
     const indexed = runs.map((r, i) =>
       r.promise.then(
@@ -400,11 +421,16 @@ export class RunContext {
     return await (runs[winner] as { promise: Promise<T> }).promise;
   }
 
-  private branch(group: string, i: number): { ctx: RunContext; controller: AbortController } {
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(this.signal.reason);
-    if (this.signal.aborted) onAbort();
-    else this.signal.addEventListener("abort", onAbort, { once: true });
-    return { ctx: new RunContext(this.exec, `${group}.${i}.`, controller.signal), controller };
+  /** Starts branch `i` of a group (on the next microtask) under a signal of its own. */
+  private branch<T>(
+    group: string,
+    i: number,
+    fn: Branch<T>,
+  ): { controller: AbortController; promise: Promise<T> } {
+    const link = linkedAbort(this.signal);
+    const ctx = new RunContext(this.exec, `${group}.${i}.`, link.controller.signal);
+    const promise = Promise.resolve().then(() => fn(ctx));
+    promise.then(link.dispose, link.dispose);
+    return { controller: link.controller, promise };
   }
 }

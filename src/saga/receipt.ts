@@ -88,8 +88,11 @@ export function cancelReceipt(
       e.type === "effect.failed" ||
       e.type === "effect.unknown"
     ) {
-      if (!outcomes.has(e.step) || e.type !== "effect.unknown")
-        outcomes.set(e.step, { at: e.id, type: e.type });
+      // A failure that may hide an effect (an idempotent call's lost answer) is unknown, not failed.
+      const type =
+        e.type === "effect.failed" && d.mayHaveActed === true ? "effect.unknown" : e.type;
+      if (!outcomes.has(e.step) || type !== "effect.unknown")
+        outcomes.set(e.step, { at: e.id, type });
     } else if (e.type === "effect.revoked") {
       receipt.notStarted.push({ step: e.step, tool: text(d.name) });
     }
