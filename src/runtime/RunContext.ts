@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { linkedAbort } from "../core/abort.js";
 import {
   isFlotillaError,
@@ -12,7 +11,6 @@ import { storableCopy } from "../core/payload.js";
 import { isTool, type Tool } from "../effects/Tool.js";
 import { deferCall } from "../effects/deferred.js";
 import { gatedEffect } from "../effects/gate.js";
-import { runTool } from "../effects/runTool.js";
 import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.js";
 import type { LlmRequest } from "../providers/types.js";
 import type { LlmPolicy, LlmResult } from "./llmCall.js";
@@ -20,14 +18,12 @@ import type { Blob } from "../store/types.js";
 import { fingerprint, type StepSeen } from "../deadletter/loops.js";
 import type { Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
+import { checkToolArgs, readTool } from "./toolStep.js";
 import { spawnChild, stopChild, stopReason, type SpawnedChild } from "./spawn.js";
 import { sleepStep, waitForSignal } from "./waits.js";
-import { describeZodError } from "../core/validate.js";
 import { checkLlmRequest } from "./llmRequest.js";
 import { llmSeen } from "./llmSeen.js";
 import { callModel, replayModel } from "./llmStep.js";
-import { outageWait } from "./outageWait.js";
-import { throughOutages } from "../resilience/outage.js";
 import { openState, STATE_STEP } from "../state/StateHandle.js";
 import type { Region } from "../state/regions.js";
 import type { StateFor } from "../state/types.js";
@@ -245,40 +241,13 @@ export class RunContext {
     const deadline = this.deadline(options.deadlineMs);
     if (!isTool(tool))
       throw new InvalidArgumentError("ctx.call needs a tool made by flotilla.tool(name, spec)");
-    let checked: A = args;
-    if (tool.schema) {
-      try {
-        checked = tool.schema.parse(args);
-      } catch (err) {
-        const detail = err instanceof z.ZodError ? describeZodError(err) : String(err);
-        throw new InvalidArgumentError(`tool '${tool.name}' arguments: ${detail}`, {
-          tool: tool.name,
-        });
-      }
-    }
+    const checked = checkToolArgs<A, R>(tool, args);
     const fp = fingerprint("tool", tool.name, checked);
     if (tool.effect === "read") {
       return this.once<R>(
         "tool",
         tool.name,
-        async (step) => {
-          const host = this.exec.host;
-          const read = () =>
-            runTool<A, R>(host, tool, checked, {
-              idempotencyKey: `${this.runId}:${step}`,
-              signal: this.signal,
-              firstAttempt: 1,
-              deadline,
-              tenant: this.exec.run.tenant ?? "default",
-            });
-          // A read changes nothing, so a read refused by an outage can wait for its service.
-          const waiting = { step, kind: "tool", name: tool.name } as const;
-          const outage = outageWait(this.exec, this.signal, waiting, deadline);
-          const { value, attempts } = outage
-            ? await throughOutages(host.resilience.dependency(`tool:${tool.name}`), read, outage)
-            : await read();
-          return { value, meta: { attempts } };
-        },
+        (step) => readTool<A, R>(this.exec, this.signal, step, tool, checked, deadline),
         undefined,
         { seen: (value) => ({ fp, value }) },
       );
