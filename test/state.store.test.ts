@@ -137,6 +137,44 @@ function stateConformance(
       assert.equal((await a.readState(at))?.value, 1);
     });
 
+    it("fails a refused write alone when writes share one batch", async () => {
+      const { by } = await leasedRun(a);
+      const at = keyIn("r.batch");
+      const buggy: StateWrite = {
+        kind: "reduce",
+        op: "buggy",
+        input: 1,
+        verified: false,
+        reduce: () => {
+          throw new Error("reducer bug");
+        },
+      };
+      // Submitted in one turn of the event loop: one batch, one transaction.
+      const results = await Promise.allSettled([
+        a.writeState(at, counter(1), { actor: "x" }),
+        a.writeState(at, buggy, { actor: "x" }),
+        a.writeState(at, counter(1), { ...by("0"), leaseToken: "stale" }),
+        a.writeState(at, counter(1), by("1")),
+        a.writeState(at, counter(1), by("1")),
+        a.writeState(at, set(5, 99), { actor: "x" }),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ["fulfilled", "rejected", "rejected", "fulfilled", "fulfilled", "fulfilled"],
+      );
+      assert.match(String((results[1] as PromiseRejectedResult).reason), /reducer bug/);
+      assert.ok(
+        isFlotillaError((results[2] as PromiseRejectedResult).reason, "FLOTILLA_LEASE_LOST"),
+      );
+      const [, , , step1, again, cas] = results.map(
+        (r) => (r as PromiseFulfilledResult<unknown>).value,
+      );
+      assert.deepEqual(again, step1);
+      assert.equal((cas as { ok: boolean }).ok, false);
+      assert.equal((await b.readState(at))?.value, 2);
+      assert.equal((await b.stateHistory(at)).length, 2);
+    });
+
     it("compares and sets on the version, and says what is there on a conflict", async () => {
       const at = keyIn("r.doc");
       const created = await a.writeState(at, set({ title: "a" }, 0), { actor: "t" });

@@ -3,6 +3,7 @@ import { StoreUnavailableError } from "../../core/errors.js";
 import type { Json } from "../../core/json.js";
 import type { DeadLetter, DeadLetterFilter } from "../../deadletter/types.js";
 import { GroupCommitter } from "../groupCommit.js";
+import { StateWriteBatcher } from "../stateBatcher.js";
 import { loadMigrations } from "../migrations.js";
 import { StoreNotifier } from "../notifier.js";
 import type {
@@ -51,6 +52,7 @@ import { notifyRunnable } from "./notify.js";
 import * as runs from "./runs.js";
 import * as signals from "./signals.js";
 import * as state from "./state.js";
+import * as stateBatch from "./stateBatch.js";
 import * as claims from "./stateClaims.js";
 import { NOW_MS } from "./sql.js";
 import * as workers from "./workers.js";
@@ -66,6 +68,7 @@ const MIGRATION_LOCK = 7_260_111_001;
 export class PostgresStore extends StoreNotifier implements Store {
   readonly kind = "postgres" as const;
   private readonly committer: GroupCommitter;
+  private readonly stateWrites: StateWriteBatcher;
   private listener: NotificationListener | undefined;
 
   private constructor(
@@ -74,6 +77,7 @@ export class PostgresStore extends StoreNotifier implements Store {
   ) {
     super();
     this.committer = new GroupCommitter((batch) => applyBatch(pool, batch));
+    this.stateWrites = new StateWriteBatcher((batch) => stateBatch.writeBatch(pool, batch));
   }
 
   static async open(
@@ -281,8 +285,8 @@ export class PostgresStore extends StoreNotifier implements Store {
     return state.declareRegion(this.pool, region);
   }
 
-  writeState(at: StateKey, w: StateWrite, by: StateWriter): Promise<StateWriteOutcome> {
-    return state.write(this.pool, at, w, by);
+  writeState(at: StateKey, write: StateWrite, by: StateWriter): Promise<StateWriteOutcome> {
+    return this.stateWrites.submit({ at, write, by });
   }
 
   readState(at: StateKey, options?: { verified?: boolean }): Promise<StateValue | undefined> {
@@ -330,6 +334,7 @@ export class PostgresStore extends StoreNotifier implements Store {
   }
 
   async close(): Promise<void> {
+    await this.stateWrites.drain();
     await this.committer.drain();
     await this.listener?.close();
     await this.pool.end();

@@ -1,18 +1,8 @@
 import type pg from "pg";
 import type { Json } from "../../core/json.js";
-import { nextRow, provenanceOf, writerColumns, type ValueRow } from "../stateApply.js";
-import type {
-  StateHistoryEntry,
-  StateKey,
-  StateRegionRecord,
-  StateValue,
-  StateWrite,
-  StateWriteOutcome,
-  StateWriter,
-} from "../stateTypes.js";
-import { CHANNEL } from "./notify.js";
-import { NOW_MS, type Queryable, type Row, type Statement } from "./sql.js";
-import { historyRow, json, once } from "./stateTransaction.js";
+import { provenanceOf, type ValueRow } from "../stateApply.js";
+import type { StateHistoryEntry, StateKey, StateRegionRecord, StateValue } from "../stateTypes.js";
+import { NOW_MS, type Queryable, type Row } from "./sql.js";
 import { inTransaction } from "./transaction.js";
 
 export async function declareRegion(
@@ -34,98 +24,32 @@ export async function declareRegion(
   };
 }
 
-function valueRow(row: Row | undefined): ValueRow | undefined {
+/**
+ * A row as a write sees it. jsonb's null and SQL's NULL both arrive as null:
+ * a value exists when its version says so (then null is JSON null).
+ */
+export function valueRow(row: Row | undefined): ValueRow | undefined {
   if (!row) return undefined;
+  const version = Number(row.version);
+  const verifiedVersion = row.verified_version === null ? null : Number(row.verified_version);
   return {
-    version: Number(row.version),
-    value: (row.value ?? undefined) as Json | undefined,
+    version,
+    value: version > 0 ? ((row.value ?? null) as Json) : undefined,
     allVerified: Boolean(row.all_verified),
-    verifiedValue: (row.verified_value ?? undefined) as Json | undefined,
-    verifiedVersion: row.verified_version === null ? null : Number(row.verified_version),
+    verifiedValue: verifiedVersion === null ? undefined : ((row.verified_value ?? null) as Json),
+    verifiedVersion,
   };
 }
 
-function toValue(at: StateKey, row: Row | undefined): StateValue | undefined {
+export function toValue(at: StateKey, row: Row | undefined): StateValue | undefined {
   if (!row || Number(row.version) === 0) return undefined;
   return {
     key: at.key,
-    value: row.value as Json,
+    value: (row.value ?? null) as Json,
     version: Number(row.version),
     verified: Boolean(row.all_verified),
     writtenBy: provenanceOf(row),
   };
-}
-
-/** Wakes the runs watching the key whose version a write just passed, and tells idle workers. */
-function wakeWatchers(at: StateKey, version: number, now: number): Statement {
-  return {
-    text: `WITH w AS (
-         DELETE FROM state_watches WHERE region = $1 AND scope = $2 AND key = $3 AND after_version < $4
-         RETURNING run_id),
-       u AS (
-         UPDATE runs SET wake_requested = true, updated_at = $5,
-           status = CASE WHEN status = 'waiting' THEN 'pending' ELSE status END
-         WHERE id IN (SELECT run_id FROM w) RETURNING id)
-       SELECT pg_notify('${CHANNEL}', 'runnable') FROM (SELECT 1 FROM u LIMIT 1) x`,
-    values: [at.region, at.scope, at.key, version, now],
-  };
-}
-
-export function write(
-  pool: pg.Pool,
-  at: StateKey,
-  w: StateWrite,
-  by: StateWriter,
-): Promise<StateWriteOutcome> {
-  const where = [at.region, at.scope, at.key];
-  return once<StateWriteOutcome>(pool, by, {
-    // The placeholder gives concurrent first writes a row to queue on.
-    first: [
-      {
-        text: `INSERT INTO state_values (region, scope, key, version, at) VALUES ($1, $2, $3, 0, 0)
-           ON CONFLICT DO NOTHING`,
-        values: where,
-      },
-      {
-        text: "SELECT * FROM state_values WHERE region = $1 AND scope = $2 AND key = $3 FOR UPDATE",
-        values: where,
-      },
-    ],
-    finish: (rows, now) => {
-      const cur = rows[1]?.[0];
-      const next = nextRow(valueRow(cur), w);
-      if (!next)
-        return { result: { ok: false, current: toValue(at, cur) }, writes: [], record: false };
-      const who = writerColumns(by);
-      return {
-        result: { ok: true, version: next.version, at: now },
-        record: true,
-        writes: [
-          {
-            text: `UPDATE state_values SET version = $4, value = $5::jsonb, all_verified = $6,
-                 verified_value = $7::jsonb, verified_version = $8, run_id = $9, step = $10,
-                 agent = $11, verified = $12, at = $13
-               WHERE region = $1 AND scope = $2 AND key = $3`,
-            values: [
-              ...where,
-              next.version,
-              json(next.value),
-              next.allVerified,
-              json(next.verifiedValue),
-              next.verifiedVersion,
-              who.runId,
-              who.step,
-              who.agent,
-              w.verified,
-              now,
-            ],
-          },
-          historyRow(at, next.version, w.op, w.input, by, w.verified, now),
-          wakeWatchers(at, next.version, now),
-        ],
-      };
-    },
-  });
 }
 
 export async function read(

@@ -6,7 +6,7 @@ import { isRunWriter, type StateKey, type StateWriter } from "../stateTypes.js";
 import { NOW_MS, prepared, type Row, type Statement } from "./sql.js";
 
 /** Deadlocks, serialization failures, and a (run, step) recorded by a concurrent execution. */
-const RETRYABLE = new Set(["40P01", "40001", "23505"]);
+export const RETRYABLE = new Set(["40P01", "40001", "23505"]);
 
 export const json = (v: Json | undefined): string | null =>
   v === undefined ? null : JSON.stringify(v);
@@ -98,7 +98,7 @@ export async function once<T>(pool: pg.Pool, by: StateWriter, work: Work<T>): Pr
 }
 
 /** Sends statements together (one round trip); rejects with the first one's error. */
-async function send(
+export async function send(
   client: pg.PoolClient,
   items: (string | Statement)[],
 ): Promise<pg.QueryResult<Row>[]> {
@@ -113,7 +113,7 @@ async function send(
 }
 
 /** Rolls back; returns an error when the connection cannot even do that (it must not be reused). */
-async function rollback(client: pg.PoolClient): Promise<Error | undefined> {
+export async function rollback(client: pg.PoolClient): Promise<Error | undefined> {
   try {
     await client.query("ROLLBACK");
     return undefined;

@@ -5,6 +5,7 @@ import { StoreUnavailableError } from "../../core/errors.js";
 import type { Json } from "../../core/json.js";
 import type { DeadLetter, DeadLetterFilter } from "../../deadletter/types.js";
 import { GroupCommitter } from "../groupCommit.js";
+import { StateWriteBatcher } from "../stateBatcher.js";
 import { loadMigrations } from "../migrations.js";
 import { StoreNotifier } from "../notifier.js";
 import type {
@@ -67,6 +68,10 @@ export class SqliteStore extends StoreNotifier implements Store {
   readonly kind = "sqlite" as const;
   private readonly db: Database.Database;
   private readonly committer: GroupCommitter;
+  private readonly stateWrites = new StateWriteBatcher(async (batch) => {
+    await Promise.resolve();
+    return state.writeBatch(this.db, batch, this.announce);
+  });
   /** Workers registered through this handle and not unregistered yet. */
   private readonly workers = new Set<string>();
   private readonly announce: Announce = {
@@ -297,9 +302,8 @@ export class SqliteStore extends StoreNotifier implements Store {
     return state.declareRegion(this.db, region);
   }
 
-  async writeState(at: StateKey, w: StateWrite, by: StateWriter): Promise<StateWriteOutcome> {
-    await Promise.resolve();
-    return state.write(this.db, at, w, by, this.announce);
+  writeState(at: StateKey, write: StateWrite, by: StateWriter): Promise<StateWriteOutcome> {
+    return this.stateWrites.submit({ at, write, by });
   }
 
   async readState(at: StateKey, options?: { verified?: boolean }): Promise<StateValue | undefined> {
@@ -383,6 +387,7 @@ export class SqliteStore extends StoreNotifier implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.others);
+    await this.stateWrites.drain();
     await this.committer.drain();
     for (const id of this.workers) workers.forget(this.db, id);
     this.db.close();

@@ -15,10 +15,10 @@ import {
   type StateKey,
   type StateRegionRecord,
   type StateValue,
-  type StateWrite,
   type StateWriteOutcome,
   type StateWriter,
 } from "../stateTypes.js";
+import type { StateWriteRequest } from "../stateBatcher.js";
 import { TERMINAL_STATUSES } from "../types.js";
 import type { Announce } from "./announce.js";
 import * as runs from "./runs.js";
@@ -148,47 +148,60 @@ function valueRow(row: Row | undefined): ValueRow | undefined {
 
 const text = (v: Json | undefined) => (v === undefined ? null : JSON.stringify(v));
 
-export function write(
+/**
+ * Applies a batch of writes in order, in one immediate transaction (one
+ * flush for the batch), each in a savepoint of its own: a write refused
+ * (fence, reducer error) fails alone.
+ */
+export function writeBatch(
   db: Database.Database,
-  at: StateKey,
-  w: StateWrite,
-  by: StateWriter,
+  batch: readonly StateWriteRequest[],
   announce: Announce,
-): StateWriteOutcome {
+): (StateWriteOutcome | Error)[] {
   let woken = false;
-  const outcome = once<StateWriteOutcome>(db, by, (now) => {
-    const cur = valueOf(db).get(at.region, at.scope, at.key) as Row | undefined;
-    const next = nextRow(valueRow(cur), w);
-    if (!next) return { result: { ok: false, current: toValue(at, cur) }, record: false };
-    const who = writerColumns(by);
-    putValue(db).run({
-      ...at,
-      ...who,
-      version: next.version,
-      value: text(next.value),
-      allVerified: next.allVerified ? 1 : 0,
-      verifiedValue: text(next.verifiedValue),
-      verifiedVersion: next.verifiedVersion,
-      verified: w.verified ? 1 : 0,
-      at: now,
-    });
-    addHistory(db).run({
-      ...at,
-      ...who,
-      version: next.version,
-      op: w.op,
-      input: JSON.stringify(w.input),
-      verified: w.verified ? 1 : 0,
-      at: now,
-    });
-    for (const r of wokenBy(db).all(at.region, at.scope, at.key, next.version) as Row[]) {
-      runs.wake(db, r.run_id as string, now);
-      woken = true;
-    }
-    return { result: { ok: true, version: next.version, at: now }, record: true };
-  });
+  const outcomes = db
+    .transaction(() =>
+      batch.map(({ at, write: w, by }) => {
+        try {
+          return once<StateWriteOutcome>(db, by, (now) => {
+            const cur = valueOf(db).get(at.region, at.scope, at.key) as Row | undefined;
+            const next = nextRow(valueRow(cur), w);
+            if (!next) return { result: { ok: false, current: toValue(at, cur) }, record: false };
+            const who = writerColumns(by);
+            putValue(db).run({
+              ...at,
+              ...who,
+              version: next.version,
+              value: text(next.value),
+              allVerified: next.allVerified ? 1 : 0,
+              verifiedValue: text(next.verifiedValue),
+              verifiedVersion: next.verifiedVersion,
+              verified: w.verified ? 1 : 0,
+              at: now,
+            });
+            addHistory(db).run({
+              ...at,
+              ...who,
+              version: next.version,
+              op: w.op,
+              input: JSON.stringify(w.input),
+              verified: w.verified ? 1 : 0,
+              at: now,
+            });
+            for (const r of wokenBy(db).all(at.region, at.scope, at.key, next.version) as Row[]) {
+              runs.wake(db, r.run_id as string, now);
+              woken = true;
+            }
+            return { result: { ok: true, version: next.version, at: now }, record: true };
+          });
+        } catch (err) {
+          return err instanceof Error ? err : new Error(String(err));
+        }
+      }),
+    )
+    .immediate();
   if (woken) announce.runnable();
-  return outcome;
+  return outcomes;
 }
 
 function toValue(at: StateKey, row: Row | undefined): StateValue | undefined {
