@@ -75,6 +75,18 @@ describe("flotilla CLI", () => {
     assert.equal(runs.runs.length, 12);
   });
 
+  it("plans an undo, and refuses to undo what does not exist", () => {
+    const plan = cli("undo", runId, "--plan", "--json", "--store", store);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.deepEqual(JSON.parse(plan.stdout), { runId, runs: [runId], effects: [] });
+    const missing = cli("undo", "nope", "--store", store);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nope/);
+    const bad = cli("undo", runId, "--timeout", "soon", "--store", store);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--timeout/);
+  });
+
   it("refuses to cancel a finished run", () => {
     const r = cli("cancel", runId, "--store", store);
     assert.equal(r.code, 1);
