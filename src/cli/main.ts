@@ -188,7 +188,7 @@ program
 program
   .command("bench")
   .description(
-    "reproduce a failure mode and measure Flotilla against a baseline (crash, faults, journal, retry, fleet, runaway, vector, undo, cancel)",
+    "reproduce a failure mode and measure Flotilla against a baseline (crash, faults, journal, retry, fleet, runaway, vector, undo, cancel, state)",
   )
   .argument("<name>")
   .addOption(storeOption().default(undefined, "temporary stores"))

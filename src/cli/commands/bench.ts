@@ -8,6 +8,7 @@ import { redisSkipReason, redisUrl } from "../../../bench/support/redis.js";
 import { retryBench } from "../../../bench/retry.js";
 import { runawayBench, runawayReport, type RunawayReport } from "../../../bench/runaway/index.js";
 import { undoBench, undoReport } from "../../../bench/undo/index.js";
+import { stateBench, stateReport } from "../../../bench/state/index.js";
 import { freshDatabase, postgresSkipReason } from "../../../bench/support/postgres.js";
 import { vectorBench, type VectorBenchResult } from "../../../bench/vector/index.js";
 import { vectorReport } from "../../../bench/vector/report.js";
@@ -101,6 +102,18 @@ const BENCHES: Record<
     usesPostgres: false,
     run: (o, _pg, onProgress) => runawayBench({ ...(o.quick ? { quick: true } : {}), onProgress }),
     report: (result) => runawayReport(result as RunawayReport),
+  },
+  state: {
+    usesPostgres: true,
+    // Naive read-modify-write beside ctx.state on SQLite and a fresh database of the test server.
+    run: (o, postgresUrl, onProgress) =>
+      stateBench({
+        seed: o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(o.seed),
+        ...(o.quick ? { quick: true } : {}),
+        ...(postgresUrl ? { postgresUrl } : {}),
+        onProgress,
+      }),
+    report: stateReport,
   },
   undo: {
     usesPostgres: false,
