@@ -144,8 +144,10 @@ describe("ctx.state", () => {
         } catch (err) {
           conflict = isFlotillaError(err) ? [err.code, err.details.current as number] : "other";
         }
-        const updated = await doc.update("p", (cur) => ({
+        // The update function may take steps of its own (a model call, here the clock).
+        const updated = await doc.update("p", async (cur) => ({
           steps: [...((cur as { steps: string[] }).steps ?? []), "review"],
+          at: await ctx.now(),
         }));
         return { created: created.version, conflict, updated: updated as unknown as Json };
       });
@@ -153,7 +155,7 @@ describe("ctx.state", () => {
       assert.equal(out.created, 1);
       assert.deepEqual(out.conflict, ["FLOTILLA_STATE_CONFLICT", 1]);
       const updated = out.updated as { value: Json; version: number };
-      assert.deepEqual(updated.value, { steps: ["draft", "review"] });
+      assert.deepEqual((updated.value as { steps: string[] }).steps, ["draft", "review"]);
       assert.equal(updated.version, 2);
     } finally {
       await f.close();
