@@ -101,7 +101,7 @@ export class StateHandle {
     const problem = this.r.checkInput(value);
     if (problem)
       throw new InvalidArgumentError(
-        `a write to '${this.r.name}' (reducer ${this.r.record.reducer}) ${problem}, received ${JSON.stringify(value)}`,
+        `a write to '${this.r.name}' (reducer ${this.r.record.reducer}) ${problem}, received ${JSON.stringify(value).slice(0, 120)}`,
         { field: "input", region: this.r.name },
       );
     const op = this.r.record.reducer ?? "set";
