@@ -3,7 +3,8 @@ import { text, type Json } from "../core/json.js";
 import type { JournalEvent } from "../store/types.js";
 
 /** What kind of step an event belongs to; checked on replay. */
-export type StepKind = "llm" | "tool" | "spawn" | "sleep" | "signal" | "now" | "random" | "race";
+export type StepKind =
+  "llm" | "tool" | "spawn" | "sleep" | "signal" | "now" | "random" | "race" | "state";
 
 export type StepOutcome =
   { ok: true; value: Json | undefined } | { ok: false; error: SerializedError };

@@ -32,7 +32,7 @@ import type {
  * The journal's kind for state steps. (Not yet a member of StepKind's
  * union: the replay check compares it as a string like any other.)
  */
-export const STATE_STEP = "state" as StepKind;
+export const STATE_STEP: StepKind = "state";
 
 /** Runs one journaled step of kind `state` (RunContext's own step protocol). */
 export type StateStepRunner = <T>(
