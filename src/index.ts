@@ -102,3 +102,36 @@ export type {
   StateProvenance,
   StateValue,
 } from "./store/stateTypes.js";
+export { SqlTool } from "./sql/SqlTool.js";
+export type { SqlApprovalRequest, SqlResult } from "./sql/SqlTool.js";
+export type { SqlToolOptions } from "./sql/options.js";
+export { APPROVE_SQL } from "./sql/approval.js";
+export { classifySql } from "./sql/classify.js";
+export type {
+  ClassifiedStatement,
+  SqlClass,
+  SqlClassification,
+  SqlDialect,
+} from "./sql/classify.js";
+export type { GuardedTable, Row, RowChange, SqlParam } from "./sql/database.js";
+export { guardTables } from "./sql/guard.js";
+export type { RollbackOptions } from "./sql/rollbackRun.js";
+export type {
+  RestoredRow,
+  RollbackReport,
+  RowAction,
+  RowConflict,
+  SideChannelNote,
+} from "./sql/rollbackTypes.js";
+export {
+  SqlApprovalDeniedError,
+  SqlNotGuardedError,
+  SqlParseError,
+  SqlRefusedError,
+  SqlRollbackConflictError,
+  SqlRowLimitError,
+  SqlStatementError,
+  SqlUnavailableError,
+  SqlUnknownTableError,
+} from "./sql/errors.js";
+export type { SqlRefusal } from "./sql/errors.js";

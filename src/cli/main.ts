@@ -14,7 +14,9 @@ import { simCommand } from "./commands/sim.js";
 import { fleetCommand } from "./commands/fleet.js";
 import { cancelCommand, resolveCommand, retryCommand, signalCommand } from "./commands/control.js";
 import { runsCommand } from "./commands/runs.js";
+import { rollbackCommand } from "./commands/rollback.js";
 import { showCommand } from "./commands/show.js";
+import { sqlGuardCommand } from "./commands/sql.js";
 import { undoCommand } from "./commands/undo.js";
 import { workerCommand } from "./commands/worker.js";
 
@@ -101,6 +103,37 @@ program
   .option("--timeout <s>", "seconds to wait for the report (the undo goes on after)", "300")
   .option("--json", "one JSON object on stdout")
   .action(undoCommand);
+
+program
+  .command("rollback")
+  .description(
+    "restore the rows a run (and its children) wrote through the SQL tool, latest first; rows changed since by anyone else are reported, not overwritten",
+  )
+  .argument("<runId>")
+  .addOption(storeOption())
+  .addOption(
+    new Option("--sql <url>", "the guarded database: postgres://… or a SQLite file")
+      .env("FLOTILLA_SQL")
+      .makeOptionMandatory(),
+  )
+  .option("--plan", "only show what would be restored and what conflicts")
+  .option("--batch <n>", "row changes per transaction", "500")
+  .option("--json", "one JSON object on stdout")
+  .action(rollbackCommand);
+
+const sql = program
+  .command("sql")
+  .description("the guarded SQL tool's database: audit triggers that make agent writes reversible");
+
+sql
+  .command("guard")
+  .description(
+    "install audit triggers on tables: every write keeps its before- and after-image and the run that made it",
+  )
+  .argument("<url>", "postgres://… or a SQLite file")
+  .argument("<tables...>")
+  .option("--json", "one JSON object on stdout")
+  .action(sqlGuardCommand);
 
 program
   .command("retry")

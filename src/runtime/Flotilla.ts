@@ -41,6 +41,10 @@ import { undoPlan, undoRun, type UndoOptions, type UndoRunner } from "../saga/un
 import { undoAgent, type UndoHost } from "../saga/undoAgent.js";
 import { UNDO_AGENT } from "../saga/undoPlan.js";
 import type { UndoPlan, UndoReport } from "../saga/undoTypes.js";
+import type { SqlToolOptions } from "../sql/options.js";
+import { rollbackRun, type RollbackOptions } from "../sql/rollbackRun.js";
+import type { RollbackReport } from "../sql/rollbackTypes.js";
+import { defineSqlTool, type SqlTool } from "../sql/SqlTool.js";
 import { DEFAULT_STORE, openStore } from "../store/open.js";
 import type { CreatedRun, RunRecord, Store } from "../store/types.js";
 import { defineAgent, isAgent, type Agent, type AgentFn, type AgentOptions } from "./Agent.js";
@@ -127,6 +131,24 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     const tool = defineTool(name, spec);
     this.tools.set(name, tool as Tool);
     return tool;
+  }
+
+  /**
+   * A guarded SQL tool on a PostgreSQL or SQLite database: statements are
+   * classified by a parser, destructive ones wait for `approve-sql`, writes
+   * are attributed to their run and step and reversible (see sql/SqlTool).
+   */
+  sqlTool(name: string, options: SqlToolOptions): SqlTool {
+    return defineSqlTool(this, name, options);
+  }
+
+  /**
+   * Rolls back the rows a run and its children wrote through SQL tools,
+   * latest first; rows changed since by anyone else are reported with both
+   * versions, never overwritten. Idempotent; `{ plan: true }` changes nothing.
+   */
+  rollback(runId: string, options: RollbackOptions = {}): Promise<RollbackReport> {
+    return rollbackRun(this, runId, options);
   }
 
   toolByName(name: string): Tool | undefined {
