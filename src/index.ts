@@ -135,3 +135,4 @@ export {
   SqlUnknownTableError,
 } from "./sql/errors.js";
 export type { SqlRefusal } from "./sql/errors.js";
+export * from "./consistency/index.js";

@@ -27,6 +27,7 @@ import { callModel, replayModel } from "./llmStep.js";
 import { openState, STATE_STEP } from "../state/StateHandle.js";
 import type { Region } from "../state/regions.js";
 import type { StateFor } from "../state/types.js";
+import { decide } from "../consistency/decide.js";
 
 /** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
 export interface StepWork<T> {
@@ -288,6 +289,11 @@ export class RunContext {
       nextStep: () => this.nextStep(),
       step: (name, body, seen) => this.once(STATE_STEP, name, body, undefined, seen && { seen }),
     });
+  }
+
+  /** One answer per entity and key, pinned for every branch, child and run (see consistency/decide.ts). */
+  decide<T>(entity: string, key: string, fn: () => T | Promise<T>): Promise<T> {
+    return decide({ ctx: this, exec: this.exec }, entity, key, fn);
   }
 
   /** Durable sleep: survives restarts; long sleeps release the worker. */
