@@ -184,6 +184,18 @@ export class PgDatabase implements SqlDatabase {
           [req.runId, req.step],
         );
         if (!c.schema) await this.checkGuarded(client, c.writes);
+        // Logged first: the (run, step) key makes a second commit of one statement impossible
+        // (a concurrent twin waits on the key, then finds it taken).
+        const logged = await client.query(
+          `INSERT INTO public.flotilla_sql_statements (run_id, step, tool, sql, row_count, result, side_channels)
+           VALUES ($1, $2, $3, $4, 0, '{}', $5) ON CONFLICT (run_id, step) DO NOTHING`,
+          [req.runId, req.step, req.tool, req.sql, JSON.stringify(req.sideChannels)],
+        );
+        if (logged.rowCount === 0) {
+          // Committed before (an answer lost on the way): the statement does not run twice.
+          await client.query("ROLLBACK");
+          return (await this.recordedWith(client, req.runId, req.step)) as WriteResult;
+        }
         const out = await this.execute(client, req.sql, req.params, c);
         const { rows } = await client.query<{ n: number; touched: number; unguarded: string[] }>(
           `SELECT count(*)::int AS n, (count(*) FILTER (WHERE op <> 'INSERT'))::int AS touched,
@@ -211,24 +223,10 @@ export class PgDatabase implements SqlDatabase {
           runId: req.runId,
           step: req.step,
         };
-        const logged = await client.query(
-          `INSERT INTO public.flotilla_sql_statements (run_id, step, tool, sql, row_count, result, side_channels)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, step) DO NOTHING`,
-          [
-            req.runId,
-            req.step,
-            req.tool,
-            req.sql,
-            result.rowCount,
-            JSON.stringify(result),
-            JSON.stringify(req.sideChannels),
-          ],
+        await client.query(
+          "UPDATE public.flotilla_sql_statements SET row_count = $3, result = $4 WHERE run_id = $1 AND step = $2",
+          [req.runId, req.step, result.rowCount, JSON.stringify(result)],
         );
-        if (logged.rowCount === 0) {
-          // Committed before (an answer lost on the way): the statement does not run twice.
-          await client.query("ROLLBACK");
-          return (await this.recordedWith(client, req.runId, req.step)) as WriteResult;
-        }
         await client.query("COMMIT").catch((err: unknown) => {
           // A lost answer to COMMIT leaves the outcome unknown: not wrapped as "not applied".
           broken = true;

@@ -170,6 +170,18 @@ export class SqliteDatabase implements SqlDatabase {
       db.exec("BEGIN IMMEDIATE");
       this.setContext(req.runId, req.step);
       if (!c.schema) this.checkGuarded(c.writes);
+      // Logged first: the (run, step) key makes a second commit of one statement impossible.
+      const logged = db
+        .prepare(
+          `INSERT INTO flotilla_sql_statements (run_id, step, tool, sql, row_count, result, side_channels)
+           VALUES (?, ?, ?, ?, 0, '{}', ?) ON CONFLICT (run_id, step) DO NOTHING`,
+        )
+        .run(req.runId, req.step, req.tool, req.sql, JSON.stringify(req.sideChannels));
+      if (logged.changes === 0) {
+        // Committed before (an answer lost on the way): the statement does not run twice.
+        db.exec("ROLLBACK");
+        return this.recordedNow(req.runId, req.step) as WriteResult;
+      }
       const before = this.totalChanges();
       const out = this.execute(req.sql, req.params, c.multi);
       const changed = this.totalChanges() - before;
@@ -193,25 +205,9 @@ export class SqliteDatabase implements SqlDatabase {
         runId: req.runId,
         step: req.step,
       };
-      const logged = db
-        .prepare(
-          `INSERT INTO flotilla_sql_statements (run_id, step, tool, sql, row_count, result, side_channels)
-           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO NOTHING`,
-        )
-        .run(
-          req.runId,
-          req.step,
-          req.tool,
-          req.sql,
-          result.rowCount,
-          JSON.stringify(result),
-          JSON.stringify(req.sideChannels),
-        );
-      if (logged.changes === 0) {
-        // Committed before (an answer lost on the way): the statement does not run twice.
-        db.exec("ROLLBACK");
-        return this.recordedNow(req.runId, req.step) as WriteResult;
-      }
+      db.prepare(
+        "UPDATE flotilla_sql_statements SET row_count = ?, result = ? WHERE run_id = ? AND step = ?",
+      ).run(result.rowCount, JSON.stringify(result), req.runId, req.step);
       db.prepare("DELETE FROM flotilla_sql_context").run();
       db.exec("COMMIT");
       return result;
