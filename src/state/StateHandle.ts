@@ -28,10 +28,7 @@ import type {
   WriteOptions,
 } from "./types.js";
 
-/**
- * The journal's kind for state steps. (Not yet a member of StepKind's
- * union: the replay check compares it as a string like any other.)
- */
+/** The journal's kind for state steps. */
 export const STATE_STEP: StepKind = "state";
 
 /** Runs one journaled step of kind `state` (RunContext's own step protocol). */
