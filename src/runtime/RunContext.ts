@@ -28,6 +28,8 @@ import { openState, STATE_STEP } from "../state/StateHandle.js";
 import type { Region } from "../state/regions.js";
 import type { StateFor } from "../state/types.js";
 import { decide } from "../consistency/decide.js";
+import { reconcile, RECONCILE_STEP } from "../consistency/reconcile.js";
+import type { Reconciled, ReconcileOptions, ReconcileStepRunner } from "../consistency/types.js";
 
 /** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
 export interface StepWork<T> {
@@ -294,6 +296,13 @@ export class RunContext {
   /** One answer per entity and key, pinned for every branch, child and run (see consistency/decide.ts). */
   decide<T>(entity: string, key: string, fn: () => T | Promise<T>): Promise<T> {
     return decide({ ctx: this, exec: this.exec }, entity, key, fn);
+  }
+
+  /** Finds and resolves conflicting assertions at fan-in (see consistency/reconcile.ts). */
+  reconcile<O>(outputs: readonly O[], options: ReconcileOptions<O>): Promise<Reconciled> {
+    const step: ReconcileStepRunner = (name, body, seen) =>
+      this.once(RECONCILE_STEP, name, body, undefined, seen && { seen });
+    return reconcile({ ctx: this, exec: this.exec, step }, outputs, options);
   }
 
   /** Durable sleep: survives restarts; long sleeps release the worker. */
