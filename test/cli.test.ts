@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -85,6 +85,32 @@ describe("flotilla CLI", () => {
     const bad = cli("undo", runId, "--timeout", "soon", "--store", store);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--timeout/);
+  });
+
+  it("prints its version, help exits 0, and a parse error is one line", () => {
+    const version = cli("--version");
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+    assert.equal(cli("help").code, 0);
+    const bad = cli("runs", "--bogus");
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    assert.match(bad.stderr, /unknown option '--bogus'/);
+  });
+
+  it("never creates or migrates a store to read or act on it", () => {
+    const missing = join(dir, "nowhere", "deep", "x.db");
+    for (const args of [["runs"], ["dlq", "list"], ["signal", "x", "go"]]) {
+      const r = cli(...args, "--store", missing);
+      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /nothing has run on it yet/);
+    }
+    assert.equal(existsSync(join(dir, "nowhere")), false, "no folder was created");
+    const garbage = join(dir, "garbage.db");
+    writeFileSync(garbage, "not a database, just text\n".repeat(100));
+    const r = cli("runs", "--store", garbage);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not a database/);
   });
 
   it("refuses to cancel a finished run", () => {

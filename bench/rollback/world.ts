@@ -24,6 +24,8 @@ export interface SqlWorld {
   f: Flotilla;
   raw: RawDb;
   url: string;
+  /** Flotilla's own store (the journal). */
+  journal: string;
   /** The n-th placeholder of this engine: $n or ?. */
   p: (n: number) => string;
   tool(name: string, options?: Partial<SqlToolOptions>): SqlTool;
@@ -65,6 +67,7 @@ export async function sqlWorld(
     f,
     raw,
     url,
+    journal,
     p: raw.param,
     tool: (name, given = {}) => {
       const t = f.sqlTool(name, { store: url, ...given });

@@ -18,7 +18,11 @@ import { rollbackCommand } from "./commands/rollback.js";
 import { showCommand } from "./commands/show.js";
 import { sqlGuardCommand } from "./commands/sql.js";
 import { undoCommand } from "./commands/undo.js";
+import { firstLine, packageVersion } from "./output.js";
 import { workerCommand } from "./commands/worker.js";
+
+/** Commander's ways of ending that asked for nothing wrong: help and the version. */
+const QUIET_EXITS = new Set(["commander.helpDisplayed", "commander.help", "commander.version"]);
 
 const program = new Command();
 const storeOption = () =>
@@ -29,7 +33,12 @@ const storeOption = () =>
 program
   .name("flotilla")
   .description("Durable, fault-tolerant runtime for fleets of LLM agents")
-  .showHelpAfterError()
+  .version(packageVersion(), "-V, --version")
+  // A parse error is one line, with where to look; the usage is one --help away.
+  .configureOutput({
+    outputError: (text, write) =>
+      write(`flotilla: ${firstLine(text).replace(/^error: /, "")} (see --help)\n`),
+  })
   .exitOverride();
 
 program
@@ -235,7 +244,7 @@ try {
 } catch (err) {
   const code = (err as { code?: string }).code ?? "";
   if (code.startsWith("commander.")) {
-    process.exitCode = code === "commander.helpDisplayed" || code === "commander.version" ? 0 : 2;
+    process.exitCode = QUIET_EXITS.has(code) ? 0 : 2;
   } else {
     const message = isFlotillaError(err)
       ? err.message

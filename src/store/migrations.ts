@@ -32,3 +32,23 @@ export function loadMigrations(dialect: "sqlite" | "postgres"): Migration[] {
       sql: readFileSync(join(dir, name), "utf8"),
     }));
 }
+
+/**
+ * For a store opened without `create`: refuses one that was never made or
+ * is older than this version, saying what would fix it, instead of
+ * creating or migrating it behind an operator's read.
+ */
+export function checkMigrated(
+  dialect: "sqlite" | "postgres",
+  applied: ReadonlySet<number> | undefined,
+): void {
+  if (applied === undefined)
+    throw new Error(
+      "it holds no Flotilla store (nothing has run on it yet: flotilla demo or a worker creates one)",
+    );
+  const missing = loadMigrations(dialect).filter((m) => !applied.has(m.version));
+  if (missing.length > 0)
+    throw new Error(
+      `its schema is older than this version of Flotilla (${missing.length} migration(s) to apply, from ${missing[0]?.name}): start a worker or run flotilla demo on it to upgrade it`,
+    );
+}

@@ -12,6 +12,13 @@ export interface OpenStoreOptions {
   listen?: boolean;
   /** PostgreSQL connections in the pool (LISTEN excluded). Default 10. */
   poolSize?: number;
+  /**
+   * Create the store (SQLite file and folders, schema on either database)
+   * when it is missing or older than this version. Default true; operator
+   * commands pass false, so reading or acting on runs never creates or
+   * migrates a store: a missing or outdated one is refused, saying why.
+   */
+  create?: boolean;
 }
 
 /**
@@ -45,5 +52,5 @@ export async function openStore(
     );
   }
   const path = url.replace(/^(sqlite|file):(\/\/)?/i, "");
-  return SqliteStore.open(path === ":memory:" ? path : resolve(path));
+  return SqliteStore.open(path === ":memory:" ? path : resolve(path), options.create !== false);
 }

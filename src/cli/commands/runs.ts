@@ -16,7 +16,7 @@ export async function runsCommand(opts: {
     );
   }
   const limit = positiveInteger("--limit", opts.limit);
-  const store = await openStore(opts.store, { listen: false });
+  const store = await openStore(opts.store, { listen: false, create: false });
   try {
     const runs = await store.listRuns({
       ...(opts.status ? { status: opts.status as RunStatus } : {}),

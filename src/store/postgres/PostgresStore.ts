@@ -4,7 +4,7 @@ import type { Json } from "../../core/json.js";
 import type { DeadLetter, DeadLetterFilter } from "../../deadletter/types.js";
 import { GroupCommitter } from "../groupCommit.js";
 import { StateWriteBatcher } from "../stateBatcher.js";
-import { loadMigrations } from "../migrations.js";
+import { checkMigrated, loadMigrations } from "../migrations.js";
 import { StoreNotifier } from "../notifier.js";
 import type {
   BudgetAmount,
@@ -82,7 +82,7 @@ export class PostgresStore extends StoreNotifier implements Store {
 
   static async open(
     url: string,
-    options: { listen?: boolean; poolSize?: number } = {},
+    options: { listen?: boolean; poolSize?: number; create?: boolean } = {},
   ): Promise<PostgresStore> {
     // Pipeline mode: statements sent together cost one round trip (see pipeline.ts).
     const pool = new pg.Pool({
@@ -99,13 +99,26 @@ export class PostgresStore extends StoreNotifier implements Store {
     pool.on("connect", (client) => client.on("error", () => undefined));
     const store = new PostgresStore(url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@"), pool);
     try {
-      await store.migrate();
+      if (options.create === false) checkMigrated("postgres", await store.applied());
+      else await store.migrate();
       if (options.listen !== false) await store.listen(url);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw new StoreUnavailableError(url, err);
     }
     return store;
+  }
+
+  /** Migration versions applied, or undefined when the database holds no store. */
+  private async applied(): Promise<Set<number> | undefined> {
+    const { rows } = await this.pool.query<{ exists: string | null }>(
+      "SELECT to_regclass('flotilla_migrations')::text AS exists",
+    );
+    if (!rows[0]?.exists) return undefined;
+    const versions = await this.pool.query<{ version: number }>(
+      "SELECT version FROM flotilla_migrations",
+    );
+    return new Set(versions.rows.map((r) => r.version));
   }
 
   private async migrate(): Promise<void> {

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type Database from "better-sqlite3";
 import { StoreUnavailableError } from "../../core/errors.js";
@@ -6,7 +6,7 @@ import type { Json } from "../../core/json.js";
 import type { DeadLetter, DeadLetterFilter } from "../../deadletter/types.js";
 import { GroupCommitter } from "../groupCommit.js";
 import { StateWriteBatcher } from "../stateBatcher.js";
-import { loadMigrations } from "../migrations.js";
+import { checkMigrated, loadMigrations } from "../migrations.js";
 import { StoreNotifier } from "../notifier.js";
 import type {
   BudgetAmount,
@@ -101,21 +101,36 @@ export class SqliteStore extends StoreNotifier implements Store {
     });
   }
 
-  static open(path: string): SqliteStore {
+  static open(path: string, create = true): SqliteStore {
     let db: Database.Database | undefined;
     try {
-      if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-      db = new SqliteDriver(path);
+      if (path !== ":memory:" && create) mkdirSync(dirname(path), { recursive: true });
+      if (path !== ":memory:" && !create && !existsSync(path))
+        throw new Error("there is no file there: nothing has run on it yet");
+      db = new SqliteDriver(path, { fileMustExist: !create });
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
       db.pragma("busy_timeout = 10000");
       db.pragma("foreign_keys = ON");
-      SqliteStore.migrate(db);
+      if (create) SqliteStore.migrate(db);
+      else checkMigrated("sqlite", SqliteStore.applied(db));
     } catch (err) {
       db?.close();
       throw new StoreUnavailableError(path, err);
     }
     return new SqliteStore(path, db);
+  }
+
+  /** Migration versions applied, or undefined when the file holds no store. */
+  private static applied(db: Database.Database): Set<number> | undefined {
+    const table = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flotilla_migrations'")
+      .get();
+    if (!table) return undefined;
+    const rows = db.prepare("SELECT version FROM flotilla_migrations").all() as {
+      version: number;
+    }[];
+    return new Set(rows.map((r) => r.version));
   }
 
   private static migrate(db: Database.Database): void {
