@@ -1,4 +1,5 @@
 import { cancelBench } from "../../../bench/cancel/index.js";
+import { consistencyBench, consistencyReport } from "../../../bench/consistency/index.js";
 import { crashBench } from "../../../bench/crash/index.js";
 import { faultsBench } from "../../../bench/faults/index.js";
 import { fleetBench } from "../../../bench/fleet/index.js";
@@ -43,6 +44,17 @@ const BENCHES: Record<
         ...(postgresUrl ? { postgresUrl } : {}),
         onProgress,
       }),
+  },
+  consistency: {
+    usesPostgres: false,
+    // Naive fan-out beside ctx.decide + ctx.reconcile, on the simulated provider and SQLite.
+    run: (o, _pg, onProgress) =>
+      consistencyBench({
+        seed: o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(o.seed),
+        ...(o.quick ? { quick: true } : {}),
+        onProgress,
+      }),
+    report: consistencyReport,
   },
   crash: {
     usesPostgres: true,
