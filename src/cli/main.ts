@@ -230,7 +230,7 @@ program
 program
   .command("bench")
   .description(
-    "reproduce a failure mode and measure Flotilla against a baseline (crash, faults, journal, retry, fleet, runaway, vector, undo, cancel, state)",
+    "reproduce a failure mode and measure Flotilla against a baseline (crash, faults, journal, retry, fleet, runaway, vector, undo, cancel, state, consistency)",
   )
   .argument("<name>")
   .addOption(storeOption().default(undefined, "temporary stores"))
