@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import {
   DECISIONS,
   Flotilla,
@@ -91,6 +92,40 @@ describe("ctx.decide", () => {
       assert.equal((await readDecision(f, "order:9", "status"))?.value, all[0]);
     } finally {
       await f.close();
+    }
+  });
+
+  it("PostgreSQL: runs on 3 worker instances, each with 3 branches asking at once, get one answer", async (t) => {
+    const skip = await postgresSkipReason();
+    if (skip) return t.skip(skip);
+    const db = await freshDatabase();
+    const instances: Flotilla[] = [];
+    try {
+      for (let i = 0; i < 3; i++)
+        instances.push(
+          await Flotilla.open({
+            store: db.url,
+            providers: { default: new FakeProvider() },
+            worker: { pollMs: 20, concurrency: 8 },
+          }),
+        );
+      const agents = instances.map((f) =>
+        f.agent("cd.pg", (ctx) => {
+          const ask = (c: RunContext) => c.decide("account:3", "region", () => askPlan(c));
+          return ctx.all([ask, ask, ask]);
+        }),
+      );
+      const runs = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => instances[i % 3]!.start(agents[i % 3]!, null)),
+      );
+      const answers = (await Promise.all(runs.map((r) => r.result({ timeoutMs: 20_000 })))).flat();
+      assert.equal(new Set(answers).size, 1, `one answer, got ${JSON.stringify(answers)}`);
+      const pinned = await readDecision(instances[0]!, "account:3", "region");
+      assert.equal(pinned?.value, answers[0]);
+      assert.ok(runs.some((r) => r.id === pinned?.decidedBy.runId));
+    } finally {
+      for (const f of instances) await f.close();
+      await db.drop();
     }
   });
 
