@@ -31,14 +31,20 @@ export function consistencyReport(result: Record<string, unknown>): string {
     Object.entries(o)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ");
+  const row = (label: string, a: number, b: number) =>
+    `${label.padEnd(36)}${String(a).padEnd(11)}${b}`;
   return [
     `${r.runs} tickets × ${r.branches} parallel classifiers at temperature ${r.temperature} (seed ${r.seed})`,
     "",
-    "                                    naive      flotilla",
-    `contradictions reaching composer    ${String(n.contradictionsReachingComposer).padEnd(11)}${f.contradictionsReachingComposer}`,
-    `wrong facts composed (of ${r.runs * 2})      ${String(n.wrongFactsComposed).padEnd(11)}${f.wrongFactsComposed}`,
-    `LLM calls                           ${String(n.llmCalls).padEnd(11)}${f.llmCalls}`,
-    `wall time (s)                       ${String(n.wallSeconds).padEnd(11)}${f.wallSeconds}`,
+    `${"".padEnd(36)}${"naive".padEnd(11)}flotilla`,
+    row(
+      "contradictions reaching composer",
+      n.contradictionsReachingComposer,
+      f.contradictionsReachingComposer,
+    ),
+    row(`wrong facts composed (of ${r.runs * 2})`, n.wrongFactsComposed, f.wrongFactsComposed),
+    row("LLM calls", n.llmCalls, f.llmCalls),
+    row("wall time (s)", n.wallSeconds, f.wallSeconds),
     "",
     `Flotilla detected ${f.detected} contradictions (${r.detectedEqualsNaive ? "all" : "NOT all"} of the naive column's), resolved by ${list(f.resolvedBy)}`,
     `ctx.reconcile resolutions: ${list(f.reconcileResolutions)}; ${f.humanSignals} human signals; ${f.failedRuns} runs failed`,
