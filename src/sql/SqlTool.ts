@@ -57,11 +57,20 @@ type StatementArgs = z.infer<typeof statementArgs>;
 type WriteArgs = z.infer<typeof writeArgs>;
 type PreviewArgs = z.infer<typeof previewArgs>;
 
-/** A connection lost before the commit did nothing: safe to try again. */
-const retryLostConnection: ErrorClassifier = (err) =>
-  isFlotillaError(err, "FLOTILLA_STORE_UNAVAILABLE")
-    ? { retryable: true, reason: "connection", dependencyFault: true }
-    : undefined;
+/** SQLSTATEs of a transaction the server gave up on to let another through: a deadlock. */
+const TRY_AGAIN = new Set(["40P01", "40001"]);
+
+/**
+ * Failures that did nothing and may not happen again: a connection lost
+ * before the commit, a deadlock with someone editing the same rows.
+ */
+const retryTransient: ErrorClassifier = (err) => {
+  if (isFlotillaError(err, "FLOTILLA_STORE_UNAVAILABLE"))
+    return { retryable: true, reason: "connection", dependencyFault: true };
+  if (isFlotillaError(err, "FLOTILLA_SQL_ERROR") && TRY_AGAIN.has(String(err.details.sqlState)))
+    return { retryable: true, reason: "deadlock", dependencyFault: false };
+  return undefined;
+};
 
 /** The step a write is attributed to: its default key is `<run>:<step>`. */
 function stepOf(runId: string, key: string): string {
@@ -124,7 +133,7 @@ export class SqlTool {
       preview: `${name}.preview`,
     };
     const timeoutMs = given.timeoutMs ?? DEFAULT_SQL_TIMEOUT_MS;
-    const common = { timeoutMs, classify: retryLostConnection };
+    const common = { timeoutMs, classify: retryTransient };
     const described = given.description === undefined ? {} : { description: given.description };
     this.readTool = host.tool(this.toolNames.read, {
       ...common,

@@ -7,6 +7,7 @@ import { fleetReport, type FleetReport } from "../../../bench/fleet/report.js";
 import { journalBench, journalReport, type JournalReport } from "../../../bench/journal/index.js";
 import { redisSkipReason, redisUrl } from "../../../bench/support/redis.js";
 import { retryBench } from "../../../bench/retry.js";
+import { rollbackBench, rollbackReport } from "../../../bench/rollback/index.js";
 import { runawayBench, runawayReport, type RunawayReport } from "../../../bench/runaway/index.js";
 import { undoBench, undoReport } from "../../../bench/undo/index.js";
 import { stateBench, stateReport } from "../../../bench/state/index.js";
@@ -109,6 +110,18 @@ const BENCHES: Record<
         ...(o.seed !== undefined ? { seed: Number(o.seed) } : {}),
         onProgress,
       }),
+  },
+  rollback: {
+    usesPostgres: true,
+    // Agents write through the SQL tool on SQLite and on a fresh database of the test server.
+    run: (o, postgresUrl, onProgress) =>
+      rollbackBench({
+        seed: o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(o.seed),
+        ...(o.quick ? { quick: true } : {}),
+        ...(postgresUrl ? { postgresUrl } : {}),
+        onProgress,
+      }),
+    report: rollbackReport,
   },
   runaway: {
     usesPostgres: false,
