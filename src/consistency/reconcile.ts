@@ -22,7 +22,7 @@ import type {
  * The journal's kind for reconcile steps (the result, an escalation). Not a
  * member of StepKind's union yet: the replay check compares it as a string.
  */
-export const RECONCILE_STEP = "reconcile" as StepKind;
+export const RECONCILE_STEP: StepKind = "reconcile";
 
 /**
  * `ctx.reconcile(outputs, { assertions, policy })` at fan-in: reads each

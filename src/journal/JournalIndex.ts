@@ -4,7 +4,7 @@ import type { JournalEvent } from "../store/types.js";
 
 /** What kind of step an event belongs to; checked on replay. */
 export type StepKind =
-  "llm" | "tool" | "spawn" | "sleep" | "signal" | "now" | "random" | "race" | "state";
+  "llm" | "tool" | "spawn" | "sleep" | "signal" | "now" | "random" | "race" | "state" | "reconcile";
 
 export type StepOutcome =
   { ok: true; value: Json | undefined } | { ok: false; error: SerializedError };
