@@ -1,5 +1,6 @@
 import { canonicalJson, sha256, type Json } from "../core/json.js";
 import type { Blob, Store } from "../store/types.js";
+import type { Redactor } from "../telemetry/redaction/Redactor.js";
 import { plainCopy, type ChainLink, type MessageChains } from "./messageHashes.js";
 
 const ZERO = Buffer.alloc(32);
@@ -20,13 +21,16 @@ const READ_CHUNK = 1_000;
  */
 export class PayloadWriter {
   private known = new Set<string>();
+
+  /** Secrets are redacted from each message before it is hashed: the store never sees them. */
+  constructor(private readonly redactor?: Redactor) {}
   /** Messages canonicalised and hashed so far: the work payloads cost, for tests and benchmarks. */
   messagesHashed = 0;
 
   /** Blobs that must be written for `value`, and its hash. */
   message(value: Json, out: BlobBatch): Buffer {
     this.messagesHashed++;
-    const data = Buffer.from(canonicalJson(value));
+    const data = Buffer.from(canonicalJson(this.redacted(value)));
     const hash = sha256(data);
     this.add(hash, data, out);
     return hash;
@@ -52,7 +56,7 @@ export class PayloadWriter {
     for (let i = reused; i < values.length; i++) {
       const value = values[i] as Json;
       this.messagesHashed++;
-      const d = Buffer.from(canonicalJson(value));
+      const d = Buffer.from(canonicalJson(this.redacted(value)));
       const hash = sha256(d);
       const node = Buffer.concat([prev, hash]);
       prev = sha256(node);
@@ -77,7 +81,7 @@ export class PayloadWriter {
       } else {
         // Hashed before but not stored yet (that step failed or is still committing): rare.
         this.messagesHashed++;
-        this.add(link.hash, Buffer.from(canonicalJson(values[i])), out);
+        this.add(link.hash, Buffer.from(canonicalJson(this.redacted(values[i] as Json))), out);
         const before = i > 0 ? linkAt(i - 1).head : ZERO;
         this.add(link.head, Buffer.concat([before, link.hash]), out);
       }
@@ -90,6 +94,10 @@ export class PayloadWriter {
   stored(blobs: readonly Blob[]): void {
     if (this.known.size + blobs.length > KNOWN_LIMIT) this.known = new Set();
     for (const b of blobs) this.known.add(b.hash.toString("hex"));
+  }
+
+  private redacted(value: Json): Json {
+    return this.redactor ? this.redactor.value(value) : value;
   }
 
   private isStored(hex: string, chains: MessageChains | undefined): boolean {

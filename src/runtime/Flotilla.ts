@@ -46,6 +46,8 @@ import { rollbackRun, type RollbackOptions } from "../sql/rollbackRun.js";
 import type { RollbackReport } from "../sql/rollbackTypes.js";
 import { defineSqlTool, type SqlTool } from "../sql/SqlTool.js";
 import { DEFAULT_STORE, openStore } from "../store/open.js";
+import { Redactor } from "../telemetry/redaction/Redactor.js";
+import { Telemetry } from "../telemetry/Telemetry.js";
 import type { CreatedRun, RunRecord, Store } from "../store/types.js";
 import { defineAgent, isAgent, type Agent, type AgentFn, type AgentOptions } from "./Agent.js";
 import { retryRun, type RetryOptions } from "./retryRun.js";
@@ -65,7 +67,9 @@ const undoInputSchema = z.strictObject({ runId: z.string().min(1) });
  * the embedded SQLite store (default) or on PostgreSQL shared by many workers.
  */
 export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunner {
-  readonly payloads = new PayloadWriter();
+  readonly payloads: PayloadWriter;
+  readonly redactor: Redactor;
+  readonly telemetry: Telemetry;
   readonly resilience: Resilience;
   readonly admission: Admission | undefined;
   readonly staleAnswers = new Map<string, { response: LlmResponse; at: number }>();
@@ -92,6 +96,9 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     this.inlineSleepMs = options.inlineSleepMs ?? 2_000;
     this.resilience = new Resilience(this.clock, Math.random, options.resilience);
     this.admission = options.admission;
+    this.redactor = new Redactor(options.redact, (message, err) => this.warn(message, err));
+    this.payloads = new PayloadWriter(this.redactor);
+    this.telemetry = new Telemetry(this, this.redactor, options.tracerProvider);
     this.stopGraceMs = options.stopGraceMs ?? 10_000;
     for (const [name, p] of Object.entries(options.providers ?? {})) this.providers.set(name, p);
     this.settlement = new Settlement(store);
@@ -277,6 +284,17 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     return discardDeadLetter(this.store, id, { by, reason }, () => this.clock.now());
   }
 
+  /**
+   * This instance's Prometheus metrics as text (exposition format 0.0.4,
+   * `flotilla_` series; Content-Type: `telemetry.metrics.contentType`):
+   * runs by status and dead letters by class read from the store, step
+   * latency, dependency requests and 429s, tool calls, tokens and cost,
+   * breaker states, retry budgets, admission queues of this process.
+   */
+  metrics(): Promise<string> {
+    return this.telemetry.metrics.text();
+  }
+
   /** Shares retry budgets and breaker states with the other workers on this store. */
   heartbeat(): Promise<void> {
     return this.resilience.sync(this.store, this.workerId);
@@ -323,7 +341,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     }
     const limits = this.budgetOf(options.budget);
     const checked = agent.schema ? agent.schema.parse(input) : input;
-    const stored = storableCopy(checked, "run input");
+    const stored = this.redactor.value(storableCopy(checked, "run input"));
     // The worker first: a store that refuses it must not be left holding a run nobody will execute.
     if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
     const id = newRunId();
@@ -342,6 +360,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
           created: {
             root: id,
             lineage: [],
+            ...this.telemetry.startFacts(),
             ...(budget ? { budget: budget as unknown as Json } : {}),
           },
           agent: agent.name,
@@ -448,7 +467,8 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   async signal(runId: string, name: string, payload: Json = null): Promise<void> {
     if (typeof name !== "string" || name === "")
       throw new InvalidArgumentError("signal name must be a non-empty string");
-    await this.store.sendSignal(runId, name, storableCopy(payload, "signal payload") ?? null);
+    const stored = this.redactor.value(storableCopy(payload, "signal payload"));
+    await this.store.sendSignal(runId, name, stored ?? null);
     this.inlineWaits.signalled(runId);
   }
 

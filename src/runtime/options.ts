@@ -10,6 +10,8 @@ import type { Admission } from "../fleet/types.js";
 import type { LlmProvider } from "../providers/types.js";
 import type { ResilienceOptions } from "../resilience/Resilience.js";
 import type { Store } from "../store/types.js";
+import { RedactOptionsSchema, type RedactOptions } from "../telemetry/redaction/options.js";
+import type { TracerProvider } from "@opentelemetry/api";
 import type { WorkerOptions } from "./Worker.js";
 
 export const optionsSchema = z.object({
@@ -31,6 +33,11 @@ export const optionsSchema = z.object({
     .optional(),
   budgets: BudgetsOptionsSchema.optional(),
   deadLetters: z.strictObject({ routes: RoutesSchema.optional() }).optional(),
+  redact: RedactOptionsSchema.optional(),
+  tracerProvider: z
+    .object({ getTracer: z.function() }, { error: "must be an OpenTelemetry TracerProvider" })
+    .loose()
+    .optional(),
 });
 
 export interface FlotillaOptions {
@@ -84,6 +91,21 @@ export interface FlotillaOptions {
   budgets?: BudgetsOptions;
   /** What happens to new dead letters, per class. Default: every class is held for a human. */
   deadLetters?: { routes?: Routes };
+  /**
+   * Secrets replaced by `[REDACTED:<kind>]` before any payload is stored
+   * (tool arguments and results, step values, LLM messages, run inputs and
+   * results, signals, errors, dead letters) or put on a span. Agent code
+   * sees step results as stored, on the first execution and on replay
+   * alike; tools and providers still receive the real arguments. Default:
+   * the built-in patterns (API keys, bearer tokens, card numbers); `false`
+   * stores payloads as they are.
+   */
+  redact?: RedactOptions | false;
+  /**
+   * Where spans go (`invoke_agent`, `chat`, `execute_tool`). Default: the
+   * provider registered globally with `@opentelemetry/api` (none: no spans).
+   */
+  tracerProvider?: TracerProvider;
 }
 
 export interface StartOptions {

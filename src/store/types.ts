@@ -249,6 +249,12 @@ export interface Signal {
   at: number;
 }
 
+/** How many runs are in each status, and dead letters in each class and status, store-wide. */
+export interface StoreCounts {
+  runs: { status: RunStatus; count: number }[];
+  deadLetters: { class: string; status: string; count: number }[];
+}
+
 export interface RunFilter {
   status?: RunStatus;
   agent?: string;
@@ -378,6 +384,8 @@ export interface Store extends StoreEvents, StateStore {
 
   /** Bytes held in the journal and in payload storage, store-wide. */
   storedBytes(): Promise<{ events: number; blobs: number }>;
+  /** Runs by status and dead letters by class and status, store-wide (for metrics; reads indexes only). */
+  counts(): Promise<StoreCounts>;
 
   close(): Promise<void>;
 }

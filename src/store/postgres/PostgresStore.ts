@@ -25,6 +25,7 @@ import type {
   RunRecord,
   Signal,
   Store,
+  StoreCounts,
 } from "../types.js";
 import type {
   ClaimedItem,
@@ -43,6 +44,7 @@ import type {
 } from "../stateTypes.js";
 import * as budgetLedger from "./budgetLedger.js";
 import { applyBatch } from "./commit.js";
+import { counts } from "./counts.js";
 import * as deadLetters from "./deadLetters.js";
 import * as dependencyStates from "./dependencyStates.js";
 import * as effects from "./effects.js";
@@ -268,6 +270,10 @@ export class PostgresStore extends StoreNotifier implements Store {
 
   storedBytes(): Promise<{ events: number; blobs: number }> {
     return journal.storedBytes(this.pool);
+  }
+
+  counts(): Promise<StoreCounts> {
+    return counts(this.pool);
   }
 
   listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {

@@ -27,6 +27,7 @@ import type {
   RunRecord,
   Signal,
   Store,
+  StoreCounts,
 } from "../types.js";
 import type {
   ClaimedItem,
@@ -45,6 +46,7 @@ import type {
 } from "../stateTypes.js";
 import type { Announce } from "./announce.js";
 import * as budgetLedger from "./budgetLedger.js";
+import { counts } from "./counts.js";
 import { applyBatch } from "./commit.js";
 import * as deadLetters from "./deadLetters.js";
 import { SqliteDriver } from "./driver.js";
@@ -310,6 +312,11 @@ export class SqliteStore extends StoreNotifier implements Store {
   async storedBytes(): Promise<{ events: number; blobs: number }> {
     await Promise.resolve();
     return journal.storedBytes(this.db);
+  }
+
+  async counts(): Promise<StoreCounts> {
+    await Promise.resolve();
+    return counts(this.db);
   }
 
   async declareStateRegion(region: StateRegionRecord): Promise<StateRegionRecord> {

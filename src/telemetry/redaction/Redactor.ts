@@ -1,0 +1,132 @@
+import type { Json } from "../../core/json.js";
+import type { PayloadPath, RedactOptions } from "./options.js";
+import { DEFAULT_PATTERNS, SHORTEST_SECRET, type SecretPattern } from "./patterns.js";
+
+/** The replacement of a secret of `kind`. */
+export function redacted(kind: string): string {
+  return `[REDACTED:${kind}]`;
+}
+
+/** Keys whose values are content hashes the runtime reads back (never secrets, never to be changed). */
+const HASH_KEYS = new Set(["messageRef", "messagesRef"]);
+
+function plainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Replaces secrets in payloads before they are stored or traced. A value
+ * with nothing to redact comes back as the same object, so the cost of a
+ * clean payload is one walk over its strings, and nothing is copied.
+ */
+export class Redactor {
+  /** False when nothing is ever redacted (`redact: false`, or no defaults, patterns or hook). */
+  readonly active: boolean;
+  private readonly defaults: readonly SecretPattern[];
+  /** The defaults as one alternation, so a string is scanned once for all of them. */
+  private readonly combined: RegExp | undefined;
+  private readonly custom: readonly RegExp[];
+  private readonly hook: RedactOptions["hook"];
+  private hookFailed = false;
+
+  constructor(
+    options: RedactOptions | false | undefined = {},
+    private readonly warn: (message: string, err: unknown) => void = () => undefined,
+  ) {
+    const o = options === false ? { defaults: false } : options;
+    this.defaults = o.defaults === false ? [] : DEFAULT_PATTERNS;
+    this.combined =
+      this.defaults.length > 0
+        ? new RegExp(this.defaults.map((p) => `(${p.pattern.source})`).join("|"), "g")
+        : undefined;
+    this.custom = (o.patterns ?? []).map((p) =>
+      p.global ? new RegExp(p.source, p.flags) : new RegExp(p.source, `${p.flags}g`),
+    );
+    this.hook = o.hook;
+    this.active = this.defaults.length > 0 || this.custom.length > 0 || this.hook !== undefined;
+  }
+
+  /** `text` with every secret the patterns find replaced (the hook is not asked). */
+  text(text: string): string {
+    let out = text;
+    if (this.combined && out.length >= SHORTEST_SECRET)
+      out = out.replace(this.combined, (match: string, ...groups: unknown[]) => {
+        // Each default is one capturing group (they have none of their own): the one set matched.
+        const at = groups.findIndex((g, i) => i < this.defaults.length && g !== undefined);
+        const p = this.defaults[at];
+        return !p || (p.confirm && !p.confirm(match)) ? match : redacted(p.kind);
+      });
+    for (const p of this.custom) out = out.replace(p, redacted("custom"));
+    return out;
+  }
+
+  /** `value` with its secrets redacted: the same object when there were none. */
+  value<T>(value: T): T {
+    if (!this.active || value === undefined) return value;
+    return this.walk(value, [], false) as T;
+  }
+
+  /**
+   * A payload read back by the runtime (journal event data, a dead letter):
+   * as `value`, but content hashes (`messageRef`) are left alone.
+   */
+  stored<T>(value: T): T {
+    if (!this.active || value === undefined) return value;
+    return this.walk(value, [], true) as T;
+  }
+
+  private walk(v: unknown, path: (string | number)[], hashes: boolean): unknown {
+    if (typeof v === "string") return this.leaf(this.text(v), path);
+    if (typeof v === "number") return this.leaf(this.cardNumber(v), path);
+    if (v === null || typeof v === "boolean") return this.leaf(v, path);
+    if (typeof v !== "object") return v;
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        const r = this.walk(v[i], path, hashes);
+        path.pop();
+        if (r !== v[i]) (out ??= v.slice())[i] = r;
+      }
+      return out ?? v;
+    }
+    if (!plainObject(v)) return v;
+    let out: Record<string, unknown> | undefined;
+    for (const [k, child] of Object.entries(v)) {
+      if (hashes && HASH_KEYS.has(k)) continue;
+      path.push(k);
+      const r = this.walk(child, path, hashes);
+      path.pop();
+      if (r !== child) (out ??= { ...v })[k] = r;
+    }
+    return out ?? v;
+  }
+
+  /** A card number stored as a JSON number is still a card number. */
+  private cardNumber(n: number): number | string {
+    if (!this.combined || !Number.isSafeInteger(n) || n < 1e12) return n;
+    const text = String(n);
+    const redactedText = this.text(text);
+    return redactedText === text ? n : redactedText;
+  }
+
+  private leaf(value: Json, path: PayloadPath): unknown {
+    if (!this.hook) return value;
+    try {
+      return this.hook(value, path);
+    } catch (err) {
+      if (!this.hookFailed) this.warn("the redact hook threw; the value was redacted", err);
+      this.hookFailed = true;
+      return redacted("hook-error");
+    }
+  }
+}
+
+/** Redacts nothing: for hosts without a redactor. */
+export const NO_REDACTION = new Redactor(false);
+
+/** The host's redactor, or one that redacts nothing. */
+export function redactorOf(host: { readonly redactor?: Redactor | undefined }): Redactor {
+  return host.redactor ?? NO_REDACTION;
+}
