@@ -136,3 +136,4 @@ export {
 } from "./sql/errors.js";
 export type { SqlRefusal } from "./sql/errors.js";
 export * from "./consistency/index.js";
+export * from "./telemetry/index.js";

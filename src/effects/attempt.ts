@@ -9,6 +9,7 @@ import { storableCopy } from "../core/payload.js";
 import { abortAfter } from "../core/timers.js";
 import { heldOutageWait, throughOutages } from "../resilience/outage.js";
 import type { Execution } from "../runtime/Execution.js";
+import { redactorOf } from "../telemetry/redaction/Redactor.js";
 import { attemptMayHaveApplied } from "./outcome.js";
 import { reconcileThenSettle } from "./recover.js";
 import { runTool } from "./runTool.js";
@@ -87,7 +88,8 @@ export async function attempt<A, R>(
         return reconcileThenSettle(call, n, attemptDeadline);
       return park(call, false, err);
     }
-    const error = serializeError(err);
+    // As journaled, so a replay fails with the same error.
+    const error = redactorOf(exec.host).value(serializeError(err));
     // Agent code (and a replay) sees that this failure may hide an effect.
     if (mayHaveActed) error.details = { ...error.details, mayHaveActed: true };
     await exec.write(
@@ -136,7 +138,10 @@ export async function settleCommitted<A, R>(
   const base = { kind: "tool", name: tool.name, ...meta };
   const row = { key, runId: exec.runId, step, tool: tool.name, state: "committed" as const };
   try {
-    const value = storableCopy(result, `the result of tool '${tool.name}'`);
+    // The agent sees the result as journaled (secrets redacted), on replay too.
+    const value = redactorOf(exec.host).value(
+      storableCopy(result, `the result of tool '${tool.name}'`),
+    );
     await exec.write(
       [{ type: "effect.committed", step, data: { ...base, value: (value ?? null) as Json } }],
       { effects: [{ ...row, result: value ?? null }] },

@@ -4,6 +4,7 @@ import { storableCopy } from "../core/payload.js";
 import { fingerprint } from "../deadletter/loops.js";
 import type { Execution } from "../runtime/Execution.js";
 import type { RunContext } from "../runtime/RunContext.js";
+import { redactorOf } from "../telemetry/redaction/Redactor.js";
 import { gatedEffect, type EffectSteps } from "./gate.js";
 import type { Tool } from "./Tool.js";
 
@@ -48,7 +49,8 @@ export async function deferCall<A, R>(
     exec.watch(rec);
     let journaled: unknown;
     if (rec?.outcome?.ok && rec.meta.deferred === true) {
-      journaled = rec.meta.args;
+      // The journaled call, with the secrets redaction took from it given back by the replayed code.
+      journaled = redactorOf(exec.host).restore(args, rec.meta.args);
     } else {
       if (rec) {
         // The journal has this call performed at the step: the tool was not deferred then.

@@ -10,6 +10,7 @@ import { storableCopy } from "../core/payload.js";
 import type { StepRecord } from "../journal/JournalIndex.js";
 import type { Execution } from "../runtime/Execution.js";
 import { replayOutcome } from "../runtime/RunContext.js";
+import { redactorOf } from "../telemetry/redaction/Redactor.js";
 import { attempt, type EffectCall } from "./attempt.js";
 import { recover } from "./recover.js";
 import { DEFAULT_TOOL_TIMEOUT_MS, type Tool } from "./Tool.js";
@@ -36,8 +37,14 @@ export async function performEffect<A, R>(
   if (rec?.outcome) return replayOutcome<R>(step, rec.outcome);
   if (rec?.revoked)
     throw new CancelledError(exec.runId, "the effect was revoked before it started");
-  if (rec?.intent) return recover(exec, signal, step, rec, rec.intent, tool, deadline);
-  return begin(exec, signal, step, tool, args, deadline);
+  const intent = rec?.intent;
+  // The journal holds the arguments redacted; the replayed agent code passes them whole.
+  const recovered = intent && { ...intent, args: redactorOf(exec.host).restore(args, intent.args) };
+  return exec.trace.tool(tool, step, () =>
+    rec && recovered
+      ? recover(exec, signal, step, rec, recovered, tool, deadline)
+      : begin(exec, signal, step, tool, args, deadline),
+  );
 }
 
 async function begin<A, R>(
@@ -117,7 +124,8 @@ export function callDeadline(
  */
 async function claimKey<A, R>(call: EffectCall<A, R>): Promise<{ value: R } | undefined> {
   const { exec, step, tool, key } = call;
-  const argsHash = sha256(canonicalJson(call.args ?? null))
+  // Of the arguments as stored: a hash of a card number could be brute-forced back to it.
+  const argsHash = sha256(canonicalJson(redactorOf(exec.host).value(call.args) ?? null))
     .subarray(0, 16)
     .toString("hex");
   const holder = await exec.viaStore(() =>

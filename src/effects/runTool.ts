@@ -1,6 +1,7 @@
 import type { Admission } from "../fleet/types.js";
 import type { Bulkhead } from "../resilience/Bulkhead.js";
 import type { Resilience } from "../resilience/Resilience.js";
+import { countAttempt, type Telemetry } from "../telemetry/Telemetry.js";
 import { effectNotApplied, type Tool } from "./Tool.js";
 
 export interface ToolRunHost {
@@ -9,6 +10,8 @@ export interface ToolRunHost {
   bulkhead(tool: Tool): Bulkhead | undefined;
   /** The tenant's bulkhead, when tenants are isolated from each other. */
   tenantBulkhead(tenant: string): Bulkhead | undefined;
+  /** Counts each attempt by how it ended; none when absent. */
+  readonly telemetry?: Telemetry;
 }
 
 /** Runs `fn` inside every given bulkhead, outermost first. */
@@ -55,12 +58,16 @@ export async function runTool<A, R>(
       call.signal,
     );
     try {
-      const value = await tool.run(args, {
-        idempotencyKey: call.idempotencyKey,
-        signal: call.signal,
-        attempt: call.firstAttempt + attempt - 1,
-        ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
-      });
+      const value = await countAttempt(
+        host.telemetry,
+        dependency.name,
+        tool.run(args, {
+          idempotencyKey: call.idempotencyKey,
+          signal: call.signal,
+          attempt: call.firstAttempt + attempt - 1,
+          ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
+        }),
+      );
       permit?.release({ outcome: "ok" });
       return value;
     } catch (err) {

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { ProviderError, type ProviderErrorKind } from "./errors.js";
 import { parseOptions } from "../core/validate.js";
 import type { EffectKind } from "../effects/Tool.js";
+import { activeTraceMeta } from "../telemetry/tracing/traceparent.js";
 
 export const McpServerSchema = z.union([
   z.object({
@@ -120,7 +121,8 @@ export function effectOf(contract: McpToolContract): EffectKind {
  * Connects to an MCP server (stdio command or Streamable HTTP URL) with the
  * official SDK client, lists its tools, and wraps each as a Flotilla tool.
  * Aborting a call's signal cancels the request on the server
- * (`notifications/cancelled`). Call `close()` when done; for a stdio server
+ * (`notifications/cancelled`). Each request carries the caller's trace
+ * context in `_meta` (`traceparent`, `tracestate`) when a span is active. Call `close()` when done; for a stdio server
  * it stops the child process.
  */
 export async function connectMcpTools(options: McpToolsOptions): Promise<McpTools> {
@@ -174,7 +176,8 @@ export async function connectMcpTools(options: McpToolsOptions): Promise<McpTool
             {
               name: tool.name,
               arguments: args,
-              _meta: { [IDEMPOTENCY_META_KEY]: ctx.idempotencyKey },
+              // The caller's trace (the execute_tool span) goes along, as MCP's semconv asks.
+              _meta: { [IDEMPOTENCY_META_KEY]: ctx.idempotencyKey, ...activeTraceMeta() },
             },
             undefined,
             { signal: ctx.signal, timeout: o.timeoutMs },

@@ -37,6 +37,10 @@ import { LeaseFence } from "./leaseFence.js";
 import { RunContext } from "./RunContext.js";
 import { RunFacts } from "./runFacts.js";
 import { Suspension } from "./suspension.js";
+import { redactCommit } from "../telemetry/redaction/commit.js";
+import { redactorOf, type Redactor } from "../telemetry/redaction/Redactor.js";
+import type { Telemetry } from "../telemetry/Telemetry.js";
+import { NO_TRACE, type RunTrace } from "../telemetry/tracing/ExecutionTrace.js";
 
 /** What an execution needs from the Flotilla instance that hosts it. */
 export interface ExecutionHost extends LlmHost, ToolRunHost {
@@ -63,6 +67,10 @@ export interface ExecutionHost extends LlmHost, ToolRunHost {
   /** Told after a dead letter is durable, to route it (redrive, hold, escalate). */
   deadLettered(entry: NewDeadLetter): void;
   warn(message: string, err: unknown): void;
+  /** Metrics and spans; none when absent. */
+  readonly telemetry?: Telemetry;
+  /** Applied to every payload this execution journals; nothing is redacted when absent. */
+  readonly redactor?: Redactor;
 }
 
 /**
@@ -119,6 +127,8 @@ export class Execution {
   private deadlineTimer: LongTimeout | undefined;
   /** The status this execution's commit settled the run in (it ended or parked). */
   private settledAs: Commit["status"];
+  /** This execution's span and metrics (from when its journal is loaded until it ends). */
+  trace: RunTrace = NO_TRACE;
   private readonly ending = new RunEnding(this, (events, extra) => this.commit(events, extra));
   private readonly suspension = new Suspension({
     runId: () => this.run.id,
@@ -184,7 +194,7 @@ export class Execution {
 
   /** What a child run journals at creation: its root, its budget and the chain of agents above it. */
   childFacts(): Record<string, Json> {
-    return (this.facts as RunFacts).childFacts();
+    return { ...(this.facts as RunFacts).childFacts(), ...this.trace.childFacts() };
   }
 
   /** Runs to one outcome; never rejects. */
@@ -204,11 +214,12 @@ export class Execution {
       this.armGuards(this.facts);
       if (!this.loaded)
         await this.write([{ type: "run.resumed", data: { worker: this.host.workerId } }]);
+      this.trace = this.host.telemetry?.execution(this, !this.loaded) ?? NO_TRACE;
       this.armDeadline();
       const outcome = new Promise<ExecutionOutcome>((resolve) => (this.finish = resolve));
       const ctx = new RunContext(this, "", this.controller.signal);
       Promise.resolve()
-        .then(() => agent.fn(ctx, this.input))
+        .then(() => this.trace.run(() => agent.fn(ctx, this.input)))
         // Deferred effects come last, once everything else succeeded.
         .then((value) => performDeferred(this, ctx, value))
         .then(
@@ -359,6 +370,7 @@ export class Execution {
       throw err;
     }
     this.suspension.working();
+    this.trace.stepEntered(step, rec);
     return rec;
   }
 
@@ -398,6 +410,8 @@ export class Execution {
     extra: CommitExtra,
     requireNotCancelled = false,
   ): Promise<void> {
+    // The in-memory journal below holds what the store holds: replay sees what this execution saw.
+    ({ events, ...extra } = redactCommit(redactorOf(this.host), { events, ...extra }));
     try {
       await this.host.store.commit({
         runId: this.run.id,
@@ -418,6 +432,7 @@ export class Execution {
     if (extra.blobs) this.host.payloads.stored(extra.blobs);
     for (const e of events) this.index.apply(e);
     if (extra.status && settles(extra.status.status)) this.settledAs = extra.status;
+    this.trace.stepsWritten(events);
   }
 
   /**
@@ -470,6 +485,7 @@ export class Execution {
 
   private close(outcome: ExecutionOutcome): void {
     this.closed = true;
+    this.trace.end(outcome, this.settledAs);
     this.deadlineTimer?.clear();
     this.fence.clear();
     if (!this.controller.signal.aborted && outcome !== "suspended") this.controller.abort();

@@ -30,6 +30,7 @@ import type { StateFor } from "../state/types.js";
 import { decide } from "../consistency/decide.js";
 import { reconcile, RECONCILE_STEP } from "../consistency/reconcile.js";
 import type { Reconciled, ReconcileOptions, ReconcileStepRunner } from "../consistency/types.js";
+import { redactorOf } from "../telemetry/redaction/Redactor.js";
 
 /** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
 export interface StepWork<T> {
@@ -138,7 +139,8 @@ export class RunContext {
         out = await body(step);
       } catch (err) {
         if (this.signal.aborted) throw err;
-        const error = serializeError(err);
+        // As journaled: a replay fails with the same (redacted) error.
+        const error = redactorOf(this.exec.host).value(serializeError(err));
         await this.exec.write([
           { type: "step.failed", step, data: { kind, name, error: error as unknown as Json } },
         ]);
@@ -147,6 +149,8 @@ export class RunContext {
       let value: T;
       try {
         value = storableCopy(out.value, `the result of ${kind} step '${name}'`);
+        // What agent code sees is what the journal holds (a step journaling its own form redacts both).
+        if (!("journal" in out)) value = redactorOf(this.exec.host).value(value);
         const journaled = "journal" in out ? out.journal : (value as Json);
         await this.exec.write(
           [
@@ -250,7 +254,10 @@ export class RunContext {
       return this.once<R>(
         "tool",
         tool.name,
-        (step) => readTool<A, R>(this.exec, this.signal, step, tool, checked, deadline),
+        (step) =>
+          this.exec.trace.tool(tool, step, () =>
+            readTool<A, R>(this.exec, this.signal, step, tool, checked, deadline),
+          ),
         undefined,
         { seen: (value) => ({ fp, value }) },
       );

@@ -11,6 +11,8 @@ import { classOf, type DeadLetterClass } from "../deadletter/taxonomy.js";
 import type { NewDeadLetter } from "../deadletter/types.js";
 import { cancellationCommit } from "../saga/cancel.js";
 import type { Commit, NewEvent } from "../store/types.js";
+import { redactDeadLetter } from "../telemetry/redaction/commit.js";
+import { redactorOf } from "../telemetry/redaction/Redactor.js";
 import type { CommitExtra, Execution, ExecutionOutcome } from "./Execution.js";
 
 /** Backoff before an interrupted run may be claimed again: doubling, capped, full jitter. */
@@ -41,7 +43,9 @@ export class RunEnding {
     for (let i = events.length - 1; i >= 0 && events[i]?.type !== "step.completed"; i--)
       if (events[i]?.type === "run.interrupted") consecutive++;
     const wakeAt = this.exec.host.clock.now() + interruptBackoffMs(consecutive);
-    const cause = fault.cause === undefined ? fault.toJSON() : serializeError(fault.cause);
+    const cause = redactorOf(this.exec.host).value(
+      fault.cause === undefined ? fault.toJSON() : serializeError(fault.cause),
+    );
     await this.exec.host.store
       .commit({
         runId: this.exec.run.id,
@@ -112,11 +116,10 @@ export class RunEnding {
     const events = await this.exec.viaStore(() =>
       this.exec.host.store.readJournal(this.exec.run.id),
     );
-    return captureDeadLetter(
-      { ...this.exec.run, input: this.exec.input as Json },
-      events,
-      cls,
-      error,
+    // Redacted before routing too: a route may hand the entry to a person or another system.
+    return redactDeadLetter(
+      redactorOf(this.exec.host),
+      captureDeadLetter({ ...this.exec.run, input: this.exec.input as Json }, events, cls, error),
     );
   }
 
@@ -149,7 +152,8 @@ export class RunEnding {
     );
     const { runId: _runId, fence: _fence, events, ...extra } = commit;
     await this.commit(events, extra);
-    if (commit.deadLetter) this.exec.host.deadLettered(commit.deadLetter);
+    const entry = commit.deadLetter;
+    if (entry) this.exec.host.deadLettered(redactDeadLetter(redactorOf(this.exec.host), entry));
     return "cancelled";
   }
 

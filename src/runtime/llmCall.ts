@@ -14,6 +14,7 @@ import type { Dependency } from "../resilience/Dependency.js";
 import { throughOutages, type OutageWait } from "../resilience/outage.js";
 import type { Resilience } from "../resilience/Resilience.js";
 import { throughBulkheads, type ToolRunHost } from "../effects/runTool.js";
+import { countAttempt } from "../telemetry/Telemetry.js";
 
 /** Where an answer came from, and whether it is the answer that was asked for. */
 export interface Provenance {
@@ -58,7 +59,7 @@ export interface LlmPolicy {
   relevant?: (response: LlmResponse) => boolean;
 }
 
-export interface LlmHost extends Pick<ToolRunHost, "tenantBulkhead"> {
+export interface LlmHost extends Pick<ToolRunHost, "tenantBulkhead" | "telemetry"> {
   provider(name?: string): LlmProvider;
   readonly resilience: Resilience;
   readonly admission: Admission | undefined;
@@ -238,7 +239,11 @@ async function sampleValid(
             const onAbort = () => attempt.abort(ctx.signal.reason);
             ctx.signal.addEventListener("abort", onAbort, { once: true });
             try {
-              const r = await provider.complete(request, { signal: attempt.signal });
+              const r = await countAttempt(
+                host.telemetry,
+                dependency.name,
+                provider.complete(request, { signal: attempt.signal }),
+              );
               await held?.settle(r);
               permit?.release({
                 outcome: "ok",

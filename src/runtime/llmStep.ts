@@ -5,6 +5,7 @@ import { messageChainsOf } from "../journal/messageHashes.js";
 import type { BlobBatch } from "../journal/payloads.js";
 import { recordedAnswers, recordedMessagesOf } from "../journal/recordedMessages.js";
 import type { LlmRequest } from "../providers/types.js";
+import { redactorOf } from "../telemetry/redaction/Redactor.js";
 import type { Execution } from "./Execution.js";
 import { callLlm, type LlmResult } from "./llmCall.js";
 import { outageWait } from "./outageWait.js";
@@ -64,23 +65,31 @@ export async function callModel(
   let response: LlmResult;
   try {
     const waiting = { step: call.step, kind: "llm", name: options.name ?? request.model } as const;
-    response = await callLlm(host, { ...request, model }, options, {
-      signal: call.signal,
-      deadline: call.deadline,
-      outage: outageWait(exec, call.signal, waiting, call.deadline),
-      tenant: exec.run.tenant ?? "default",
-      ...(exec.reserver ? { budget: exec.reserver } : {}),
-      requestDigest: () => canonicalJson({ ...params, model, messagesRef }),
-    });
+    const { maxTokens, temperature } = request;
+    const chat = { provider: provider.name, model, step: call.step, maxTokens, temperature };
+    response = await exec.trace.chat(chat, () =>
+      callLlm(host, { ...request, model }, options, {
+        signal: call.signal,
+        deadline: call.deadline,
+        outage: outageWait(exec, call.signal, waiting, call.deadline),
+        tenant: exec.run.tenant ?? "default",
+        ...(exec.reserver ? { budget: exec.reserver } : {}),
+        requestDigest: () => canonicalJson({ ...params, model, messagesRef }),
+      }),
+    );
   } catch (err) {
     if (isFlotillaError(err, "FLOTILLA_ESCALATED")) exec.stop("park", err);
     if (isFlotillaError(err, "FLOTILLA_BUDGET_EXHAUSTED")) exec.stop("fail", err);
     throw err;
   }
-  const messageRef = host.payloads.message(response.message as unknown as Json, blobs);
-  const { message: _message, ...rest } = response;
+  // The agent sees the answer as journaled (message in payloads, the rest in the event), on replay too.
+  const redactor = redactorOf(host);
+  const { message: said, ...answer } = response;
+  const message = redactor.value(said);
+  const rest = redactor.value(answer);
+  const messageRef = host.payloads.message(message as unknown as Json, blobs);
   return {
-    value: response,
+    value: { ...rest, message },
     journal: null,
     blobs: [...blobs.values()],
     meta: {

@@ -10,11 +10,8 @@ import type { JournalIndex } from "../journal/JournalIndex.js";
 import { isProviderError } from "../providers/errors.js";
 import type { JournalEvent, RunRecord } from "../store/types.js";
 import { retryBudgetLeft } from "./metrics/dependencyState.js";
-import {
-  FlotillaMetrics,
-  type AttemptOutcome,
-  type MetricsSource,
-} from "./metrics/FlotillaMetrics.js";
+import type { AttemptOutcome } from "../fleet/types.js";
+import { FlotillaMetrics, type MetricsSource } from "./metrics/FlotillaMetrics.js";
 import type { Redactor } from "./redaction/Redactor.js";
 import { FLOTILLA } from "./tracing/attributes.js";
 import { ExecutionTrace, type ChatAnswer, type RunTrace } from "./tracing/ExecutionTrace.js";
@@ -56,9 +53,12 @@ export class Telemetry {
     this.tracer = (tracerProvider ?? trace.getTracerProvider()).getTracer("flotilla");
   }
 
-  /** Starts the `invoke_agent` span of an execution whose journal is loaded. */
-  execution(exec: TracedExecution): RunTrace {
-    return new ExecutionTrace(this, exec);
+  /**
+   * Starts the `invoke_agent` span of an execution whose journal is loaded
+   * (`resumed`: it journaled its own `run.resumed`, not in `exec.events`).
+   */
+  execution(exec: TracedExecution, resumed: boolean): RunTrace {
+    return new ExecutionTrace(this, exec, resumed);
   }
 
   /**

@@ -12,9 +12,6 @@ export interface MetricsSource {
   readonly admission: Admission | undefined;
 }
 
-/** How one upstream attempt (an LLM request, a tool call) ended. */
-export type AttemptOutcome = "ok" | "rate_limited" | "timeout" | "error";
-
 const BREAKER_STATES = ["closed", "open", "half-open"] as const;
 /** Store counts are read once per scrape, however many gauges show them. */
 const COUNTS_TTL_MS = 250;

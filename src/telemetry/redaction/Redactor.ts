@@ -1,4 +1,5 @@
-import type { Json } from "../../core/json.js";
+import { canonicalJson, type Json } from "../../core/json.js";
+import { storableCopy } from "../../core/payload.js";
 import type { PayloadPath, RedactOptions } from "./options.js";
 import { DEFAULT_PATTERNS, SHORTEST_SECRET, type SecretPattern } from "./patterns.js";
 
@@ -74,6 +75,20 @@ export class Redactor {
   stored<T>(value: T): T {
     if (!this.active || value === undefined) return value;
     return this.walk(value, [], true) as T;
+  }
+
+  /**
+   * What a tool should be given when the journal holds `stored` and replayed
+   * agent code passed `live`: the live value when it is what was stored,
+   * once redacted (the journal lost its secrets, the tool must still get
+   * them), else the stored value (the code changed: the journal decides).
+   */
+  restore(live: unknown, stored: Json | undefined): Json | undefined {
+    if (!this.active) return stored;
+    const copy = storableCopy(live as Json | undefined, "the arguments of a replayed call");
+    return canonicalJson(this.value(copy) ?? null) === canonicalJson(stored ?? null)
+      ? copy
+      : stored;
   }
 
   private walk(v: unknown, path: (string | number)[], hashes: boolean): unknown {

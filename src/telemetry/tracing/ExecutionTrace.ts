@@ -113,12 +113,14 @@ export class ExecutionTrace implements RunTrace {
   constructor(
     private readonly t: Telemetry,
     private readonly exec: TracedExecution,
+    resumed: boolean,
   ) {
     const run = exec.run;
     const created = dataOf(exec.events.find((e) => e.type === "run.created")?.data);
     // The parent's span (journaled by whichever worker created the run), or the caller's at start().
     const parent = contextOf(created.traceparent, created.tracestate);
-    const executions = exec.events.filter((e) => e.type === "run.resumed").length;
+    const executions =
+      exec.events.filter((e) => e.type === "run.resumed").length + (resumed ? 1 : 0);
     this.tenant = run.tenant ?? "default";
     this.root = typeof created.root === "string" ? created.root : run.id;
     this.span = t.tracer.startSpan(
@@ -132,7 +134,7 @@ export class ExecutionTrace implements RunTrace {
           [FLOTILLA.runId]: run.id,
           ...(run.parentId ? { [FLOTILLA.parentRunId]: run.parentId } : {}),
           ...(run.tenant !== null ? { [FLOTILLA.tenant]: run.tenant } : {}),
-          [FLOTILLA.execution]: Math.max(1, executions),
+          [FLOTILLA.execution]: executions,
           [FLOTILLA.worker]: exec.host.workerId,
         },
       },
