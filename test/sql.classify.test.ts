@@ -72,6 +72,15 @@ describe("SQL classification by the parser", () => {
     assert.deepEqual(classifySql("DROP TABLE a, b", "postgres").writes, ["a", "b"]);
   });
 
+  it("says why a statement is destructive", () => {
+    assert.match(classifySql("DELETE FROM items", "sqlite").reasons.join(), /DELETE without WHERE/);
+    assert.match(
+      classifySql("UPDATE items SET a = 1 WHERE 1 = 1", "postgres").reasons.join(),
+      /WHERE does not look at the row/,
+    );
+    assert.match(classifySql("TRUNCATE items", "postgres").reasons.join(), /TRUNCATE/);
+  });
+
   it("UPDATE/DELETE with a WHERE are row-limited; INSERT is not", () => {
     assert.equal(classifySql("UPDATE t SET a = 1 WHERE id > 3", "postgres").rowLimited, true);
     assert.equal(classifySql("DELETE FROM t WHERE id > 3", "sqlite").rowLimited, true);

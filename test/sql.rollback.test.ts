@@ -193,7 +193,8 @@ for (const engine of ["sqlite", "postgres"] as const) {
           await byHand(w, 5, "renamed between the run's writes", 50);
           await run.signal("go", null);
           await run.result({ timeoutMs: 20_000 });
-          const report = await w.f.rollback(run.id);
+          // One change per transaction: the order of the transactions is the order of the changes.
+          const report = await w.f.rollback(run.id, { batchSize: 1 });
           assert.deepEqual(report.counts, {
             rowsWritten: 4,
             restored: 3,
@@ -208,6 +209,30 @@ for (const engine of ["sqlite", "postgres"] as const) {
             "the later change undone, back to the hand edit; the earlier one kept under it",
           );
           assert.deepEqual(report.conflicts[0]?.runVersion, { id: 5, name: "item5", qty: 50 });
+        } finally {
+          await w.done();
+        }
+      });
+
+      it("two rollbacks of one run at once restore each row once", async () => {
+        const w = await world(engine);
+        try {
+          const db = w.tool("inv");
+          await db.guard(["items"]);
+          const runId = await mixedRun(w, db, "twice");
+          const [a, b] = await Promise.all([
+            w.f.rollback(runId, { batchSize: 1 }),
+            w.f.rollback(runId, { batchSize: 1 }),
+          ]);
+          for (const r of [a, b]) {
+            assert.equal(r.complete, true);
+            assert.deepEqual(
+              r.conflicts,
+              [],
+              "neither took the other's restores for changes since",
+            );
+          }
+          assert.deepEqual(await items(w), initial());
         } finally {
           await w.done();
         }

@@ -296,6 +296,8 @@ for (const kind of ["sqlite", "postgres"] as const) {
           await codeOf(() =>
             db.query(ctx, `INSERT INTO notes VALUES (${p(1)}, ${p(2)})`, [1, "x"]),
           ),
+          // Refused for the table it names, even when it would change no row.
+          await codeOf(() => db.query(ctx, `DELETE FROM notes WHERE id = ${p(1)}`, [999])),
           await codeOf(() => db.query(ctx, "SELECT * FROM nowhere")),
           await codeOf(() =>
             db.query(ctx, `INSERT INTO items VALUES (${p(1)}, ${p(2)}, ${p(3)})`, [1, "dup", 0]),
@@ -310,6 +312,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
         assert.deepEqual(await run.result({ timeoutMs: 20_000 }), [
           "FLOTILLA_SQL_PARSE",
           "FLOTILLA_SQL_UNKNOWN_TABLE",
+          "FLOTILLA_SQL_NOT_GUARDED",
           "FLOTILLA_SQL_NOT_GUARDED",
           "FLOTILLA_SQL_UNKNOWN_TABLE",
           "FLOTILLA_SQL_ERROR",
