@@ -188,6 +188,22 @@ for (const kind of ["sqlite", "postgres"] as const) {
       }
     });
 
+    it("an approval not given within approvalTimeoutMs fails the statement with FLOTILLA_TIMEOUT", async () => {
+      const w = await world(kind);
+      try {
+        const db = w.tool("inv", { approvalTimeoutMs: 300 });
+        await db.guard(["items"]);
+        const agent = w.f.agent("late", async (ctx) =>
+          codeOf(() => db.query(ctx, "DELETE FROM items")),
+        );
+        const run = await w.f.start(agent, null);
+        assert.equal(await run.result({ timeoutMs: 20_000 }), "FLOTILLA_TIMEOUT");
+        assert.equal(await count(w), 10, "nothing was deleted");
+      } finally {
+        await w.done();
+      }
+    });
+
     it("destructive: 'refuse' refuses at once, without waiting or touching the table", async () => {
       const w = await world(kind);
       try {
