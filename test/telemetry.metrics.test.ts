@@ -121,6 +121,15 @@ void describe("flotilla.metrics()", () => {
       assert.equal(s.get('flotilla_breaker_state{dependency="priced:m-small",state="closed"}'), 1);
       assert.ok((s.get('flotilla_retry_budget_remaining{dependency="priced:m-small"}') ?? -1) >= 0);
 
+      // Tool attempts are dependency requests too.
+      assert.equal(
+        s.get('flotilla_dependency_requests_total{dependency="tool:ledger.write",outcome="ok"}'),
+        3,
+      );
+      assert.equal(
+        s.get('flotilla_dependency_requests_total{dependency="tool:crm.lookup",outcome="error"}'),
+        1,
+      );
       assert.equal(s.get('flotilla_tool_calls_total{tool="ledger.write",outcome="committed"}'), 3);
       assert.equal(s.get('flotilla_tool_calls_total{tool="payments.refund",outcome="failed"}'), 1);
       assert.equal(s.get('flotilla_tool_calls_total{tool="crm.lookup",outcome="error"}'), 1);

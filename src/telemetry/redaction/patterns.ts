@@ -37,7 +37,8 @@ export function luhn(text: string): boolean {
  * fraction, and passing the Luhn check (so most 16-digit ids do not match).
  */
 export const DEFAULT_PATTERNS: readonly SecretPattern[] = [
-  { kind: "bearer-token", pattern: /\b[Bb]earer\s+[A-Za-z0-9\-._~+/]{8,}=*/g },
+  // The token, not the word: "Bearer [REDACTED:bearer-token]" still says what was there.
+  { kind: "bearer-token", pattern: /(?<=\b[Bb]earer\s+)[A-Za-z0-9\-._~+/]{8,}=*/g },
   // OpenAI (sk-, sk-proj-…), Anthropic (sk-ant-…): a digit somewhere, so "sk-learn-…" is no key.
   { kind: "api-key", pattern: /\bsk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}/g },
   // Stripe secret and restricted keys.
