@@ -230,7 +230,7 @@ program
 program
   .command("bench")
   .description(
-    "reproduce a failure mode and measure Flotilla against a baseline (crash, faults, journal, retry, fleet, runaway, vector, undo, cancel, state, consistency)",
+    "reproduce a failure mode and measure Flotilla against a baseline (crash, faults, journal, retry, fleet, runaway, vector, undo, cancel, state, consistency, rollback)",
   )
   .argument("<name>")
   .addOption(storeOption().default(undefined, "temporary stores"))
