@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Flotilla, ProviderError, ToolRejectedError } from "../src/index.js";
+import { Flotilla, openFleet, ProviderError, ToolRejectedError } from "../src/index.js";
 import type { LlmProvider, LlmRequest, LlmResponse } from "../src/providers/types.js";
 import { tempStore } from "./helpers/tempStore.js";
 
@@ -179,6 +179,63 @@ void describe("flotilla.metrics()", () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  void it("shows the fleet scheduler's admission queue depth, calls in flight and concurrency limit", async () => {
+    const fleet = await openFleet({
+      dependencies: { "gated:m": { maxConcurrency: 1, minConcurrency: 1, initialConcurrency: 1 } },
+    });
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    let inFlight = 0;
+    const gated: LlmProvider = {
+      name: "gated",
+      async complete(request) {
+        inFlight++;
+        await released;
+        return {
+          message: { role: "assistant", content: "ok" },
+          usage: { inputTokens: 1, outputTokens: 1 },
+          model: request.model,
+          finishReason: "stop",
+        };
+      },
+    };
+    const f = await Flotilla.open({
+      store: tempStore(),
+      providers: { default: gated },
+      admission: fleet,
+      worker: { pollMs: 20 },
+    });
+    try {
+      const ask = f.agent("ask", (ctx) =>
+        ctx.llm({ model: "m", messages: [{ role: "user", content: "?" }] }),
+      );
+      const runs = await Promise.all([1, 2, 3].map(() => f.start(ask, null)));
+      let s = samples(await f.metrics());
+      for (
+        let i = 0;
+        i < 500 && s.get('flotilla_admission_queue_depth{dependency="gated:m"}') !== 2;
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 10));
+        s = samples(await f.metrics());
+      }
+      assert.equal(inFlight, 1);
+      assert.equal(s.get('flotilla_admission_queue_depth{dependency="gated:m"}'), 2);
+      assert.equal(s.get('flotilla_admission_in_flight{dependency="gated:m"}'), 1);
+      assert.equal(s.get('flotilla_admission_concurrency_limit{dependency="gated:m"}'), 1);
+      assert.equal(s.get('flotilla_runs{status="running"}'), 3);
+      release();
+      for (const r of runs) await r.result({ timeoutMs: 10_000 });
+      s = samples(await f.metrics());
+      assert.equal(s.get('flotilla_admission_queue_depth{dependency="gated:m"}'), 0);
+      assert.equal(s.get('flotilla_runs{status="completed"}'), 3);
+    } finally {
+      release();
+      await f.close();
+      await fleet.close();
     }
   });
 

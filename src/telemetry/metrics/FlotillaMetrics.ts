@@ -13,8 +13,11 @@ export interface MetricsSource {
 }
 
 const BREAKER_STATES = ["closed", "open", "half-open"] as const;
-/** Store counts are read once per scrape, however many gauges show them. */
-const COUNTS_TTL_MS = 250;
+/**
+ * Store counts are read once per scrape, however many gauges show them
+ * (`text()` starts each scrape afresh; this bounds a scrape made otherwise).
+ */
+const COUNTS_TTL_MS = 100;
 
 /**
  * Prometheus metrics of one Flotilla instance, in a registry of its own
@@ -117,6 +120,7 @@ export class FlotillaMetrics {
 
   /** The Prometheus text exposition of every metric. */
   text(): Promise<string> {
+    this.countsRead = undefined;
     return this.registry.metrics();
   }
 
