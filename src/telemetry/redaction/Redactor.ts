@@ -25,8 +25,6 @@ export class Redactor {
   /** False when nothing is ever redacted (`redact: false`, or no defaults, patterns or hook). */
   readonly active: boolean;
   private readonly defaults: readonly SecretPattern[];
-  /** The defaults as one alternation, so a string is scanned once for all of them. */
-  private readonly combined: RegExp | undefined;
   private readonly custom: readonly RegExp[];
   private readonly hook: RedactOptions["hook"];
   private hookFailed = false;
@@ -37,10 +35,6 @@ export class Redactor {
   ) {
     const o = options === false ? { defaults: false } : options;
     this.defaults = o.defaults === false ? [] : DEFAULT_PATTERNS;
-    this.combined =
-      this.defaults.length > 0
-        ? new RegExp(this.defaults.map((p) => `(${p.pattern.source})`).join("|"), "g")
-        : undefined;
     this.custom = (o.patterns ?? []).map((p) =>
       p.global ? new RegExp(p.source, p.flags) : new RegExp(p.source, `${p.flags}g`),
     );
@@ -51,13 +45,15 @@ export class Redactor {
   /** `text` with every secret the patterns find replaced (the hook is not asked). */
   text(text: string): string {
     let out = text;
-    if (this.combined && out.length >= SHORTEST_SECRET)
-      out = out.replace(this.combined, (match: string, ...groups: unknown[]) => {
-        // Each default is one capturing group (they have none of their own): the one set matched.
-        const at = groups.findIndex((g, i) => i < this.defaults.length && g !== undefined);
-        const p = this.defaults[at];
-        return !p || (p.confirm && !p.confirm(match)) ? match : redacted(p.kind);
-      });
+    // One pass per pattern: V8 skips ahead to each pattern's first characters, which an
+    // alternation of them all would defeat (measured: twice as slow on plain prose).
+    if (out.length >= SHORTEST_SECRET)
+      for (const p of this.defaults)
+        out = out.replace(p.pattern, (match: string) =>
+          p.confirm && !p.confirm(match)
+            ? match
+            : `${p.keep?.exec(match)?.[0] ?? ""}${redacted(p.kind)}`,
+        );
     for (const p of this.custom) out = out.replace(p, redacted("custom"));
     return out;
   }
@@ -120,7 +116,7 @@ export class Redactor {
 
   /** A card number stored as a JSON number is still a card number. */
   private cardNumber(n: number): number | string {
-    if (!this.combined || !Number.isSafeInteger(n) || n < 1e12) return n;
+    if (this.defaults.length === 0 || !Number.isSafeInteger(n) || n < 1e12) return n;
     const text = String(n);
     const redactedText = this.text(text);
     return redactedText === text ? n : redactedText;

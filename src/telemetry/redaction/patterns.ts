@@ -9,6 +9,8 @@ export interface SecretPattern {
   pattern: RegExp;
   /** A second look at a match that the pattern alone cannot decide (a card number's check digit). */
   confirm?: (match: string) => boolean;
+  /** The start of a match that is kept, not redacted (the word "Bearer"). */
+  keep?: RegExp;
 }
 
 /** True when the digits of `text` pass the Luhn check that every payment card number passes. */
@@ -38,7 +40,11 @@ export function luhn(text: string): boolean {
  */
 export const DEFAULT_PATTERNS: readonly SecretPattern[] = [
   // The token, not the word: "Bearer [REDACTED:bearer-token]" still says what was there.
-  { kind: "bearer-token", pattern: /(?<=\b[Bb]earer\s+)[A-Za-z0-9\-._~+/]{8,}=*/g },
+  {
+    kind: "bearer-token",
+    pattern: /\b[Bb]earer\s+[A-Za-z0-9\-._~+/]{8,}=*/g,
+    keep: /^[Bb]earer\s+/,
+  },
   // OpenAI (sk-, sk-proj-…), Anthropic (sk-ant-…): a digit somewhere, so "sk-learn-…" is no key.
   { kind: "api-key", pattern: /\bsk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}/g },
   // Stripe secret and restricted keys.
