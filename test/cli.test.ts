@@ -113,9 +113,12 @@ describe("flotilla CLI", () => {
     assert.match(r.stderr, /not a database/);
   });
 
-  it("refuses to cancel a finished run", () => {
+  it("refuses to cancel or signal a finished run", () => {
     const r = cli("cancel", runId, "--store", store);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /already completed/);
+    const s = cli("signal", runId, "approve", "--store", store);
+    assert.equal(s.code, 1);
+    assert.match(s.stderr, /will never read a signal/);
   });
 });

@@ -239,8 +239,10 @@ describe("approval: true", () => {
         assert.deepEqual(receipt.committed, []);
         assert.deepEqual(receipt.inFlight, []);
         assert.equal((await run.status()).status, "cancelled");
-        // An approval that comes too late is not consumed by anything.
-        await run.signal(`approve:${name}.wire`, { approved: true });
+        // An approval that comes too late is refused: nothing would ever read it.
+        await assert.rejects(run.signal(`approve:${name}.wire`, { approved: true }), {
+          code: "FLOTILLA_INVALID_ARGUMENT",
+        });
         await new Promise((r) => setTimeout(r, 100));
         assert.equal(wired, 0);
       } finally {
@@ -400,7 +402,7 @@ describe('defer: "end-of-run"', () => {
       const receipt = await run.cancel("customer cancelled");
       assert.deepEqual(receipt.deferred, [{ step: "0", tool: "df.cancel.ship" }]);
       assert.deepEqual(receipt.notStarted, []);
-      await run.signal("go");
+      await assert.rejects(run.signal("go"), { code: "FLOTILLA_INVALID_ARGUMENT" });
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(shipped, 0);
       assert.equal((await run.status()).status, "cancelled");

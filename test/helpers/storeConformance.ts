@@ -185,6 +185,26 @@ export function storeConformance(
       );
     });
 
+    it("refuses a signal no run will read: to a missing run or one that has ended", async () => {
+      await assert.rejects(store.sendSignal("run_missing", "go", null), {
+        code: "FLOTILLA_NOT_FOUND",
+      });
+      const { run } = await store.createRun({ id: newRunId(), agent: "ended", input: null });
+      const claimed = await claimOne(store, "ended");
+      await store.commit({
+        runId: run.id,
+        fence: { leaseToken: claimed.leaseToken },
+        events: [],
+        status: { status: "completed", result: 1 },
+        release: true,
+      });
+      await assert.rejects(store.sendSignal(run.id, "go", null), {
+        code: "FLOTILLA_INVALID_ARGUMENT",
+        message: /completed: it will never read a signal/,
+      });
+      assert.deepEqual(await store.readSignals(run.id), []);
+    });
+
     it("wakes waiting runs whose timer is due, and reports the next wake-up", async () => {
       const { run } = await store.createRun({ id: newRunId(), agent: "timer", input: null });
       const claimed = await claimOne(store, "timer");

@@ -1,19 +1,23 @@
 import type pg from "pg";
-import { NotFoundError } from "../../core/errors.js";
 import type { Json } from "../../core/json.js";
-import type { Signal } from "../types.js";
+import { checkSignalTarget } from "../signals.js";
+import type { RunStatus, Signal } from "../types.js";
 import { notifyRunnable } from "./notify.js";
 import { NOW_MS, type Queryable, type Row } from "./sql.js";
 import { inTransaction } from "./transaction.js";
 
 export function send(pool: pg.Pool, runId: string, name: string, payload: Json): Promise<void> {
   return inTransaction(pool, async (c) => {
-    const { rowCount } = await c.query(
+    const { rows } = await c.query<{ status: RunStatus }>(
+      "SELECT status FROM runs WHERE id = $1 FOR UPDATE",
+      [runId],
+    );
+    checkSignalTarget(runId, rows[0]?.status);
+    await c.query(
       `UPDATE runs SET wake_requested = true, updated_at = ${NOW_MS},
          status = CASE WHEN status = 'waiting' THEN 'pending' ELSE status END WHERE id = $1`,
       [runId],
     );
-    if (!rowCount) throw new NotFoundError("run", runId);
     await c.query(
       `INSERT INTO signals (run_id, name, payload, at) VALUES ($1, $2, $3, ${NOW_MS})`,
       [runId, name, JSON.stringify(payload)],

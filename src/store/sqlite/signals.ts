@@ -1,12 +1,12 @@
 import type Database from "better-sqlite3";
-import { NotFoundError } from "../../core/errors.js";
 import type { Json } from "../../core/json.js";
-import type { Signal } from "../types.js";
+import { checkSignalTarget } from "../signals.js";
+import type { RunStatus, Signal } from "../types.js";
 import type { Announce } from "./announce.js";
 import * as runs from "./runs.js";
 import { prepared, type Row } from "./sql.js";
 
-const runExists = prepared("SELECT 1 FROM runs WHERE id = ?");
+const runStatus = prepared("SELECT status FROM runs WHERE id = ?");
 const insertSignal = prepared(
   "INSERT INTO signals (run_id, name, payload, at) VALUES (?, ?, ?, ?)",
 );
@@ -21,8 +21,8 @@ export function send(
 ): void {
   db.transaction(() => {
     const now = Date.now();
-    const exists = runExists(db).get(runId);
-    if (!exists) throw new NotFoundError("run", runId);
+    const run = runStatus(db).get(runId) as { status: RunStatus } | undefined;
+    checkSignalTarget(runId, run?.status);
     insertSignal(db).run(runId, name, JSON.stringify(payload), now);
     runs.wake(db, runId, now);
   }).immediate();
