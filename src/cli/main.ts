@@ -15,6 +15,7 @@ import { fleetCommand } from "./commands/fleet.js";
 import { cancelCommand, resolveCommand, retryCommand, signalCommand } from "./commands/control.js";
 import { runsCommand } from "./commands/runs.js";
 import { rollbackCommand } from "./commands/rollback.js";
+import { serveCommand } from "./commands/serve.js";
 import { showCommand } from "./commands/show.js";
 import { sqlGuardCommand } from "./commands/sql.js";
 import { undoCommand } from "./commands/undo.js";
@@ -73,6 +74,22 @@ program
   .option("--config <file>", "JSON options: limits, faults, outages, latency, …")
   .option("--json", "print the URLs as one JSON object")
   .action(simCommand);
+
+program
+  .command("serve")
+  .description(
+    "the HTTP API and the web dashboard on a store (runs, timelines, actions, dead letters, fleet, cost)",
+  )
+  .addOption(storeOption())
+  .option("--port <n>", "TCP port (0: any free port)", "8420")
+  .option("--host <address>", "address to bind; without tokens only loopback", "127.0.0.1")
+  .option("--tokens-file <file>", "name:token:tenant lines (as FLOTILLA_TOKENS; tenant * sees all)")
+  .option(
+    "--fleet <url>",
+    "the shared limiter the fleet schedulers publish to (postgres:// or redis://)",
+  )
+  .option("--json", "print { url, host, port, authenticated } as one JSON line once listening")
+  .action(serveCommand);
 
 program
   .command("runs")
