@@ -167,6 +167,11 @@ for (const engine of ["sqlite", "postgres"] as const) {
             conflicts: 0,
           });
           assert.deepEqual(await items(w), initial());
+          // Each rollback that changed something (not the plan) is in the run's own journal.
+          const journaled = (await w.f.store.readJournal(runId))
+            .filter((e) => e.type === "sql.rolled-back")
+            .map((e) => (e.data as { restored: number; conflicts: number }).conflicts);
+          assert.deepEqual(journaled, [1, 1, 0]);
         } finally {
           await w.done();
         }

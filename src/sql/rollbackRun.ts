@@ -2,7 +2,7 @@ import { z } from "zod";
 import { InvalidArgumentError, NotFoundError } from "../core/errors.js";
 import { text } from "../core/json.js";
 import { parseOptions } from "../core/validate.js";
-import { isTerminal, type Store } from "../store/types.js";
+import { isTerminal, TERMINAL_STATUSES, type Store } from "../store/types.js";
 import type { SqlDatabase, StatementRecord } from "./database.js";
 import { openSqlDatabase } from "./open.js";
 import { rollbackReport, rollbackRows } from "./rollback.js";
@@ -110,14 +110,44 @@ export async function rollbackRun(
         ...(options.onBatch ? { onBatch: options.onBatch } : {}),
       },
     );
-    return rollbackReport(
+    const report = rollbackReport(
       { runId, runs, database: db.shown, plan: given.plan ?? false },
       out.entries,
       out.verdicts,
       out.restoredBefore,
       sideChannelsOf(await db.statements(runs)),
     );
+    if (!report.plan) await journalRollback(host.store, report);
+    return report;
   } finally {
     if (owned) await db.close();
   }
+}
+
+/**
+ * Journals a rollback in the rolled-back run's own journal (the rows' fate
+ * lives in the database's audit, marked in the transactions that restored
+ * them): `flotilla show` then says when the run's writes were rolled back,
+ * how far, and what was left.
+ */
+async function journalRollback(store: Store, report: RollbackReport): Promise<void> {
+  const { rowsWritten, restored, alreadyRestored, conflicts } = report.counts;
+  await store.commit({
+    runId: report.runId,
+    fence: { unleasedIn: TERMINAL_STATUSES },
+    events: [
+      {
+        type: "sql.rolled-back",
+        data: {
+          database: report.database,
+          complete: report.complete,
+          rowsWritten,
+          restored,
+          alreadyRestored,
+          conflicts,
+          runs: report.runs,
+        },
+      },
+    ],
+  });
 }
