@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { NotFoundError } from "../core/errors.js";
 import type { Env, ServerContext } from "./context.js";
@@ -10,6 +10,7 @@ import { costRoutes } from "./routes/cost.js";
 import { deadLetterRoutes } from "./routes/deadLetters.js";
 import { eventRoutes } from "./routes/events.js";
 import { fleetRoutes } from "./routes/fleet.js";
+import { metricsRoutes } from "./routes/metrics.js";
 import { runRoutes } from "./routes/runs.js";
 
 /** A request body larger than this is refused (a redrive patch is the largest thing sent). */
@@ -42,10 +43,12 @@ export function createApp(ctx: ServerContext): Hono<Env> {
     await next();
   });
 
-  app.use("/api/*", async (c, next) => {
+  const authenticate: MiddlewareHandler<Env> = async (c, next) => {
     c.set("principal", ctx.auth.authenticate(c.req.header("authorization")));
     await next();
-  });
+  };
+  app.use("/api/*", authenticate);
+  app.use("/metrics", authenticate);
 
   app.use(
     "/api/*",
@@ -76,6 +79,7 @@ export function createApp(ctx: ServerContext): Hono<Env> {
   deadLetterRoutes(app, ctx);
   fleetRoutes(app, ctx);
   costRoutes(app, ctx);
+  metricsRoutes(app, ctx);
 
   app.get("/", (c) => {
     const page = dashboardPage();
