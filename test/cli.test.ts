@@ -100,7 +100,7 @@ describe("flotilla CLI", () => {
 
   it("never creates or migrates a store to read or act on it", () => {
     const missing = join(dir, "nowhere", "deep", "x.db");
-    for (const args of [["runs"], ["dlq", "list"], ["signal", "x", "go"]]) {
+    for (const args of [["runs"], ["show", "x"], ["dlq", "list"], ["signal", "x", "go"]]) {
       const r = cli(...args, "--store", missing);
       assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, /nothing has run on it yet/);
