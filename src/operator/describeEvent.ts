@@ -55,6 +55,8 @@ export function describeEvent(e: JournalEvent): string {
       return `${name} ${text((d.error as Record<string, Json> | undefined)?.message ?? "")}`.trim();
     case "run.dead-lettered":
       return `${text(d.class)} → dlq ${text(d.deadLetterId)}`;
+    case "run.cancel-requested":
+      return text(d.reason ?? "");
     case "run.redriven":
     case "run.retried":
       return `by ${text(d.by)}${d.reason ? ` (${text(d.reason)})` : ""}`;
