@@ -5,6 +5,7 @@ import { parseTokens } from "../src/server/auth.js";
 import { startServer, type RunningServer } from "../src/server/server.js";
 import type { JournalEvent } from "../src/store/types.js";
 import { tempStore } from "./helpers/tempStore.js";
+import { settle } from "./helpers/deadletter.js";
 import { call, openServeFleet, TOKENS, TOKENS_ENV, type ServeFleet } from "./serve.fixture.js";
 
 type ErrorBody = { error: { code: string; message: string; details: Record<string, unknown> } };
@@ -473,16 +474,29 @@ describe("flotilla serve: JSON API", () => {
       "FLOTILLA_INVALID_ARGUMENT",
     );
     assert.equal(refusal.details.field, "query.class");
+    const f = fleet.flotilla;
+    const broken = f.agentByName("serve.broken");
+    assert.ok(broken);
+    const mine = await f.start(broken, null, { tenant: "acme" });
+    const theirs = await f.start(broken, null, { tenant: "globex" });
+    await settle(f, mine.id);
+    await settle(f, theirs.id);
+    const [mineEntry] = await f.listDeadLetters({ runId: mine.id, status: "open" });
+    const [theirEntry] = await f.listDeadLetters({ runId: theirs.id, status: "open" });
+    assert.ok(mineEntry && theirEntry);
     const res = await acme.post<{ redriven: string[]; skipped: unknown[] }>(
       "/api/dead-letters/redrive?class=non-retryable&rate=50",
-      {},
+      { reason: "model fixed" },
     );
     assert.equal(res.status, 200);
-    assert.deepEqual(
-      res.body.redriven,
-      [],
-      "acme's only entry was redriven already; globex's is not acme's",
+    assert.deepEqual(res.body.redriven, [mineEntry.id], "acme's open entry, not globex's");
+    assert.equal((await f.getDeadLetter(theirEntry.id)).status, "open");
+    const redriven = (await f.store.readJournal(mine.id)).find((e) => e.type === "run.redriven");
+    assert.deepEqual([dataOf(redriven).by, dataOf(redriven).reason], ["acme-ops", "model fixed"]);
+    const all = await admin.post<{ redriven: string[] }>(
+      "/api/dead-letters/redrive?class=non-retryable&rate=50",
     );
+    assert.ok(all.body.redriven.includes(theirEntry.id), "a token for * redrives every tenant's");
   });
 
   it("plans an undo, then undoes: the report says what was reversed", async () => {

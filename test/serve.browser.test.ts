@@ -109,6 +109,13 @@ describe("flotilla serve: the dashboard in Chromium", { skip: missing }, () => {
         assert.ok((await admin.getByTestId("timeline-entry").count()) >= 8);
         await shot(admin, "02-timeline");
 
+        // A run moved by someone else: the page follows it live (Server-Sent Events).
+        await admin.goto(`${url}/#/runs/${globex.waiting}`);
+        await admin.locator('[data-testid=timeline-entry][data-type="run.suspended"]').waitFor();
+        await fleet.flotilla.signal(globex.waiting, "go", "from elsewhere");
+        await admin.locator('[data-testid=timeline-entry][data-type="run.completed"]').waitFor();
+        await admin.locator("[data-testid=run-status] .badge.completed").waitFor();
+
         // Cancel a waiting run: the receipt shows, and the timeline follows live.
         await admin.goto(`${url}/#/runs/${acme.waiting}`);
         await admin.getByTestId("timeline-entry").first().waitFor();

@@ -61,7 +61,9 @@ export async function openServeFleet(store: string): Promise<ServeFleet> {
   let healthy = false;
   const refunds: unknown[] = [];
   const provider = new ScriptedProvider((req) =>
-    req.model === "flaky" && !healthy ? { fail: "bad_request" } : `answer to ${req.model}`,
+    req.model === "broken" || (req.model === "flaky" && !healthy)
+      ? { fail: "bad_request" }
+      : `answer to ${req.model}`,
   );
   const f = await openFlotilla(provider, { inlineWaitMs: 20 }, store);
   const charge = f.tool("payments.charge", {
@@ -101,6 +103,8 @@ export async function openServeFleet(store: string): Promise<ServeFleet> {
     "serve.dead",
     async (ctx) => (await ctx.llm(ask("x", "flaky"))).message.content,
   );
+  // Always refused by the model: a fresh non-retryable dead letter whenever one is needed.
+  f.agent("serve.broken", async (ctx) => (await ctx.llm(ask("x", "broken"))).message.content);
   const parker = f.agent("serve.parker", async (ctx, order: string) => ctx.call(ship, { order }));
 
   async function tenantRuns(tenant: string): Promise<TenantRuns> {
