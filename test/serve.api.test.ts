@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import { parseTokens } from "../src/server/auth.js";
 import { startServer, type RunningServer } from "../src/server/server.js";
+import { openStore } from "../src/store/open.js";
 import type { JournalEvent } from "../src/store/types.js";
 import { tempStore } from "./helpers/tempStore.js";
 import { settle } from "./helpers/deadletter.js";
@@ -716,6 +717,12 @@ for (const kind of ["sqlite", "postgres"] as const)
 describe("flotilla serve without tokens", () => {
   it("binds to loopback only, refuses another --host, and requests naming another host", async () => {
     const store = tempStore();
+    await assert.rejects(
+      startServer({ store, port: 0 }),
+      (e: Error & { code?: string }) => e.code === "FLOTILLA_STORE_UNAVAILABLE",
+      "a store that does not exist is refused, not created",
+    );
+    await (await openStore(store)).close();
     await assert.rejects(
       startServer({ store, port: 0, host: "0.0.0.0" }),
       (e: Error & { code?: string }) =>

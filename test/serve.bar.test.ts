@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { openStore } from "../src/store/open.js";
 import { call, cliFromAnywhere, startServeProcess } from "./serve.fixture.js";
 
 /*
@@ -99,6 +100,14 @@ describe("flotilla serve in a folder where the demo ran", () => {
           assert.equal(bad.status, 1, args.join(" "));
           assert.match(bad.stderr, /^flotilla: .+\n$/, args.join(" "));
         }
+        const nothing = spawnSync(process.execPath, [...cliFromAnywhere, "serve"], {
+          cwd: dir,
+          encoding: "utf8",
+          env,
+        });
+        assert.equal(nothing.status, 1);
+        assert.match(nothing.stderr, /^flotilla: cannot open store .*nothing has run on it yet\n$/);
+        await (await openStore(join(dir, ".flotilla", "flotilla.db"))).close();
         const serve = await startServeProcess(["--port", "0"], {
           cwd: dir,
           env: { FLOTILLA_TOKENS: "" },

@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { InvalidArgumentError } from "../core/errors.js";
 import { Flotilla } from "../runtime/Flotilla.js";
+import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import { createApp } from "./app.js";
 import { TokenAuth, type TokenEntry } from "./auth.js";
@@ -10,7 +11,7 @@ import type { ServerContext } from "./context.js";
 import { isLoopbackAddress } from "./loopback.js";
 
 export interface ServeOptions {
-  /** The store: a URL or path (opened and closed by the server), or an open Store. */
+  /** The store: a URL or path (opened and closed by the server; never created), or an open Store. */
   store: string | Store;
   /** Default 8420; 0 picks a free port. */
   port?: number;
@@ -81,7 +82,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       `no tokens are configured, so the server binds only to loopback; refusing --host ${host} (set FLOTILLA_TOKENS or --tokens-file to serve other hosts)`,
       { field: "host", received: host },
     );
-  const flotilla = await Flotilla.open({ store: options.store, worker: false });
+  // Like every operator command, the server never creates or migrates a store: a missing one is refused.
+  const owned =
+    typeof options.store === "string"
+      ? await openStore(options.store, { create: false })
+      : undefined;
+  let flotilla: Flotilla;
+  try {
+    flotilla = await Flotilla.open({ store: owned ?? options.store, worker: false });
+  } catch (err) {
+    await owned?.close();
+    throw err;
+  }
   const ctx: ServerContext = {
     flotilla,
     auth,
@@ -95,6 +107,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     server = await listen(ctx, host, port);
   } catch (err) {
     await flotilla.close();
+    await owned?.close();
     throw err;
   }
   const bound = server.address() as AddressInfo;
@@ -114,6 +127,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           server.closeAllConnections();
         });
         await flotilla.close();
+        await owned?.close();
       })()),
   };
 }
