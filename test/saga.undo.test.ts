@@ -104,7 +104,15 @@ describe("undo", () => {
       assert.deepEqual(w.log.slice(4), ["delete d-b", "refund ch-500", "delete d-a"]);
       assert.ok(w.undoKeys.every((k) => k.startsWith("undo:")));
 
-      const again = await run.undo({ timeoutMs: 10_000 });
+      const asked = (await f.store.readJournal(run.id)).filter(
+        (e) => e.type === "run.undo-requested",
+      );
+      assert.deepEqual(
+        asked.map((e) => e.data),
+        [{ by: "operator", undoRunId: report.undoRunId }],
+      );
+      await assert.rejects(run.undo({ by: "" }), { code: "FLOTILLA_INVALID_ARGUMENT" });
+      const again = await run.undo({ timeoutMs: 10_000, by: "ana" });
       assert.equal(again.undoRunId, report.undoRunId, "one undo run per run");
       assert.equal(w.log.length, 7, "undoing again repeats nothing");
     } finally {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, TimeoutError, isFlotillaError } from "../core/errors.js";
 import { redriveDeadLetter } from "../deadletter/redrive.js";
-import type { RunRecord, Store } from "../store/types.js";
+import { TERMINAL_STATUSES, type RunRecord, type Store } from "../store/types.js";
 import { planUndo, UNDO_AGENT } from "./undoPlan.js";
 import type { UndoPlan, UndoReport } from "./undoTypes.js";
 
@@ -10,6 +10,8 @@ export interface UndoOptions {
    * Default 5 min.
    */
   timeoutMs?: number;
+  /** Who asked, journaled with the request in the undone run's journal. Default "operator". */
+  by?: string;
 }
 
 /** What starting and following an undo needs from the runtime. */
@@ -33,6 +35,15 @@ function checkTimeout(ms: unknown): number {
       },
     );
   return ms;
+}
+
+function checkBy(by: unknown): string {
+  if (by === undefined) return "operator";
+  if (typeof by !== "string" || by.trim() === "" || by.length > 200)
+    throw new InvalidArgumentError("by must be a non-empty name of at most 200 characters", {
+      field: "by",
+    });
+  return by;
 }
 
 /** The plan, public part only: what will be done about each effect, in which wave. */
@@ -76,12 +87,18 @@ export async function undoRun(
   options: UndoOptions = {},
 ): Promise<UndoReport> {
   const timeoutMs = checkTimeout(options.timeoutMs);
+  const by = checkBy(options.by);
   const deadline = Date.now() + timeoutMs;
   const target = await runner.getRun(runId);
   if (target.agent === UNDO_AGENT)
     throw new InvalidArgumentError(`run ${runId} is an undo; it cannot be undone`, { runId });
   await treeEnded(runner.store, runId, deadline);
   const undoRunId = await runner.startUndo(target);
+  await runner.store.commit({
+    runId,
+    fence: { unleasedIn: TERMINAL_STATUSES },
+    events: [{ type: "run.undo-requested", data: { by, undoRunId } }],
+  });
   const existing = await runner.getRun(undoRunId);
   if (existing.status === "dead-lettered") {
     const [entry] = await runner.store.listDeadLetters({

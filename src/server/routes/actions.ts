@@ -24,9 +24,10 @@ async function undoWithin(
   flotilla: Flotilla,
   runId: string,
   seconds: number,
+  by: string,
 ): Promise<{ report: UndoReport } | { pending: { undoRunId: string | null; message: string } }> {
   try {
-    return { report: await flotilla.undo(runId, { timeoutMs: seconds * 1000 }) };
+    return { report: await flotilla.undo(runId, { timeoutMs: seconds * 1000, by }) };
   } catch (err) {
     if (!isFlotillaError(err, "FLOTILLA_TIMEOUT")) throw err;
     const undo = await undoRunOf(flotilla.store, runId);
@@ -59,7 +60,7 @@ export function actionRoutes(app: Hono<Env>, ctx: ServerContext): void {
       ...(q.timeout ? { timeoutMs: q.timeout * 1000 } : {}),
     });
     if (q.compensate !== "true") return c.json(receipt);
-    const undo = await undoWithin(flotilla, run.id, q.timeout ?? UNDO_WAIT_S);
+    const undo = await undoWithin(flotilla, run.id, q.timeout ?? UNDO_WAIT_S, who.name);
     return "report" in undo
       ? c.json({ ...receipt, undo: undo.report })
       : c.json({ ...receipt, undoPending: undo.pending }, 202);
@@ -95,9 +96,10 @@ export function actionRoutes(app: Hono<Env>, ctx: ServerContext): void {
 
   app.post("/api/runs/:id/undo", async (c) => {
     const q = queryOf(c, UndoQuerySchema);
-    const run = await visibleRun(store, c.get("principal"), idParam(c));
+    const who = c.get("principal");
+    const run = await visibleRun(store, who, idParam(c));
     await bodyOf(c, NoQuerySchema);
-    const undo = await undoWithin(flotilla, run.id, q.timeout ?? UNDO_WAIT_S);
+    const undo = await undoWithin(flotilla, run.id, q.timeout ?? UNDO_WAIT_S, who.name);
     return "report" in undo ? c.json(undo.report) : c.json(undo.pending, 202);
   });
 }
