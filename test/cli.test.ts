@@ -111,6 +111,10 @@ describe("flotilla CLI", () => {
     const r = cli("runs", "--store", garbage);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /not a database/);
+    // The demo starts its simulated services first: they must not keep it alive.
+    const demo = cli("demo", "--store", garbage);
+    assert.equal(demo.code, 1);
+    assert.match(demo.stderr, /not a database/);
   });
 
   it("refuses to cancel or signal a finished run", () => {

@@ -123,16 +123,25 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     });
     provider = createOpenAIProvider({ baseURL: sim.openaiBaseURL, apiKey: "demo-key", model });
   }
-  const tools = await startSimTools({
-    seed: options.seed,
-    faults: { errorRate: 0.02, lostAfterCommitRate: 0.01 },
-  });
-  const flotilla = await Flotilla.open({
-    store: options.store,
-    providers: { default: provider },
-    worker: { concurrency: 24, pollMs: 20 },
-    stopGraceMs: 1_000,
-  });
+  let tools: Awaited<ReturnType<typeof startSimTools>> | undefined;
+  let flotilla: Flotilla;
+  try {
+    tools = await startSimTools({
+      seed: options.seed,
+      faults: { errorRate: 0.02, lostAfterCommitRate: 0.01 },
+    });
+    flotilla = await Flotilla.open({
+      store: options.store,
+      providers: { default: provider },
+      worker: { concurrency: 24, pollMs: 20 },
+      stopGraceMs: 1_000,
+    });
+  } catch (err) {
+    // A store that cannot be opened must not leave the simulated services holding the process.
+    await tools?.close();
+    await sim?.close();
+    throw err;
+  }
   try {
     const agent = defineSupportDesk(flotilla, tools.url, model);
     const list = tickets(options.agents, newToken().slice(0, 6));

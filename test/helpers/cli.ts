@@ -10,6 +10,10 @@ export const cliArgs = [
 
 /** Runs `flotilla …args` to completion. */
 export function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [...cliArgs, ...args], { encoding: "utf8" });
+  // A CLI that hangs fails its test (status null) instead of hanging the suite.
+  const r = spawnSync(process.execPath, [...cliArgs, ...args], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
