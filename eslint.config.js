@@ -2,7 +2,17 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", ".flotilla/", ".scratch/", "eslint.config.js"] },
+  {
+    ignores: [
+      "dist/",
+      "node_modules/",
+      ".flotilla/",
+      ".scratch/",
+      "eslint.config.js",
+      // A one-line CommonJS re-export outside the TypeScript project.
+      "packages/sqlite-node20/index.cjs",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,4 +1,4 @@
-import Database from "better-sqlite3";
+import { SqliteDriver } from "../../src/store/sqlite/driver.js";
 import pg from "pg";
 
 export type RawParam = null | number | string;
@@ -19,7 +19,7 @@ export interface RawDb {
 }
 
 export function sqliteRaw(path: string): RawDb {
-  const db = new Database(path, { timeout: 30_000 });
+  const db = new SqliteDriver(path, { timeout: 30_000 });
   return {
     kind: "sqlite",
     url: path,

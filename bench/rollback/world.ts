@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import { SqliteDriver } from "../../src/store/sqlite/driver.js";
 import {
   Flotilla,
   type FlotillaOptions,
@@ -47,7 +47,7 @@ export async function sqlWorld(
   } else {
     const dir = mkdtempSync(join(tmpdir(), "flotilla-sql-"));
     url = join(dir, "app.db");
-    const file = new Database(url);
+    const file = new SqliteDriver(url);
     file.pragma("journal_mode = WAL");
     file.close();
     journal = join(dir, "flotilla.db");

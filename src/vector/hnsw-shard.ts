@@ -1,7 +1,27 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import hnswlib from "hnswlib-node";
+import { createRequire } from "node:module";
+import type Hnswlib from "hnswlib-node";
 import type { Space } from "./distance.js";
 import { FlatIndex } from "./flat-index.js";
+
+/**
+ * hnswlib-node is an optional peer dependency (a native module compiled at
+ * install): only `flotilla/vector` needs it, so it is loaded on first use.
+ */
+let hnswlibModule: typeof Hnswlib | undefined;
+function hnswlib(): typeof Hnswlib {
+  if (hnswlibModule) return hnswlibModule;
+  try {
+    hnswlibModule = createRequire(import.meta.url)("hnswlib-node") as typeof Hnswlib;
+    return hnswlibModule;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw err;
+    throw new Error(
+      "flotilla/vector needs the peer dependency hnswlib-node: npm install hnswlib-node@^3",
+      { cause: err },
+    );
+  }
+}
 
 export interface ShardConfig {
   dimension: number;
@@ -23,13 +43,13 @@ export interface Hits {
  * monitor check a shard's answers without a second system of record.
  */
 export class HnswShard {
-  private readonly graph: hnswlib.HierarchicalNSW;
+  private readonly graph: Hnswlib.HierarchicalNSW;
   private readonly flat: FlatIndex;
   private ef = -1;
 
   private constructor(
     private readonly config: ShardConfig,
-    graph: hnswlib.HierarchicalNSW,
+    graph: Hnswlib.HierarchicalNSW,
     flat: FlatIndex,
   ) {
     this.graph = graph;
@@ -37,7 +57,7 @@ export class HnswShard {
   }
 
   static create(config: ShardConfig): HnswShard {
-    const graph = new hnswlib.HierarchicalNSW(config.space, config.dimension);
+    const graph = new (hnswlib().HierarchicalNSW)(config.space, config.dimension);
     graph.initIndex({
       maxElements: Math.max(1, config.initialCapacity),
       m: config.m,
@@ -53,7 +73,7 @@ export class HnswShard {
 
   /** Reads a shard written by `save`. */
   static load(config: ShardConfig, path: string): HnswShard {
-    const graph = new hnswlib.HierarchicalNSW(config.space, config.dimension);
+    const graph = new (hnswlib().HierarchicalNSW)(config.space, config.dimension);
     graph.readIndexSync(`${path}.hnsw`);
     const bytes = readFileSync(`${path}.flat`);
     const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);

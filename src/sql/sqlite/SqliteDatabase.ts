@@ -1,4 +1,5 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { SqliteDriver } from "../../store/sqlite/driver.js";
 import { isFlotillaError } from "../../core/errors.js";
 import type { SqlClassification } from "../classify.js";
 import {
@@ -54,7 +55,7 @@ export class SqliteDatabase implements SqlDatabase {
   static open(path: string, busyTimeoutMs: number): SqliteDatabase {
     let db: Database.Database;
     try {
-      db = new Database(path, { fileMustExist: true, timeout: busyTimeoutMs });
+      db = new SqliteDriver(path, { fileMustExist: true, timeout: busyTimeoutMs });
     } catch (err) {
       throw new SqlUnavailableError(path, err);
     }
