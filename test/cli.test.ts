@@ -68,6 +68,19 @@ describe("flotilla CLI", () => {
       // Every answered call took at least one request; unanswered ones may have taken none.
       const answered = (out.logicalLlmCalls ?? 0) - (out.unansweredLlmCalls ?? 0);
       assert.ok((out.providerRequests ?? 0) >= answered && (out.logicalLlmCalls ?? 0) >= 12);
+      // Without a terminal, a line per phase on stderr (stdout stays one JSON object).
+      assert.deepEqual(
+        r.stderr.split("\n").filter((line) => !line.startsWith("  ")),
+        [
+          "starting the simulated provider and tool services",
+          `opening the store ${demoStore}`,
+          "starting 6 runs, one per ticket",
+          "running them through rate limits, tool errors, lost responses and a 3 s provider outage",
+          "",
+        ],
+        r.stderr,
+      );
+      assert.match(r.stderr, /^ {2}6\/6 tickets$/m);
     }
     const runs = JSON.parse(cli("runs", "--store", demoStore, "--json").stdout) as {
       runs: unknown[];

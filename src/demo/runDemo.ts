@@ -14,6 +14,8 @@ export interface DemoOptions {
   provider: "sim" | "openai";
   seed: number;
   onProgress?: (done: number, total: number, label: string) => void;
+  /** Each phase as it begins (starting services, opening the store, starting runs, …). */
+  onPhase?: (text: string) => void;
 }
 
 export interface DemoReport {
@@ -114,6 +116,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     provider = createOpenAIProvider({ apiKey, model });
   } else {
     model = "gpt-4o-mini";
+    options.onPhase?.("starting the simulated provider and tool services");
     sim = await startSimProvider({
       seed: options.seed,
       latency: { medianMs: 400, p99Ms: 2_500 },
@@ -130,6 +133,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       seed: options.seed,
       faults: { errorRate: 0.02, lostAfterCommitRate: 0.01 },
     });
+    options.onPhase?.(`opening the store ${options.store}`);
     flotilla = await Flotilla.open({
       store: options.store,
       providers: { default: provider },
@@ -147,10 +151,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const list = tickets(options.agents, newToken().slice(0, 6));
     await createCharges(tools.url, list);
     const setupEffects = tools.effects().length;
+    options.onPhase?.(`starting ${list.length} runs, one per ticket`);
     const handles = await Promise.all(
       list.map((t) => flotilla.start(agent, t, { idempotencyKey: `demo:${t.id}` })),
     );
     let settled = 0;
+    options.onPhase?.(
+      options.provider === "sim"
+        ? "running them through rate limits, tool errors, lost responses and a 3 s provider outage"
+        : "running them",
+    );
     options.onProgress?.(0, handles.length, "tickets");
     await Promise.all(
       handles.map((h) =>

@@ -73,6 +73,7 @@ export async function demoCommand(opts: {
       provider: opts.provider,
       seed,
       onProgress: bar.update,
+      onPhase: bar.phase,
     });
     bar.stop();
     if (opts.json) printJson(report);
