@@ -89,7 +89,7 @@ describe("budgets", () => {
     const agent = f.agent("a", async () => null);
     await assert.rejects(
       f.start(agent, null, { budget: { usd: -1 } }),
-      /start budget\.usd: .*received -1/,
+      /start options\.budget\.usd: .*received -1/,
     );
     await f.close();
   });

@@ -71,7 +71,7 @@ describe("durable runs", () => {
     const f = await open();
     const agent = f.agent("once", async (_ctx, n: number) => n * 2);
     const a = await f.start(agent, 21, { idempotencyKey: "order-1" });
-    const b = await f.start(agent, 99, { idempotencyKey: "order-1" });
+    const b = await f.start(agent, 21, { idempotencyKey: "order-1" });
     assert.equal(a.id, b.id);
     assert.equal(await b.result({ timeoutMs: 5000 }), 42);
     await f.close();
@@ -138,18 +138,27 @@ describe("durable runs", () => {
   it("fails with a non-determinism error naming both steps when the code changes", async () => {
     const store = tempStore();
     const f1 = await open(store);
-    const wait = f1.agent("changing", async (ctx) => {
-      await ctx.now();
-      await ctx.sleep(60_000);
-    });
+    // One declared version for both: a change that did not bump it (else the run waits for version 1).
+    const wait = f1.agent(
+      "changing",
+      async (ctx) => {
+        await ctx.now();
+        await ctx.sleep(60_000);
+      },
+      { version: "1" },
+    );
     const run = await f1.start(wait, null);
     while ((await f1.getRun(run.id)).status !== "waiting")
       await new Promise((r) => setTimeout(r, 10));
     await f1.close();
     const f2 = await open(store);
-    f2.agent("changing", async (ctx) => {
-      await ctx.random();
-    });
+    f2.agent(
+      "changing",
+      async (ctx) => {
+        await ctx.random();
+      },
+      { version: "1" },
+    );
     await f2.store.commit({
       runId: run.id,
       fence: { unleasedIn: ["waiting"] },
@@ -159,7 +168,7 @@ describe("durable runs", () => {
     await f2.worker();
     await assert.rejects(f2.handle(run.id).result({ timeoutMs: 10_000 }), (err) => {
       assert.ok(isFlotillaError(err, "FLOTILLA_RUN_FAILED"));
-      assert.match(err.message, /not deterministic at step 0.*now 'now'.*random 'random'/);
+      assert.match(err.message, /at step 0: expected now 'now' \(journaled\), got random 'random'/);
       return true;
     });
     await f2.close();

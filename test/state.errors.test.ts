@@ -32,6 +32,12 @@ describe("region declarations", () => {
       );
     assert.throws(() => region("", { isolation: "scratch" }), code("FLOTILLA_INVALID_ARGUMENT"));
     assert.throws(() => region("a b", { isolation: "scratch" }), code("FLOTILLA_INVALID_ARGUMENT"));
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    assert.throws(
+      () => region(cyclic as never, { isolation: "scratch" }),
+      code("FLOTILLA_INVALID_ARGUMENT"),
+    );
   });
 
   it("refuses one name declared with two reducers, and accepts the same declaration twice", () => {

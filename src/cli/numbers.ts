@@ -19,6 +19,24 @@ function integerAtLeast(min: 0 | 1, flag: string, text: string): number {
   return n;
 }
 
+/**
+ * An integer flag checked against the range the option it feeds accepts, so
+ * a refusal names the flag and its range (not the option object behind it).
+ */
+export function integerInRange(
+  flag: string,
+  text: string,
+  range: { min: number; max: number },
+): number {
+  const n = integerAtLeast(range.min > 0 ? 1 : 0, flag, text);
+  if (n >= range.min && n <= range.max) return n;
+  const what =
+    range.max >= Number.MAX_SAFE_INTEGER
+      ? `an integer of at least ${range.min}`
+      : `an integer from ${range.min} to ${range.max}`;
+  throw rejected(flag, text, what);
+}
+
 export function positiveInteger(flag: string, text: string): number {
   return integerAtLeast(1, flag, text);
 }

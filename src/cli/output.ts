@@ -10,6 +10,31 @@ export function printLine(line = ""): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** One compact JSON object per line, for a command that reports as it goes (`worker --json`). */
+export function printJsonLine(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+let onStdoutClosed: (() => void) | undefined;
+
+/** What to do instead of exiting at once when stdout's reader goes away (a worker first stops). */
+export function whenStdoutCloses(fn: () => void): void {
+  onStdoutClosed = fn;
+}
+
+/**
+ * A reader that stops early (`flotilla show … | head -3`) closes the pipe:
+ * nothing more can be printed, and that is no error. Ends quietly (status 0)
+ * instead of dying on EPIPE with a stack trace; other stdout errors surface.
+ */
+export function endQuietlyWhenStdoutCloses(stdout: NodeJS.WriteStream = process.stdout): void {
+  stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+    if (onStdoutClosed) onStdoutClosed();
+    else process.exit(0);
+  });
+}
+
 /** Fixed-width table for human output. */
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];

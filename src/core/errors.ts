@@ -47,6 +47,7 @@ export type ErrorCode =
   | "FLOTILLA_PAYLOAD_REJECTED"
   | "FLOTILLA_EFFECT_KEY_CONFLICT"
   | "FLOTILLA_RUN_KEY_FAILED"
+  | "FLOTILLA_IDEMPOTENCY_CONFLICT"
   | "FLOTILLA_UNDO_INCOMPLETE"
   | "FLOTILLA_STATE_UNKNOWN_REGION"
   | "FLOTILLA_STATE_REGION_MISMATCH"
@@ -209,20 +210,70 @@ export class RunKeyFailedError extends FlotillaError {
   }
 }
 
+/**
+ * A run's idempotency key came back with another agent or another input: the
+ * key names one unit of work, so handing back the run that did something else
+ * would be a silent wrong answer.
+ */
+export class IdempotencyConflictError extends FlotillaError {
+  constructor(
+    idempotencyKey: string,
+    holder: { runId: string; agent: string },
+    given: { agent: string },
+    reason: "agent" | "input",
+  ) {
+    super(
+      "FLOTILLA_IDEMPOTENCY_CONFLICT",
+      `idempotency key '${idempotencyKey}' belongs to run ${holder.runId} of agent '${holder.agent}', ` +
+        (reason === "agent"
+          ? `not to agent '${given.agent}'`
+          : "which was started with a different input") +
+        "; give each unit of work its own key (the same key with the same agent and input returns that run)",
+      { idempotencyKey, runId: holder.runId, agent: holder.agent, givenAgent: given.agent, reason },
+    );
+  }
+}
+
+/** The agent versions a non-determinism is between, when known (see `Agent.version`). */
+export interface VersionsAtStep {
+  agent: string;
+  /** The version whose execution journaled the step (null: before versions were recorded). */
+  recorded: string | null;
+  /** The version of the worker replaying it. */
+  current: string | null;
+}
+
+function likelyCause(v: VersionsAtStep | undefined): string {
+  const change = "The usual cause is a change to the agent's code between the run's start and now";
+  if (!v) return `${change} (a deploy).`;
+  const at = `agent '${v.agent}'`;
+  if (v.recorded === null || v.current === null)
+    return `${change}: the step was journaled before versions were recorded; this worker runs ${at} version ${v.current ?? "(unknown)"}.`;
+  if (v.recorded !== v.current)
+    return (
+      `${change}: the step was journaled by ${at} version ${v.recorded}, this worker runs version ${v.current}. ` +
+      `Keep a worker at version ${v.recorded} until its runs finish, and list a version in compatibleWith only if it replays the old journal unchanged.`
+    );
+  return (
+    `${change}: the journal and this worker are both at ${at} version ${v.recorded}, so a change, if any, came without a new version ` +
+    "(in code the agent calls, or a declared version not bumped): declare a new version with every change."
+  );
+}
+
 export class NonDeterminismError extends FlotillaError {
   constructor(
     runId: string,
     step: string,
     recorded: { kind: string; name: string },
     attempted: { kind: string; name: string },
+    versions?: VersionsAtStep,
   ) {
     super(
       "FLOTILLA_NONDETERMINISM",
-      `run ${runId} is not deterministic at step ${step}: the journal recorded ` +
-        `${recorded.kind} '${recorded.name}' but the agent now asked for ${attempted.kind} ` +
-        `'${attempted.name}'. Agent code must take time and randomness from ctx.now()/ctx.random() ` +
-        "and branch only on step results.",
-      { runId, step, recorded, attempted },
+      `run ${runId} no longer matches its journal at step ${step}: expected ${recorded.kind} ` +
+        `'${recorded.name}' (journaled), got ${attempted.kind} '${attempted.name}'. ${likelyCause(versions)} ` +
+        "Less often: time or randomness taken outside ctx (use ctx.now()/ctx.random()), or branching on anything but step results.",
+      { runId, step, recorded, attempted, ...(versions ? { versions } : {}) },
     );
   }
 }

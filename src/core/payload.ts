@@ -48,7 +48,8 @@ function rejection(value: unknown, what: string, fallback: string): PayloadRejec
 
 function children(value: object): [string, unknown][] {
   return Array.isArray(value)
-    ? value.map((v, i) => [`[${i}]`, v])
+    ? // Array.from, not map: map skips a sparse array's holes and leaves them in its result.
+      Array.from(value, (v, i): [string, unknown] => [`[${i}]`, v])
     : Object.entries(value).map(([k, v]) => [`.${k}`, v]);
 }
 

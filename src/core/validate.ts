@@ -41,12 +41,18 @@ function valueAt(input: unknown, path: string[]): unknown {
   return current;
 }
 
+/** A short, always printable account of a value, for error messages (cycles, BigInts and symbols included). */
+export function describeValue(value: unknown): string {
+  return describe(value);
+}
+
 function describe(value: unknown): string {
   if (value === undefined) return "undefined";
   if (Array.isArray(value) && value.length > 8) return `an array of length ${value.length}`;
   if (ArrayBuffer.isView(value))
     return `a ${value.constructor.name} of length ${(value as Uint8Array).length}`;
   if (typeof value === "function") return "a function";
+  if (typeof value === "symbol" || typeof value === "bigint") return `a ${typeof value}`;
   try {
     const text = JSON.stringify(value);
     return text.length > 120 ? `${text.slice(0, 117)}...` : text;

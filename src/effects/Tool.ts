@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { FlotillaError, InvalidArgumentError } from "../core/errors.js";
 import type { ErrorClassifier } from "../resilience/classify.js";
-import { parseOptions } from "../core/validate.js";
+import { describeValue, parseOptions } from "../core/validate.js";
 
 /**
  * What a tool does to the world, which decides what recovery may do:
@@ -108,7 +108,7 @@ export interface Tool<A = unknown, R = unknown> extends ToolSpec<A, R> {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/;
 
-const specSchema = z.object({
+const specSchema = z.strictObject({
   effect: z.enum(["read", "idempotent", "compensable", "irreversible"]),
   description: z.string().optional(),
   schema: z
@@ -139,8 +139,8 @@ const specSchema = z.object({
 export function checkName(what: string, name: unknown): string {
   if (typeof name !== "string" || !NAME.test(name)) {
     throw new InvalidArgumentError(
-      `${what} name must be 1–128 characters of letters, digits and _.:/- (starting with a letter or digit), received ${JSON.stringify(name)}`,
-      { field: "name", received: String(name) },
+      `${what} name must be 1–128 characters of letters, digits and _.:/- (starting with a letter or digit), received ${describeValue(name)}`,
+      { field: "name", received: describeValue(name) },
     );
   }
   return name;

@@ -36,6 +36,13 @@ export function eventData(e: Pick<JournalEvent, "data">): Record<string, Json> {
 
 const count = (v: Json | undefined) => (Array.isArray(v) ? v.length : 0);
 
+/** `, after <code or name>: <message>` for an event's `error`, or nothing without one. */
+function causeOf(d: Record<string, Json>): string {
+  const e = eventData({ data: d.error ?? null });
+  if (typeof e.message !== "string") return "";
+  return `, after ${text(e.code ?? e.name ?? "Error")}: ${e.message}`;
+}
+
 export function describeEvent(e: JournalEvent): string {
   const d = eventData(e);
   const name = typeof d.name === "string" ? d.name : "";
@@ -53,6 +60,13 @@ export function describeEvent(e: JournalEvent): string {
     case "run.failed":
     case "run.parked":
       return `${name} ${text((d.error as Record<string, Json> | undefined)?.message ?? "")}`.trim();
+    case "effect.unknown":
+      return `${name} key=${text(d.key)}: outcome unknown${causeOf(d)}`;
+    case "effect.resolved":
+      return (
+        `${name} resolved as ${text(d.decision)} by ${text(d.by)}` +
+        (typeof d.reason === "string" ? ` (${d.reason})` : "")
+      );
     case "run.dead-lettered":
       return `${text(d.class)} → dlq ${text(d.deadLetterId)}`;
     case "run.cancel-requested":

@@ -44,8 +44,10 @@ export type EffectView = {
   args: Json;
   result: Json;
   error: SerializedError | null;
-  /** How a parked effect was decided, by whom. */
-  resolved: { decision: string; by: string } | null;
+  /** What made its outcome unknown (the error that lost the tool's answer), when it was. */
+  unknownBecause: SerializedError | null;
+  /** How a parked effect was decided, by whom, when; `reason` for a decision of failed. */
+  resolved: { decision: string; by: string; at: number; reason: string | null } | null;
   dedupedFrom: Json;
   reconciled: boolean;
   /** Its outcome was lost and its run parked on it: `resolve` decides it. */
@@ -227,6 +229,7 @@ export function runView(run: RunRecord, events: readonly JournalEvent[]): RunVie
         args: d.args ?? null,
         result: null,
         error: null,
+        unknownBecause: null,
         resolved: null,
         dedupedFrom: null,
         reconciled: false,
@@ -258,11 +261,12 @@ export function runView(run: RunRecord, events: readonly JournalEvent[]): RunVie
     } else if (e.type === "effect.unknown") {
       effect.state = "unknown";
       effect.awaitingDecision = true;
+      effect.unknownBecause = errorOf(d);
     } else if (e.type === "effect.revoked") {
       effect.state = "revoked";
     } else if (e.type === "effect.resolved") {
       const decision = text(d.decision ?? "");
-      effect.resolved = { decision, by: text(d.by ?? "") };
+      effect.resolved = { decision, by: text(d.by ?? ""), at: e.at, reason: str(d.reason) };
       effect.awaitingDecision = false;
       if (decision === "committed") effect.state = "committed";
       else if (decision === "failed") effect.state = "failed";

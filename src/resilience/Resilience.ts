@@ -9,19 +9,20 @@ import { Dependency, type DependencyMetrics, type DependencyPolicy } from "./Dep
 import { DEFAULT_RETRY_BUDGET } from "./RetryBudget.js";
 import { parseOptions } from "../core/validate.js";
 
+// Strict at every level: a misspelt key (`maxAttempt`) is refused by name, never silently dropped.
 const policySchema = z
-  .object({
+  .strictObject({
     maxAttempts: z.number().int().min(1).max(20),
-    backoff: z.object({ baseMs: z.number().min(0), maxMs: z.number().min(0) }).partial(),
+    backoff: z.strictObject({ baseMs: z.number().min(0), maxMs: z.number().min(0) }).partial(),
     budget: z
-      .object({
+      .strictObject({
         ratio: z.number().min(0).max(10),
         minRetriesPerWindow: z.number().min(0),
         windowMs: z.number().min(100),
       })
       .partial(),
     breaker: z
-      .object({
+      .strictObject({
         failureRatio: z.number().gt(0).max(1),
         minimumCalls: z.number().int().min(1),
         windowMs: z.number().min(100),

@@ -1,4 +1,3 @@
-import type { Clock } from "../core/clock.js";
 import {
   DeadlineExceededError,
   CancelledError,
@@ -11,12 +10,9 @@ import {
 } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import { setLongTimeout, type LongTimeout } from "../core/timers.js";
-import type { BudgetReserver, BudgetsOptions } from "../deadletter/budgets.js";
-import type { LoopLimits, StepSeen } from "../deadletter/loops.js";
-import type { NewDeadLetter } from "../deadletter/types.js";
+import type { BudgetReserver } from "../deadletter/budgets.js";
+import type { StepSeen } from "../deadletter/loops.js";
 import { JournalIndex, type StepKind, type StepRecord } from "../journal/JournalIndex.js";
-import type { PayloadWriter } from "../journal/payloads.js";
-import type { LlmProvider } from "../providers/types.js";
 import {
   settles,
   type ClaimedRun,
@@ -24,13 +20,10 @@ import {
   type JournalEvent,
   type NewEvent,
   type RunRecord,
-  type Store,
 } from "../store/types.js";
-import type { Agent } from "./Agent.js";
+import type { ExecutionHost } from "./executionHost.js";
+import { versionsAtStep } from "./agentVersions.js";
 import { performDeferred } from "../effects/deferred.js";
-import type { ToolRunHost } from "../effects/runTool.js";
-import type { InlineWaits } from "./inlineWait.js";
-import type { LlmHost } from "./llmCall.js";
 import { RunEnding } from "./endings.js";
 import { RunGuards } from "./guards.js";
 import { LeaseFence } from "./leaseFence.js";
@@ -38,40 +31,10 @@ import { RunContext } from "./RunContext.js";
 import { RunFacts } from "./runFacts.js";
 import { Suspension } from "./suspension.js";
 import { redactCommit } from "../telemetry/redaction/commit.js";
-import { redactorOf, type Redactor } from "../telemetry/redaction/Redactor.js";
-import type { Telemetry } from "../telemetry/Telemetry.js";
+import { redactorOf } from "../telemetry/redaction/Redactor.js";
 import { NO_TRACE, type RunTrace } from "../telemetry/tracing/ExecutionTrace.js";
 
-/** What an execution needs from the Flotilla instance that hosts it. */
-export interface ExecutionHost extends LlmHost, ToolRunHost {
-  readonly store: Store;
-  readonly clock: Clock;
-  readonly payloads: PayloadWriter;
-  readonly workerId: string;
-  /** Sleeps up to this long are waited in-process; longer ones suspend the run. */
-  readonly inlineSleepMs: number;
-  /** Waits for a child or a signal held in memory, up to `inlineWaitMs`, before the run suspends. */
-  readonly inlineWaits: InlineWaits;
-  /** How long a step waits out its dependency's outage at most (0: it fails at once). */
-  readonly outageWaitMs: number;
-  /** How long a stopping run's code may take to unwind before it is finalized anyway. */
-  readonly stopGraceMs: number;
-  agentByName(name: string): Agent | undefined;
-  provider(name?: string): LlmProvider;
-  /** Told when a run reaches a state a caller may be waiting for (with the run as it settled). */
-  settled(runId: string, run?: RunRecord): void;
-  /** Budgets every run draws from (tenant, global) and the prices reservations use. */
-  readonly budgets: BudgetsOptions | undefined;
-  /** The loop detectors' thresholds for an agent, or false when it opted out. */
-  loopThresholds(agent: string): LoopLimits | false;
-  /** Told after a dead letter is durable, to route it (redrive, hold, escalate). */
-  deadLettered(entry: NewDeadLetter): void;
-  warn(message: string, err: unknown): void;
-  /** Metrics and spans; none when absent. */
-  readonly telemetry?: Telemetry;
-  /** Applied to every payload this execution journals; nothing is redacted when absent. */
-  readonly redactor?: Redactor;
-}
+export type { ExecutionHost };
 
 /**
  * How one execution ended. `lease-lost` and `interrupted` end the execution,
@@ -213,7 +176,12 @@ export class Execution {
         );
       this.armGuards(this.facts);
       if (!this.loaded)
-        await this.write([{ type: "run.resumed", data: { worker: this.host.workerId } }]);
+        await this.write([
+          {
+            type: "run.resumed",
+            data: { worker: this.host.workerId, agentVersion: agent.version },
+          },
+        ]);
       this.trace = this.host.telemetry?.execution(this, !this.loaded) ?? NO_TRACE;
       this.armDeadline();
       const outcome = new Promise<ExecutionOutcome>((resolve) => (this.finish = resolve));
@@ -365,7 +333,18 @@ export class Execution {
     this.checkLease();
     const rec = this.index.get(step);
     if (rec && (rec.kind !== kind || rec.name !== name)) {
-      const err = new NonDeterminismError(this.run.id, step, rec, { kind, name });
+      const err = new NonDeterminismError(
+        this.run.id,
+        step,
+        rec,
+        { kind, name },
+        versionsAtStep(
+          this.events,
+          step,
+          this.run.agent,
+          this.host.agentByName(this.run.agent)?.version ?? null,
+        ),
+      );
       this.stop("fail", err);
       throw err;
     }

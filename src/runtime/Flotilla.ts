@@ -56,7 +56,18 @@ import { InlineWaits, type InlineWaitsHost } from "./inlineWait.js";
 import { Settlement } from "./Settlement.js";
 import { Worker, type WorkerHost, type WorkerOptions } from "./Worker.js";
 
-import { optionsSchema, type FlotillaOptions, type StartOptions } from "./options.js";
+import {
+  checkRunId,
+  checkSignalName,
+  optionsSchema,
+  parseAgentInput,
+  parseCancelOptions,
+  parseResolveRequest,
+  parseRetryOptions,
+  parseStartOptions,
+  type FlotillaOptions,
+  type StartOptions,
+} from "./options.js";
 
 export type { FlotillaOptions, StartOptions };
 
@@ -110,7 +121,8 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     );
     this.agents.set(
       UNDO_AGENT,
-      defineAgent(UNDO_AGENT, undoAgent(this), { schema: undoInputSchema }) as Agent,
+      // Flotilla's own code: a declared version, so an upgrade does not strand undo runs.
+      defineAgent(UNDO_AGENT, undoAgent(this), { schema: undoInputSchema, version: "1" }) as Agent,
     );
   }
 
@@ -162,6 +174,10 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     return this.tools.get(name);
   }
 
+  /**
+   * Adds an LLM provider under a name (`default` is the one ctx.llm uses
+   * when none is named); a worker module's setup(flotilla) registers its own.
+   */
   registerProvider(name: string, provider: LlmProvider): void {
     this.providers.set(name, provider);
   }
@@ -186,8 +202,10 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
       throw new FlotillaError(
         "FLOTILLA_NO_PROVIDER",
         name === undefined
-          ? "ctx.llm needs a provider: pass { providers: { default: … } } to Flotilla.open"
-          : `no LLM provider named '${name}' is registered`,
+          ? "ctx.llm needs a provider: pass { providers: { default: … } } to Flotilla.open, " +
+              "or call flotilla.registerProvider('default', provider) (in a worker module: in setup)"
+          : `no LLM provider named '${name}' is registered: call flotilla.registerProvider('${name}', provider) ` +
+              "(in a worker module: in setup), or pass it in { providers } to Flotilla.open",
       );
     }
     return p;
@@ -320,27 +338,9 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
         "start() needs an agent defined on this Flotilla instance with flotilla.agent()",
       );
     }
-    if (
-      options.deadlineMs !== undefined &&
-      !(Number.isFinite(options.deadlineMs) && options.deadlineMs > 0)
-    ) {
-      throw new InvalidArgumentError(
-        `deadlineMs must be a positive number, received ${options.deadlineMs}`,
-        {
-          field: "deadlineMs",
-        },
-      );
-    }
-    if (
-      options.idempotencyKey !== undefined &&
-      (typeof options.idempotencyKey !== "string" || !options.idempotencyKey)
-    ) {
-      throw new InvalidArgumentError("idempotencyKey must be a non-empty string", {
-        field: "idempotencyKey",
-      });
-    }
+    options = parseStartOptions(options);
     const limits = this.budgetOf(options.budget);
-    const checked = agent.schema ? agent.schema.parse(input) : input;
+    const checked = agent.schema ? parseAgentInput<I>(agent.name, agent.schema, input) : input;
     const stored = this.redactor.value(storableCopy(checked, "run input"));
     // The worker first: a store that refuses it must not be left holding a run nobody will execute.
     if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
@@ -422,10 +422,8 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
    * with `compensate: true`, then undoes what was committed (`receipt.undo`).
    */
   async cancel(runId: string, options: CancelRunOptions = {}): Promise<CancelReceipt> {
-    if (options.compensate !== undefined && typeof options.compensate !== "boolean")
-      throw new InvalidArgumentError("cancel: compensate must be a boolean", {
-        field: "compensate",
-      });
+    checkRunId("cancel", runId);
+    options = parseCancelOptions(options);
     const receipt = await cancelRun(this.store, this.settlement, runId, {
       ...options,
       timeoutMs: options.timeoutMs ?? this.stopGraceMs + 5_000,
@@ -465,8 +463,8 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   }
 
   async signal(runId: string, name: string, payload: Json = null): Promise<void> {
-    if (typeof name !== "string" || name === "")
-      throw new InvalidArgumentError("signal name must be a non-empty string");
+    checkRunId("signal", runId);
+    checkSignalName("signal", name);
     const stored = this.redactor.value(storableCopy(payload, "signal payload"));
     await this.store.sendSignal(runId, name, stored ?? null);
     this.inlineWaits.signalled(runId);
@@ -479,23 +477,20 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
    */
   async retry(runId: string, options: RetryOptions = {}): Promise<void> {
     this.assertOpen();
-    await retryRun(this.store, runId, options, () => this.clock.now());
+    const given = parseRetryOptions(options);
+    await retryRun(this.store, checkRunId("retry", runId), given, () => this.clock.now());
     this.settlement.settled(runId);
   }
 
   /** Decides a parked effect whose outcome was lost; the run then resumes. */
-  resolveEffect(
+  async resolveEffect(
     runId: string,
     step: string,
     decision: EffectDecision,
     by = "operator",
   ): Promise<void> {
-    return resolveParkedEffect(this.store, this.settlement, this.clock.now(), {
-      runId,
-      step,
-      decision,
-      by,
-    });
+    const request = parseResolveRequest({ runId, step, decision, by });
+    await resolveParkedEffect(this.store, this.settlement, this.clock.now(), request);
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,7 @@ import type { StepKind, StepOutcome, StepRecord } from "../journal/JournalIndex.
 import type { LlmRequest } from "../providers/types.js";
 import type { LlmPolicy, LlmResult } from "./llmCall.js";
 import type { Blob } from "../store/types.js";
-import { fingerprint, type StepSeen } from "../deadletter/loops.js";
+import type { StepSeen } from "../deadletter/loops.js";
 import type { Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
 import { checkToolArgs, readTool } from "./toolStep.js";
@@ -31,6 +31,15 @@ import { decide } from "../consistency/decide.js";
 import { reconcile, RECONCILE_STEP } from "../consistency/reconcile.js";
 import type { Reconciled, ReconcileOptions, ReconcileStepRunner } from "../consistency/types.js";
 import { redactorOf } from "../telemetry/redaction/Redactor.js";
+import { describeValue } from "../core/validate.js";
+import {
+  checkSignalName,
+  checkSleepMs,
+  parseCallOptions,
+  parseLlmOptions,
+  parseWaitForOptions,
+} from "./options.js";
+import { argsFingerprint, checkDecideKey, isThenable, refusal } from "./ctxChecks.js";
 
 /** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
 export interface StepWork<T> {
@@ -208,7 +217,8 @@ export class RunContext {
     return this.stoppable((view) => view.llmStep(request, options));
   }
 
-  private async llmStep(request: LlmRequest, options: LlmOptions): Promise<LlmResult> {
+  private async llmStep(request: LlmRequest, given: LlmOptions): Promise<LlmResult> {
+    const options = parseLlmOptions(given);
     checkLlmRequest(request);
     return this.once<LlmResult>(
       "llm",
@@ -243,13 +253,14 @@ export class RunContext {
   private async callStep<A, R>(
     tool: Tool<A, R>,
     args: A,
-    options: { deadlineMs?: number },
+    given: { deadlineMs?: number },
   ): Promise<R> {
+    const options = parseCallOptions(given);
     const deadline = this.deadline(options.deadlineMs);
     if (!isTool(tool))
       throw new InvalidArgumentError("ctx.call needs a tool made by flotilla.tool(name, spec)");
     const checked = checkToolArgs<A, R>(tool, args);
-    const fp = fingerprint("tool", tool.name, checked);
+    const fp = argsFingerprint(tool.name, checked);
     if (tool.effect === "read") {
       return this.once<R>(
         "tool",
@@ -302,6 +313,8 @@ export class RunContext {
 
   /** One answer per entity and key, pinned for every branch, child and run (see consistency/decide.ts). */
   decide<T>(entity: string, key: string, fn: () => T | Promise<T>): Promise<T> {
+    const refused = refusal(() => checkDecideKey(entity, key));
+    if (refused) return refused;
     return decide({ ctx: this, exec: this.exec }, entity, key, fn);
   }
 
@@ -314,11 +327,19 @@ export class RunContext {
 
   /** Durable sleep: survives restarts; long sleeps release the worker. */
   sleep(ms: number): Promise<void> {
+    const refused = refusal(() => checkSleepMs(ms));
+    if (refused) return refused;
     return this.held(sleepStep(this, this.exec, () => this.nextStep(), ms));
   }
 
   /** Waits for an external signal (e.g. a human approval) sent with flotilla.signal(). */
   waitFor<T = Json>(name: string, options: WaitForOptions = {}): Promise<T> {
+    const refused = refusal(() => {
+      // A name flotilla.signal refuses could never be sent: refused here too, not waited for forever.
+      checkSignalName("ctx.waitFor signal", name);
+      parseWaitForOptions(options);
+    });
+    if (refused) return refused;
     return this.held(waitForSignal<T>(this, this.exec, () => this.nextStep(), name, options));
   }
 
@@ -332,6 +353,15 @@ export class RunContext {
   }): Promise<T> {
     if (!Array.isArray(items))
       throw new InvalidArgumentError("ctx.all needs an array of promises or branches");
+    // Checked before anything starts: a plain value would fail later, inside the group, untyped.
+    const bad = (items as readonly unknown[]).findIndex(
+      (item) => typeof item !== "function" && !isThenable(item),
+    );
+    if (bad !== -1)
+      throw new InvalidArgumentError(
+        `ctx.all item [${bad}] is neither a step promise nor a branch (ctx) => …, received ${describeValue((items as readonly unknown[])[bad])}`,
+        { field: `items[${bad}]` },
+      );
     const group = this.nextStep();
     const branches: { controller: AbortController; promise: Promise<unknown> }[] = [];
     const promises = (items as readonly (Promise<unknown> | Branch<unknown>)[]).map((item, i) => {
@@ -341,7 +371,7 @@ export class RunContext {
       return branch.promise;
     });
     const failure = new Promise<never>((_, reject) => {
-      for (const p of promises) p.catch(reject);
+      for (const p of promises) Promise.resolve(p).catch(reject);
     });
     try {
       return (await Promise.race([Promise.all(promises), failure])) as unknown as T;
@@ -370,7 +400,8 @@ export class RunContext {
     if (
       !Array.isArray(branches) ||
       branches.length === 0 ||
-      branches.some((b) => typeof b !== "function")
+      // findIndex, not some: some skips a sparse array's holes, which are not branches either.
+      branches.findIndex((b) => typeof b !== "function") !== -1
     ) {
       throw new InvalidArgumentError(
         "ctx.race needs a non-empty array of branches (ctx) => promise",

@@ -1,17 +1,36 @@
 import { z } from "zod";
 import { LeaseLostError } from "../core/errors.js";
-import type { CreateClaim, CreatedRun } from "../store/types.js";
+import type { CreateClaim, CreatedRun, JournalEvent } from "../store/types.js";
 import { Execution, type ExecutionHost, type ExecutionOutcome } from "./Execution.js";
+import {
+  describeOtherVersionRuns,
+  otherVersionRuns,
+  versionsOf,
+  type OtherVersionRuns,
+} from "./agentVersions.js";
 import { parseOptions } from "../core/validate.js";
 
-export const workerOptionsSchema = z.object({
+export const workerOptionsSchema = z.strictObject({
   /** Runs executed at once. Default 16. */
   concurrency: z.number().int().min(1).max(10_000).default(16),
   /** How long a claim lasts without a heartbeat. Default 30 s. */
   leaseMs: z.number().int().min(50).default(30_000),
   /** Longest idle wait between looks for work when no wake-up arrives. Default 1 s. */
   pollMs: z.number().int().min(5).default(1_000),
+  /** Told how each execution ended (for logs: `flotilla worker` prints failures and parks). */
+  onEnded: z
+    .custom<(ended: ExecutionEnded) => void>((v) => typeof v === "function", "expected a function")
+    .optional(),
 });
+
+/** How one execution of a run ended. */
+export interface ExecutionEnded {
+  runId: string;
+  agent: string;
+  outcome: ExecutionOutcome;
+  /** Reads the run's journal from the store (only when asked: most endings need no more). */
+  journal(): Promise<JournalEvent[]>;
+}
 
 export type WorkerOptions = z.input<typeof workerOptionsSchema>;
 
@@ -49,6 +68,12 @@ export class Worker {
   private timers: { stale: boolean; next: number | null } = { stale: true, next: null };
   private readonly unsubscribe: (() => void)[] = [];
   /** Counts of how executions ended, for operators and benchmarks. */
+  /**
+   * Unfinished runs of this worker's agents, as it started, at versions it
+   * does not resume (also warned through the host): they wait for a worker
+   * at their version.
+   */
+  otherVersionsAtStart: Promise<OtherVersionRuns[]> = Promise.resolve([]);
   readonly outcomes: Record<ExecutionOutcome, number> = {
     completed: 0,
     failed: 0,
@@ -93,7 +118,11 @@ export class Worker {
       open = false;
     };
     return {
-      claim: { workerId: this.host.workerId, leaseMs: this.options.leaseMs },
+      claim: {
+        workerId: this.host.workerId,
+        leaseMs: this.options.leaseMs,
+        agentVersion: this.host.agentByName(agent)?.version,
+      },
       adopt: (claimed) => {
         close();
         if (this.running)
@@ -112,6 +141,8 @@ export class Worker {
   async start(): Promise<void> {
     if (this.running) return;
     await this.host.store.registerWorker(this.host.workerId);
+    await this.announce();
+    this.otherVersionsAtStart = this.reportOtherVersions();
     this.running = true;
     this.unsubscribe.push(
       this.host.store.onRunnable(() => {
@@ -153,6 +184,27 @@ export class Worker {
     await this.host.store.unregisterWorker(this.host.workerId).catch(() => undefined);
   }
 
+  /** Tells the store which agents, at which versions, this worker runs (live for one lease). */
+  private announce(): Promise<void> {
+    const { workerId, store } = this.host;
+    return store.announceWorker(workerId, versionsOf(this.host), this.options.leaseMs);
+  }
+
+  private async reportOtherVersions(): Promise<OtherVersionRuns[]> {
+    try {
+      const waiting = await otherVersionRuns(this.host.store, this.host);
+      if (waiting.length > 0)
+        this.host.warn(
+          "runs wait for other versions of this worker's agents",
+          describeOtherVersionRuns(waiting),
+        );
+      return waiting;
+    } catch (err) {
+      this.host.warn("counting runs at other agent versions failed", err);
+      return [];
+    }
+  }
+
   private nudge(): void {
     this.nudged = true;
     const w = this.wake;
@@ -171,6 +223,7 @@ export class Worker {
           const runs = await this.host.store.claimRuns({
             workerId: this.host.workerId,
             agents: this.host.agentNames(),
+            versions: versionsOf(this.host),
             limit: free,
             leaseMs: this.options.leaseMs,
           });
@@ -190,8 +243,20 @@ export class Worker {
     void execution.execute().then((outcome) => {
       this.outcomes[outcome]++;
       this.executions.delete(execution.runId);
+      this.reportEnded(execution, outcome);
       this.nudge();
     });
+  }
+
+  private reportEnded(execution: Execution, outcome: ExecutionOutcome): void {
+    const { runId } = execution;
+    const { agent } = execution.run;
+    const journal = () => this.host.store.readJournal(runId);
+    try {
+      this.options.onEnded?.({ runId, agent, outcome, journal });
+    } catch (err) {
+      this.host.warn("the worker's onEnded callback threw", err);
+    }
   }
 
   /** Waits for a wake-up, a free slot, the next due timer, or the poll interval. */
@@ -252,6 +317,7 @@ export class Worker {
         else e.confirmLease(this.provableUntil(sentAt));
       }
       for (const id of cancelRequested) this.executions.get(id)?.cancel();
+      await this.announce();
       await this.host.heartbeat();
     } catch (err) {
       this.host.warn("renewing leases failed", err);

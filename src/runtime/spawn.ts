@@ -14,6 +14,7 @@ import { isTerminal, type RunRecord, type Store } from "../store/types.js";
 import { isAgent, type Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
 import { waitInline } from "./inlineWait.js";
+import { parseAgentInput } from "./options.js";
 import { replayOutcome, type RunContext } from "./RunContext.js";
 
 /**
@@ -85,7 +86,7 @@ export async function spawnChild<I, O>(
   if (!isAgent(agent))
     throw new InvalidArgumentError("ctx.spawn needs an agent made by flotilla.agent(name, fn)");
   const parsedInput = storableCopy(
-    agent.schema ? agent.schema.parse(input) : input,
+    agent.schema ? parseAgentInput(agent.name, agent.schema, input) : input,
     `the input of agent '${agent.name}'`,
   );
   const step = nextStep();
@@ -110,7 +111,8 @@ export async function spawnChild<I, O>(
             {
               id: childId,
               agent: agent.name,
-              input: parsedInput as Json,
+              // undefined is stored as null, as flotilla.start stores it: the store cannot bind undefined.
+              input: (parsedInput ?? null) as Json,
               parentId: exec.runId,
               tenant: exec.run.tenant,
               deadline: exec.deadline ?? null,

@@ -1,3 +1,4 @@
+import { describeValue } from "../core/validate.js";
 import { InvalidArgumentError, isFlotillaError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import { fingerprint, type StepSeen } from "../deadletter/loops.js";
@@ -74,6 +75,7 @@ export class StateHandle {
    * else fails with FLOTILLA_STATE_CONFLICT. Scratch: replaces the value.
    */
   async write(key: string, input: Json, options: WriteOptions = {}): Promise<StateReceipt> {
+    options = optionsObject("write", options);
     this.allow("write");
     const at = this.at(key);
     const verified = checkVerified(options.verified);
@@ -128,6 +130,7 @@ export class StateHandle {
    * unverified ones skipped); null when no write was verified.
    */
   async read(key: string, options: ReadOptions = {}): Promise<StateValue | null> {
+    options = optionsObject("read", options);
     this.allow("read");
     const at = this.at(key);
     const verified = checkVerified(options.verified);
@@ -138,6 +141,7 @@ export class StateHandle {
 
   /** The key's writes in version order (input, provenance), or a claim item's transitions. */
   async history(key: string, options: HistoryOptions = {}): Promise<StateHistoryEntry[]> {
+    options = optionsObject("history", options);
     this.allow("history");
     const at = this.at(key);
     return this.s.step(`${this.r.name}.history`, async () => ({
@@ -151,6 +155,7 @@ export class StateHandle {
    * and the write that passes the version wakes it.
    */
   async watch(key: string, options: WatchOptions = {}): Promise<StateValue> {
+    options = optionsObject("watch", options);
     this.allow("watch");
     const at = this.at(key);
     return watchStep(this.s, this.r, at, options, () => declareIn(this.s.exec.host.store, this.r));
@@ -164,6 +169,7 @@ export class StateHandle {
    * FLOTILLA_STATE_CONFLICT. `fn` may call other ctx steps.
    */
   async update(key: string, fn: UpdateFn, options: WriteOptions = {}): Promise<StateValue> {
+    options = optionsObject("update", options);
     this.allow("update");
     const at = this.at(key);
     const verified = checkVerified(options.verified);
@@ -231,6 +237,7 @@ export class StateHandle {
    * expires; then another run may take it, and this run's done() is refused.
    */
   async take(options: { leaseMs?: number } = {}): Promise<ClaimedItem | null> {
+    options = optionsObject("take", options);
     this.allow("take");
     const leaseMs = checkLeaseMs(options.leaseMs) ?? this.r.leaseMs;
     const fp = fingerprint("state", `${this.r.name}.take`, { leaseMs });
@@ -358,4 +365,14 @@ export class StateHandle {
       throw err;
     }
   }
+}
+
+/** An options argument as given, or a typed refusal of one that is not an object (null included). */
+function optionsObject<T>(method: string, options: T): T {
+  if (typeof options !== "object" || options === null || Array.isArray(options))
+    throw new InvalidArgumentError(
+      `ctx.state(...).${method} options must be an object, received ${describeValue(options)}`,
+      { field: "options" },
+    );
+  return options;
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { InvalidArgumentError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
-import { parseOptions } from "../core/validate.js";
+import { describeValue, parseOptions } from "../core/validate.js";
 import type { Isolation, StateRegionRecord } from "../store/stateTypes.js";
 import type { Store } from "../store/types.js";
 import { StateRegionMismatchError, StateRegionUnknownError } from "./errors.js";
@@ -129,7 +129,7 @@ const declared = new Map<string, Region>();
 export function region<S extends RegionSpec>(name: string, spec: S): Region<S> {
   if (typeof name !== "string" || !NAME.test(name))
     throw new InvalidArgumentError(
-      `region name must be 1-200 letters, digits, '_', '.', ':', '/' or '-', received ${JSON.stringify(name) ?? String(name)}`,
+      `region name must be 1-200 letters, digits, '_', '.', ':', '/' or '-', received ${describeValue(name)}`,
       { field: "name" },
     );
   const parsed = parseOptions(specSchema, spec, `region '${name}'`) as S;

@@ -59,7 +59,8 @@ function firstNonJson(
     };
   ancestors.add(value);
   const entries: [string, unknown][] = Array.isArray(value)
-    ? value.map((v, i) => [`[${i}]`, v])
+    ? // Array.from, not map: map skips a sparse array's holes and leaves them in its result.
+      Array.from(value, (v, i): [string, unknown] => [`[${i}]`, v])
     : Object.entries(value).map(([k, v]) => [`.${k}`, v]);
   for (const [key, child] of entries) {
     const found = firstNonJson(child, `${path}${key}`, ancestors);

@@ -1,5 +1,5 @@
-import type { SerializedError } from "../core/errors.js";
-import type { Json } from "../core/json.js";
+import { IdempotencyConflictError, type SerializedError } from "../core/errors.js";
+import { canonicalJson, sha256, type Json } from "../core/json.js";
 import type { DeadLetterClass } from "../deadletter/taxonomy.js";
 import type {
   DeadLetter,
@@ -8,7 +8,9 @@ import type {
   NewDeadLetter,
 } from "../deadletter/types.js";
 import type {
+  AgentVersionInfo,
   BudgetUsage,
+  CreateClaim,
   EffectRecord,
   EffectState,
   JournalEvent,
@@ -49,6 +51,7 @@ export function rowToRun(row: Record<string, unknown>, dialect: Dialect): RunRec
     leaseOwner: (row.lease_owner as string | null) ?? null,
     leaseExpiresAt: num(row.lease_expires_at),
     cancelRequested: Boolean(row.cancel_requested),
+    agentVersion: (row.agent_version as string | null | undefined) ?? null,
   };
 }
 
@@ -139,5 +142,48 @@ export function createdData(run: NewRun): Json {
     agent: run.agent,
     parentId: run.parentId ?? null,
     deadline: run.deadline ?? null,
+  };
+}
+
+/** What `run.resumed` journals: the worker, and its version of the run's agent when known. */
+export function resumedData(claim: Pick<CreateClaim, "workerId" | "agentVersion">): Json {
+  return {
+    worker: claim.workerId,
+    ...(claim.agentVersion === undefined ? {} : { agentVersion: claim.agentVersion }),
+  };
+}
+
+/** A hash of the run's input as stored, in canonical JSON: what an idempotency key is checked against. */
+export function inputHash(run: NewRun): string {
+  return sha256(canonicalJson(run.input)).toString("hex");
+}
+
+/**
+ * Refuses to hand back `row`, the run holding `run`'s idempotency key, when
+ * `run` names another agent or another input (rows older than input hashes
+ * are checked on their agent only).
+ */
+export function checkKeyReuse(row: Record<string, unknown>, run: NewRun): void {
+  const holder = { runId: row.id as string, agent: row.agent as string };
+  const key = run.idempotencyKey ?? "";
+  if (holder.agent !== run.agent)
+    throw new IdempotencyConflictError(key, holder, { agent: run.agent }, "agent");
+  const hash = row.input_hash as string | null | undefined;
+  if (hash != null && hash !== inputHash(run))
+    throw new IdempotencyConflictError(key, holder, { agent: run.agent }, "input");
+}
+
+/**
+ * A claim's versions as query parameters: `pins` maps each agent to the
+ * version a claim records, `accepted` lists "agent version" pairs it may
+ * claim (names and versions hold no space).
+ */
+export function versionParams(versions: readonly AgentVersionInfo[] = []): {
+  pins: string;
+  accepted: string[];
+} {
+  return {
+    pins: JSON.stringify(Object.fromEntries(versions.map((v) => [v.agent, v.version]))),
+    accepted: versions.flatMap((v) => v.accepts.map((a) => `${v.agent} ${a}`)),
   };
 }

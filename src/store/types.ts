@@ -62,6 +62,12 @@ export interface RunRecord {
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
   cancelRequested: boolean;
+  /**
+   * The version of the agent (see `Agent.version`) of the worker that last
+   * claimed the run; only a worker accepting it claims the run again. Null:
+   * never executed since versions are recorded (any worker may claim it).
+   */
+  agentVersion: string | null;
 }
 
 export interface NewRun {
@@ -85,6 +91,8 @@ export interface ClaimedRun extends RunRecord {
 export interface CreateClaim {
   workerId: string;
   leaseMs: number;
+  /** The claiming worker's version of the run's agent, recorded on the run. */
+  agentVersion?: string | undefined;
 }
 
 export interface CreatedRun {
@@ -267,6 +275,32 @@ export interface ClaimOptions {
   agents: readonly string[];
   limit: number;
   leaseMs: number;
+  /**
+   * The worker's version of each agent: a run with a recorded version is
+   * claimed only when its agent's entry accepts it, and each claim records
+   * the entry's version. Agents without an entry claim any run (unversioned).
+   */
+  versions?: readonly AgentVersionInfo[];
+}
+
+/** One agent as a worker runs it: its version and the run versions it resumes. */
+export interface AgentVersionInfo {
+  agent: string;
+  version: string;
+  /** Its own version first, then the versions it is declared compatible with. */
+  accepts: readonly string[];
+}
+
+/** An agent a live worker runs (its presence is renewed with its leases). */
+export interface LiveWorkerAgent extends AgentVersionInfo {
+  workerId: string;
+}
+
+/** Unfinished runs of one agent at one recorded version. */
+export interface RunVersionCount {
+  agent: string;
+  version: string;
+  count: number;
 }
 
 export interface LeaseRenewal {
@@ -313,7 +347,21 @@ export interface Store extends StoreEvents, StateStore {
    * a second with StoreOwnedError; a dead owner's runs become claimable at once.
    */
   registerWorker(workerId: string): Promise<void>;
+  /** Removes the worker and its presence (see `announceWorker`). */
   unregisterWorker(workerId: string): Promise<void>;
+  /**
+   * Says which agents (and versions) this worker runs, live for `ttlMs`;
+   * workers call it again on each heartbeat. Replaces what it said before.
+   */
+  announceWorker(
+    workerId: string,
+    agents: readonly AgentVersionInfo[],
+    ttlMs: number,
+  ): Promise<void>;
+  /** Agents of the workers whose presence has not expired, store-wide. */
+  liveWorkerAgents(): Promise<LiveWorkerAgent[]>;
+  /** Unfinished (not terminal) runs of these agents by recorded version; unversioned runs are left out. */
+  runVersions(agents: readonly string[]): Promise<RunVersionCount[]>;
   claimRuns(options: ClaimOptions): Promise<ClaimedRun[]>;
   renewLeases(
     workerId: string,

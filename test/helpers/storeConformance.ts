@@ -4,6 +4,7 @@ import { isFlotillaError } from "../../src/core/errors.js";
 import { newRunId } from "../../src/core/ids.js";
 import { sha256 } from "../../src/core/json.js";
 import type { Store } from "../../src/store/types.js";
+import { versionConformance } from "./versionConformance.js";
 
 export interface StoreFactory {
   /** Opens a new handle on one shared, empty store. */
@@ -43,6 +44,8 @@ export function storeConformance(
       await f.destroy();
     });
 
+    versionConformance(() => store);
+
     it("creates runs once per idempotency key and journals their creation", async () => {
       const key = `k-${newRunId()}`;
       const a = await store.createRun({
@@ -54,7 +57,7 @@ export function storeConformance(
       const b = await store.createRun({
         id: newRunId(),
         agent: "a",
-        input: { x: 2 },
+        input: { x: 1 },
         idempotencyKey: key,
       });
       assert.equal(a.created, true);
@@ -309,7 +312,7 @@ export function storeConformance(
         {
           id: newRunId(),
           agent: "local",
-          input: null,
+          input: { x: 1 },
           idempotencyKey: made.run.idempotencyKey ?? "",
         },
         { workerId: "w-local", leaseMs: 30_000 },
@@ -386,7 +389,7 @@ export function storeConformance(
               (i % 2 ? other : store).createRun({
                 id: newRunId(),
                 agent: "a",
-                input: { i },
+                input: { x: 1 },
                 idempotencyKey: key,
               }),
             ),

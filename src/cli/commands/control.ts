@@ -54,6 +54,7 @@ export async function resolveCommand(
     failed?: boolean;
     result?: string;
     reason?: string;
+    json?: boolean;
   },
 ): Promise<void> {
   const chosen = [opts.committed, opts.retry, opts.failed].filter(Boolean).length;
@@ -64,9 +65,9 @@ export async function resolveCommand(
     : opts.retry
       ? { outcome: "retry" }
       : { outcome: "failed", reason: opts.reason ?? "failed by operator" };
-  await withFlotilla(opts.store, (f) =>
-    f.resolveEffect(runId, step, decision, process.env.USER ?? "operator"),
-  );
+  const by = process.env.USER ?? "operator";
+  await withFlotilla(opts.store, (f) => f.resolveEffect(runId, step, decision, by));
+  if (opts.json) return printJson({ runId, step, ...decision, by, status: "pending" });
   printLine(
     `run ${runId}: effect at step ${step} resolved as ${decision.outcome}; the run will resume`,
   );
@@ -75,10 +76,11 @@ export async function resolveCommand(
 export async function signalCommand(
   runId: string,
   name: string,
-  opts: { store: string; payload?: string },
+  opts: { store: string; payload?: string; json?: boolean },
 ): Promise<void> {
   const payload = parseJsonOption("--payload", opts.payload);
   await withFlotilla(opts.store, (f) => f.signal(runId, name, payload));
+  if (opts.json) return printJson({ runId, signal: name, payload });
   printLine(`sent signal '${name}' to run ${runId}`);
 }
 

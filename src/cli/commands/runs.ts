@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../../core/errors.js";
+import { workerWait } from "../../operator/workerWait.js";
 import { openStore } from "../../store/open.js";
 import { RUN_STATUSES, type RunStatus } from "../../store/types.js";
 import { ago, printJson, printLine, table } from "../output.js";
@@ -22,7 +23,9 @@ export async function runsCommand(opts: {
       ...(opts.status ? { status: opts.status as RunStatus } : {}),
       limit,
     });
-    if (opts.json) return printJson({ runs });
+    const live = await store.liveWorkerAgents();
+    const waiting = runs.flatMap((r) => workerWait(r, live) ?? []);
+    if (opts.json) return printJson({ runs, waitingForWorkers: waiting });
     if (runs.length === 0) return printLine("no runs");
     printLine(
       table([
@@ -30,6 +33,7 @@ export async function runsCommand(opts: {
         ...runs.map((r) => [r.id, r.agent, r.status, ago(r.createdAt), r.tenant ?? "-"]),
       ]),
     );
+    for (const w of waiting) printLine(`${w.runId}: ${w.message}`);
   } finally {
     await store.close();
   }

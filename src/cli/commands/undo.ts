@@ -44,11 +44,15 @@ export async function undoCommand(
     const plan = await withFlotilla(opts.store, (f) => f.undoPlan(runId));
     return opts.json ? printJson(plan) : printPlan(plan);
   }
-  if (!opts.json)
-    process.stderr.write(
-      `undoing run ${runId}: the inverses are called by the workers that define its tools\n`,
-    );
-  const report = await withFlotilla(opts.store, (f) => f.undo(runId, { timeoutMs }));
+  const report = await withFlotilla(opts.store, async (f) => {
+    // The plan first: a run that does not exist is refused before anything is said or done.
+    const plan = await f.undoPlan(runId);
+    if (!opts.json)
+      process.stderr.write(
+        `undoing run ${runId} (${plan.effects.length} effect(s)): the inverses are called by the workers that define its tools\n`,
+      );
+    return f.undo(runId, { timeoutMs });
+  });
   if (opts.json) printJson(report);
   else printReport(report);
   if (!report.complete) process.exitCode = 1;

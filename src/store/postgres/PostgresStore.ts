@@ -7,6 +7,7 @@ import { StateWriteBatcher } from "../stateBatcher.js";
 import { checkMigrated, loadMigrations } from "../migrations.js";
 import { StoreNotifier } from "../notifier.js";
 import type {
+  AgentVersionInfo,
   BudgetAmount,
   BudgetDenial,
   BudgetReservation,
@@ -20,9 +21,11 @@ import type {
   EffectRecord,
   JournalEvent,
   LeaseRenewal,
+  LiveWorkerAgent,
   NewRun,
   RunFilter,
   RunRecord,
+  RunVersionCount,
   Signal,
   Store,
   StoreCounts,
@@ -189,10 +192,28 @@ export class PostgresStore extends StoreNotifier implements Store {
     return runs.list(this.pool, filter);
   }
 
-  /** Workers on PostgreSQL coordinate through leases alone; nothing to register. */
+  /** Workers on PostgreSQL coordinate through leases alone; their presence is announced (announceWorker). */
   async registerWorker(): Promise<void> {}
 
-  async unregisterWorker(): Promise<void> {}
+  unregisterWorker(workerId: string): Promise<void> {
+    return workers.forget(this.pool, workerId);
+  }
+
+  announceWorker(
+    workerId: string,
+    agents: readonly AgentVersionInfo[],
+    ttlMs: number,
+  ): Promise<void> {
+    return workers.announce(this.pool, workerId, agents, ttlMs);
+  }
+
+  liveWorkerAgents(): Promise<LiveWorkerAgent[]> {
+    return workers.liveAgents(this.pool);
+  }
+
+  runVersions(agents: readonly string[]): Promise<RunVersionCount[]> {
+    return workers.runVersions(this.pool, agents);
+  }
 
   async claimRuns(options: ClaimOptions): Promise<ClaimedRun[]> {
     const { runs: claimed, holdsBudget } = await workers.claim(this.pool, options);

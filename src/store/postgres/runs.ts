@@ -1,7 +1,16 @@
 import type pg from "pg";
 import { NotFoundError } from "../../core/errors.js";
 import { newToken } from "../../core/ids.js";
-import { createdData, newRunValues, rowToEvent, rowToRun, toJsonText } from "../rows.js";
+import {
+  checkKeyReuse,
+  createdData,
+  inputHash,
+  newRunValues,
+  resumedData,
+  rowToEvent,
+  rowToRun,
+  toJsonText,
+} from "../rows.js";
 import type { Commit, CreateClaim, CreatedRun, NewRun, RunFilter, RunRecord } from "../types.js";
 import { isTerminal, TERMINAL_STATUSES } from "../types.js";
 import { CHANNEL, notifyCancel } from "./notify.js";
@@ -31,12 +40,12 @@ export async function create(pool: pg.Pool, run: NewRun, claim?: CreateClaim): P
   };
   if (!claim) {
     const [inserted, found] = await pipeline(pool, [insert([run], true), find]);
-    return createdOf((inserted?.rowCount ?? 0) > 0, found);
+    return createdOf(run, (inserted?.rowCount ?? 0) > 0, found);
   }
   const token = newToken();
   const { rows } = await pool.query<Row>(prepared(insertLeased(run, claim, token)));
   // No row: a run holds the idempotency key already (and nothing was written).
-  if (rows.length === 0) return createdOf(false, await pool.query(find.text, find.values));
+  if (rows.length === 0) return createdOf(run, false, await pool.query(find.text, find.values));
   const leased = rowToRun(rows[0] as Row, "postgres");
   return {
     run: leased,
@@ -69,8 +78,9 @@ function insertLeased(run: NewRun, claim: CreateClaim, token: string): Statement
   return {
     text: `WITH ins AS (
        INSERT INTO runs (id, agent, status, parent_id, idempotency_key, tenant, input, created_at,
-         updated_at, lease_owner, lease_token, lease_expires_at)
-       VALUES ($1, $2, 'running', $3, $4, $5, $6, ${NOW_MS}, ${NOW_MS}, $8, $9, ${NOW_MS} + $10)
+         updated_at, lease_owner, lease_token, lease_expires_at, agent_version, input_hash)
+       VALUES ($1, $2, 'running', $3, $4, $5, $6, ${NOW_MS}, ${NOW_MS}, $8, $9, ${NOW_MS} + $10,
+         $12, $13)
        ON CONFLICT DO NOTHING RETURNING *),
      ev AS (
        INSERT INTO events (run_id, type, step, data, at)
@@ -85,14 +95,17 @@ function insertLeased(run: NewRun, claim: CreateClaim, token: string): Statement
       claim.workerId,
       token,
       claim.leaseMs,
-      JSON.stringify({ worker: claim.workerId }),
+      JSON.stringify(resumedData(claim)),
+      claim.agentVersion ?? null,
+      inputHash(run),
     ],
   };
 }
 
-function createdOf(created: boolean, found: pg.QueryResult | undefined): CreatedRun {
+function createdOf(run: NewRun, created: boolean, found: pg.QueryResult | undefined): CreatedRun {
   const row = found?.rows[0] as Row | undefined;
   if (!row) throw new NotFoundError("run", "(the run just created)");
+  if (!created) checkKeyReuse(row, run);
   return { run: rowToRun(row, "postgres"), created };
 }
 
@@ -156,11 +169,13 @@ export function requestCancel(pool: pg.Pool, runId: string, reason: string): Pro
 export function insert(runs: readonly NewRun[], announce = false): Statement {
   return {
     text: `WITH t AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[])
-         WITH ORDINALITY AS t(id, agent, parent_id, idem, tenant, input, created, ord)),
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
+         $8::text[])
+         WITH ORDINALITY AS t(id, agent, parent_id, idem, tenant, input, created, input_hash, ord)),
      ins AS (
-       INSERT INTO runs (id, agent, status, parent_id, idempotency_key, tenant, input, created_at, updated_at)
-       SELECT id, agent, 'pending', parent_id, idem, tenant, input, ${NOW_MS}, ${NOW_MS} FROM t
+       INSERT INTO runs (id, agent, status, parent_id, idempotency_key, tenant, input, created_at, updated_at,
+         input_hash)
+       SELECT id, agent, 'pending', parent_id, idem, tenant, input, ${NOW_MS}, ${NOW_MS}, input_hash FROM t
        ON CONFLICT DO NOTHING RETURNING id)
      INSERT INTO events (run_id, type, step, data, at)
      SELECT t.id, 'run.created', NULL, t.created, ${NOW_MS} FROM t JOIN ins ON ins.id = t.id ORDER BY t.ord
@@ -173,6 +188,7 @@ export function insert(runs: readonly NewRun[], announce = false): Statement {
       runs.map((r) => r.tenant ?? null),
       runs.map((r) => JSON.stringify(r.input)),
       runs.map((r) => JSON.stringify(createdData(r))),
+      runs.map((r) => inputHash(r)),
     ],
   };
 }

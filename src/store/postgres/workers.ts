@@ -1,6 +1,14 @@
 import { newToken } from "../../core/ids.js";
-import { rowToRun } from "../rows.js";
-import type { ClaimOptions, ClaimedRun, LeaseRenewal } from "../types.js";
+import { rowToRun, versionParams } from "../rows.js";
+import {
+  TERMINAL_STATUSES,
+  type AgentVersionInfo,
+  type ClaimOptions,
+  type ClaimedRun,
+  type LeaseRenewal,
+  type LiveWorkerAgent,
+  type RunVersionCount,
+} from "../types.js";
 import { NOW_MS, type Queryable, type Row } from "./sql.js";
 
 /**
@@ -12,19 +20,24 @@ export async function claim(
   options: ClaimOptions,
 ): Promise<{ runs: ClaimedRun[]; holdsBudget: string[] }> {
   const token = newToken();
+  const { pins, accepted } = versionParams(options.versions);
+  // $6 ->> agent: the version a claim of the row's agent records (null: the claimer gave none).
   const { rows } = await db.query<Row>(
     `UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2,
-       lease_expires_at = ${NOW_MS} + $3, wake_requested = false, updated_at = ${NOW_MS}
+       lease_expires_at = ${NOW_MS} + $3, wake_requested = false, updated_at = ${NOW_MS},
+       agent_version = COALESCE($6::jsonb ->> agent, agent_version)
      WHERE id IN (
        SELECT id FROM runs
        WHERE agent = ANY($4)
          AND (status = 'pending' OR (status = 'waiting' AND wake_at <= ${NOW_MS})
               OR (status = 'running' AND lease_expires_at < ${NOW_MS}))
+         AND (agent_version IS NULL OR $6::jsonb ->> agent IS NULL
+              OR agent || ' ' || agent_version = ANY($7::text[]))
        ORDER BY created_at, id LIMIT $5
        FOR UPDATE SKIP LOCKED)
      RETURNING *,
        EXISTS (SELECT 1 FROM budget_reservations b WHERE b.run_id = runs.id) AS holds_budget`,
-    [options.workerId, token, options.leaseMs, options.agents, options.limit],
+    [options.workerId, token, options.leaseMs, options.agents, options.limit, pins, accepted],
   );
   return {
     runs: rows.map((r) => ({ ...rowToRun(r, "postgres"), leaseToken: token })),
@@ -83,4 +96,62 @@ export async function nextWakeAt(db: Queryable): Promise<number | null> {
     )
   ).rows;
   return row?.at === null || row?.at === undefined ? null : Number(row.at);
+}
+
+/**
+ * Replaces the worker's presence (and clears expired ones of other workers)
+ * in one statement; what it deletes and what it upserts never overlap.
+ */
+export async function announce(
+  db: Queryable,
+  workerId: string,
+  agents: readonly AgentVersionInfo[],
+  ttlMs: number,
+): Promise<void> {
+  await db.query(
+    `WITH a AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS a(agent text, version text, accepts jsonb)),
+     gone AS (
+       DELETE FROM worker_agents w
+       WHERE (w.worker_id = $1 AND w.agent NOT IN (SELECT agent FROM a))
+          OR (w.worker_id <> $1 AND w.expires_at < ${NOW_MS}))
+     INSERT INTO worker_agents (worker_id, agent, version, accepts, expires_at)
+     SELECT $1, a.agent, a.version, ARRAY(SELECT jsonb_array_elements_text(a.accepts)), ${NOW_MS} + $3
+     FROM a
+     ON CONFLICT (worker_id, agent) DO UPDATE
+       SET version = excluded.version, accepts = excluded.accepts, expires_at = excluded.expires_at`,
+    [workerId, JSON.stringify(agents), ttlMs],
+  );
+}
+
+export async function forget(db: Queryable, workerId: string): Promise<void> {
+  await db.query("DELETE FROM worker_agents WHERE worker_id = $1", [workerId]);
+}
+
+export async function liveAgents(db: Queryable): Promise<LiveWorkerAgent[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT * FROM worker_agents WHERE expires_at >= ${NOW_MS} ORDER BY worker_id, agent`,
+  );
+  return rows.map((r) => ({
+    workerId: r.worker_id as string,
+    agent: r.agent as string,
+    version: r.version as string,
+    accepts: r.accepts as string[],
+  }));
+}
+
+export async function runVersions(
+  db: Queryable,
+  agents: readonly string[],
+): Promise<RunVersionCount[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT agent, agent_version AS version, count(*) AS count FROM runs
+     WHERE agent = ANY($1) AND agent_version IS NOT NULL AND status <> ALL($2::text[])
+     GROUP BY agent, agent_version ORDER BY agent, agent_version`,
+    [agents, TERMINAL_STATUSES],
+  );
+  return rows.map((r) => ({
+    agent: r.agent as string,
+    version: r.version as string,
+    count: Number(r.count),
+  }));
 }

@@ -9,6 +9,7 @@ import { StateWriteBatcher } from "../stateBatcher.js";
 import { checkMigrated, loadMigrations } from "../migrations.js";
 import { StoreNotifier } from "../notifier.js";
 import type {
+  AgentVersionInfo,
   BudgetAmount,
   BudgetDenial,
   BudgetReservation,
@@ -22,9 +23,11 @@ import type {
   EffectRecord,
   JournalEvent,
   LeaseRenewal,
+  LiveWorkerAgent,
   NewRun,
   RunFilter,
   RunRecord,
+  RunVersionCount,
   Signal,
   Store,
   StoreCounts,
@@ -181,6 +184,25 @@ export class SqliteStore extends StoreNotifier implements Store {
     await Promise.resolve();
     workers.unregister(this.db, workerId);
     this.workers.delete(workerId);
+  }
+
+  async announceWorker(
+    workerId: string,
+    agents: readonly AgentVersionInfo[],
+    ttlMs: number,
+  ): Promise<void> {
+    await Promise.resolve();
+    workers.announce(this.db, workerId, agents, ttlMs);
+  }
+
+  async liveWorkerAgents(): Promise<LiveWorkerAgent[]> {
+    await Promise.resolve();
+    return workers.liveAgents(this.db);
+  }
+
+  async runVersions(agents: readonly string[]): Promise<RunVersionCount[]> {
+    await Promise.resolve();
+    return workers.runVersions(this.db, agents);
   }
 
   async claimRuns(options: ClaimOptions): Promise<ClaimedRun[]> {

@@ -1,6 +1,14 @@
 import type Database from "better-sqlite3";
 import { NotFoundError } from "../../core/errors.js";
-import { createdData, newRunValues, rowToRun, toJsonText } from "../rows.js";
+import {
+  checkKeyReuse,
+  createdData,
+  inputHash,
+  newRunValues,
+  resumedData,
+  rowToRun,
+  toJsonText,
+} from "../rows.js";
 import { newToken } from "../../core/ids.js";
 import type {
   CreateClaim,
@@ -18,12 +26,13 @@ import { prepared, type Row } from "./sql.js";
 const byId = prepared("SELECT * FROM runs WHERE id = ?");
 const byIdempotencyKey = prepared("SELECT * FROM runs WHERE idempotency_key = ?");
 const insertRun = prepared(
-  `INSERT INTO runs (id, agent, status, parent_id, idempotency_key, tenant, input, created_at, updated_at)
-   VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  `INSERT INTO runs (id, agent, status, parent_id, idempotency_key, tenant, input, created_at, updated_at,
+     input_hash)
+   VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 );
 const leaseNew = prepared(
   `UPDATE runs SET status = 'running', lease_owner = @worker, lease_token = @token,
-     lease_expires_at = @expires WHERE id = @id`,
+     lease_expires_at = @expires, agent_version = @version WHERE id = @id`,
 );
 const journalCreated = prepared(
   "INSERT INTO events (run_id, type, step, data, at) VALUES (?, 'run.created', NULL, ?, ?)",
@@ -77,7 +86,10 @@ export function create(
     .transaction((): CreatedRun => {
       if (run.idempotencyKey) {
         const existing = byIdempotencyKey(db).get(run.idempotencyKey) as Row | undefined;
-        if (existing) return { run: rowToRun(existing, "sqlite"), created: false };
+        if (existing) {
+          checkKeyReuse(existing, run);
+          return { run: rowToRun(existing, "sqlite"), created: false };
+        }
       }
       const now = Date.now();
       const created = insert(db, run, now);
@@ -88,13 +100,9 @@ export function create(
           worker: claim.workerId,
           token,
           expires: now + claim.leaseMs,
+          version: claim.agentVersion ?? null,
         });
-        journal.append(
-          db,
-          run.id,
-          [{ type: "run.resumed", data: { worker: claim.workerId } }],
-          now,
-        );
+        journal.append(db, run.id, [{ type: "run.resumed", data: resumedData(claim) }], now);
         const leased = rowToRun(byId(db).get(run.id) as Row, "sqlite");
         return {
           run: leased,
@@ -164,7 +172,7 @@ export function cancelRequested(db: Database.Database, worker: string): string[]
 
 /** Inserts the run unless already present and journals its creation; returns whether it was new. */
 export function insert(db: Database.Database, run: NewRun, now: number): boolean {
-  const info = insertRun(db).run(...newRunValues(run), now, now);
+  const info = insertRun(db).run(...newRunValues(run), now, now, inputHash(run));
   if (info.changes === 0) return false;
   journalCreated(db).run(run.id, JSON.stringify(createdData(run)), now);
   return true;

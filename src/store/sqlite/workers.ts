@@ -2,8 +2,16 @@ import { realpathSync } from "node:fs";
 import type Database from "better-sqlite3";
 import { StoreOwnedError } from "../../core/errors.js";
 import { newToken } from "../../core/ids.js";
-import { rowToRun } from "../rows.js";
-import type { ClaimOptions, ClaimedRun, LeaseRenewal } from "../types.js";
+import { rowToRun, versionParams } from "../rows.js";
+import {
+  TERMINAL_STATUSES,
+  type AgentVersionInfo,
+  type ClaimOptions,
+  type ClaimedRun,
+  type LeaseRenewal,
+  type LiveWorkerAgent,
+  type RunVersionCount,
+} from "../types.js";
 import { prepared, type Row } from "./sql.js";
 
 /** A worker whose heartbeat is older than this is presumed dead even if its pid lives on. */
@@ -17,16 +25,33 @@ const expireLeasesOf = prepared(
   "UPDATE runs SET lease_expires_at = 0 WHERE status = 'running' AND lease_owner = ?",
 );
 const deleteOwner = prepared("DELETE FROM worker_owner WHERE worker_id = ?");
+/** The version a claim of the row's agent records (null: the claimer gave none). */
+const PIN = `json_extract(@pins, '$."' || agent || '"')`;
 const claimDue = prepared(
   `UPDATE runs SET status = 'running', lease_owner = @worker, lease_token = @token,
-     lease_expires_at = @expires, wake_requested = 0, updated_at = @now
+     lease_expires_at = @expires, wake_requested = 0, updated_at = @now,
+     agent_version = coalesce(${PIN}, agent_version)
    WHERE id IN (
      SELECT id FROM runs
      WHERE agent IN (SELECT value FROM json_each(@agents))
        AND (status = 'pending' OR (status = 'waiting' AND wake_at <= @now)
             OR (status = 'running' AND lease_expires_at < @now))
+       AND (agent_version IS NULL OR ${PIN} IS NULL
+            OR agent || ' ' || agent_version IN (SELECT value FROM json_each(@accepted)))
      ORDER BY created_at, id LIMIT @limit)
    RETURNING *`,
+);
+const dropPresence = prepared("DELETE FROM worker_agents WHERE worker_id = ? OR expires_at < ?");
+const putPresence = prepared(
+  "INSERT INTO worker_agents (worker_id, agent, version, accepts, expires_at) VALUES (?, ?, ?, ?, ?)",
+);
+const livePresence = prepared("SELECT * FROM worker_agents WHERE expires_at >= ?");
+const forgetPresence = prepared("DELETE FROM worker_agents WHERE worker_id = ?");
+const versionCounts = prepared(
+  `SELECT agent, agent_version AS version, count(*) AS count FROM runs
+   WHERE agent IN (SELECT value FROM json_each(?)) AND agent_version IS NOT NULL
+     AND status NOT IN (${TERMINAL_STATUSES.map((s) => `'${s}'`).join(", ")})
+   GROUP BY agent, agent_version ORDER BY agent, agent_version`,
 );
 const heartbeat = prepared("UPDATE worker_owner SET heartbeat_at = ? WHERE worker_id = ?");
 const renewLease = prepared(
@@ -92,8 +117,44 @@ export function register(db: Database.Database, location: string, workerId: stri
 }
 
 export function unregister(db: Database.Database, workerId: string): void {
-  deleteOwner(db).run(workerId);
+  db.transaction(() => {
+    deleteOwner(db).run(workerId);
+    forgetPresence(db).run(workerId);
+  }).immediate();
   forget(db, workerId);
+}
+
+/** Replaces the worker's presence (and clears expired ones of any worker). */
+export function announce(
+  db: Database.Database,
+  workerId: string,
+  agents: readonly AgentVersionInfo[],
+  ttlMs: number,
+): void {
+  const now = Date.now();
+  db.transaction(() => {
+    dropPresence(db).run(workerId, now);
+    const put = putPresence(db);
+    for (const a of agents)
+      put.run(workerId, a.agent, a.version, JSON.stringify(a.accepts), now + ttlMs);
+  }).immediate();
+}
+
+export function liveAgents(db: Database.Database): LiveWorkerAgent[] {
+  return (livePresence(db).all(Date.now()) as Row[]).map((r) => ({
+    workerId: r.worker_id as string,
+    agent: r.agent as string,
+    version: r.version as string,
+    accepts: JSON.parse(r.accepts as string) as string[],
+  }));
+}
+
+export function runVersions(db: Database.Database, agents: readonly string[]): RunVersionCount[] {
+  return (versionCounts(db).all(JSON.stringify(agents)) as Row[]).map((r) => ({
+    agent: r.agent as string,
+    version: r.version as string,
+    count: Number(r.count),
+  }));
 }
 
 /** This process's worker is gone (its store is closing), whatever the file still says. */
@@ -105,6 +166,7 @@ export function forget(db: Database.Database, workerId: string): void {
 export function claim(db: Database.Database, options: ClaimOptions): ClaimedRun[] {
   const now = Date.now();
   const token = newToken();
+  const { pins, accepted } = versionParams(options.versions);
   const rows = claimDue(db).all({
     worker: options.workerId,
     token,
@@ -112,6 +174,8 @@ export function claim(db: Database.Database, options: ClaimOptions): ClaimedRun[
     now,
     agents: JSON.stringify(options.agents),
     limit: options.limit,
+    pins,
+    accepted: JSON.stringify(accepted),
   }) as Row[];
   return rows.map((r) => ({ ...rowToRun(r, "sqlite"), leaseToken: token }));
 }
