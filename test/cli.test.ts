@@ -42,6 +42,8 @@ describe("flotilla CLI", () => {
   it("answers bad input with one line on stderr and a non-zero exit", () => {
     for (const args of [
       ["show", "no-such-run", "--store", store],
+      // What the user typed is echoed escaped: a line separator or a return cannot split the line.
+      ["show", "a\u2028b\rc", "--store", store],
       ["runs", "--status", "bogus", "--store", store],
       ["runs", "--store", "mysql://nope"],
       ["cancel", "no-such-run", "--store", store],

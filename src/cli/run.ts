@@ -22,14 +22,25 @@ export async function runCli(args: readonly string[]): Promise<number> {
       : err instanceof Error
         ? err.message
         : String(err);
-    // One line, whatever the error's own text holds (Node's module errors span several).
-    const oneLine = message
-      .split("\n")
-      .map((line) => line.trim())
-      .filter(Boolean)
-      .join(" ");
-    process.stderr.write(`flotilla: ${oneLine}\n`);
+    process.stderr.write(`flotilla: ${oneLine(message)}\n`);
     if (process.env.FLOTILLA_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;
   }
+}
+
+/**
+ * One line, whatever the error's text holds: Node's module errors span
+ * several, and a message that quotes what the user typed may carry a carriage
+ * return or a Unicode line separator, shown escaped (\u2028).
+ */
+function oneLine(message: string): string {
+  return message
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(" ")
+    .replace(
+      /[\p{Cc}\u2028\u2029]/gu,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
 }
