@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Flotilla } from "../../src/runtime/Flotilla.js";
 import type { Store } from "../../src/store/types.js";
 import { createRng, type Rng } from "../../src/core/rng.js";
 import { KEYED_TOOLS, UNKEYED_TOOLS, randomProvider, setupCrashAgents } from "./agents.js";
+import { kill, scriptBeside, startProcess } from "../support/processes.js";
 import { RecordingToolService } from "./toolService.js";
 
 export interface CrashBenchOptions {
@@ -31,36 +31,11 @@ export interface CrashCounts {
   effectsPerformed: number;
 }
 
-const here = fileURLToPath(import.meta.url);
-const workerScript = join(here, "..", `worker${here.endsWith(".ts") ? ".ts" : ".js"}`);
+const workerScript = scriptBeside(import.meta.url, "worker");
 const WAVE = 24;
 
 function startWorker(store: string, serviceUrl: string, leaseMs: number): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, workerScript, store, serviceUrl, String(leaseMs)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("exit", (code) =>
-      reject(new Error(`crash worker exited with ${code} before it was ready`)),
-    );
-    child.stdout?.once("data", () => {
-      child.removeAllListeners("exit");
-      resolve(child);
-    });
-  });
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
+  return startProcess(workerScript, [store, serviceUrl, String(leaseMs)]);
 }
 
 async function unsettled(store: Store): Promise<number> {

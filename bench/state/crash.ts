@@ -1,16 +1,14 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import type { Rng } from "../../src/core/rng.js";
 import { Flotilla } from "../../src/runtime/Flotilla.js";
 import { regionState } from "../../src/state/outside.js";
 import type { StateHistoryEntry } from "../../src/store/stateTypes.js";
 import type { JournalEvent, Store } from "../../src/store/types.js";
 import { defineAgents, REGIONS } from "./agents.js";
+import { kill, scriptBeside, startProcess } from "../support/processes.js";
 import { KINDS, score, type Kind, type Score } from "./workload.js";
 
-const here = fileURLToPath(import.meta.url);
-const workerScript = join(here, "..", `worker${here.endsWith(".ts") ? ".ts" : ".js"}`);
+const workerScript = scriptBeside(import.meta.url, "worker");
 
 export interface CrashOptions {
   agents: number;
@@ -39,29 +37,7 @@ export interface CrashResult {
 }
 
 function startWorker(store: string, leaseMs: number, concurrency: number): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, workerScript, store, String(leaseMs), String(concurrency)],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("exit", (code) =>
-      reject(new Error(`state worker exited with ${code} before it was ready`)),
-    );
-    child.stdout?.once("data", () => {
-      child.removeAllListeners("exit");
-      resolve(child);
-    });
-  });
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
+  return startProcess(workerScript, [store, String(leaseMs), String(concurrency)]);
 }
 
 async function unsettled(store: Store, ids: readonly string[]): Promise<number> {

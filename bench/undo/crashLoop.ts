@@ -1,59 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import type { Rng } from "../../src/core/rng.js";
+import { exited, kill, scriptBeside } from "../support/processes.js";
 
-const here = fileURLToPath(import.meta.url);
-const ext = here.endsWith(".ts") ? ".ts" : ".js";
-const closed = new WeakMap<ChildProcess, Promise<void>>();
+export { kill, startProcess } from "../support/processes.js";
 
 /** A script beside this file, as the running build names it. */
 export function script(name: string): string {
-  return join(here, "..", `${name}${ext}`);
-}
-
-/** Spawns a process that prints a first line once it is working; `onLine` sees every line. */
-export function startProcess(
-  file: string,
-  args: string[],
-  onLine: (line: string) => void = () => undefined,
-): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...process.execArgv, file, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  // After "close", not "exit": every line the process printed has been seen.
-  closed.set(child, new Promise((resolve) => child.once("close", () => resolve())));
-  let buffered = "";
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("exit", (code) =>
-      reject(new Error(`${file} exited with ${code} before it was ready`)),
-    );
-    child.stdout?.setEncoding("utf8");
-    let ready = false;
-    child.stdout?.on("data", (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) {
-        if (!ready) {
-          ready = true;
-          child.removeAllListeners("exit");
-          resolve(child);
-        } else onLine(line);
-      }
-    });
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return closed.get(child) ?? Promise.resolve();
-}
-
-/** SIGKILL; resolves once the process is gone and its output read. */
-export function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  return exited(child);
+  return scriptBeside(import.meta.url, name);
 }
 
 export interface CrashLoopOptions {
