@@ -7,6 +7,16 @@ import type {
   NewDeadLetter,
 } from "../deadletter/types.js";
 import type { StateStore } from "./stateTypes.js";
+import type { BudgetAmount, BudgetDenial, BudgetReservation, BudgetUsage } from "./budgetTypes.js";
+import type {
+  AgentVersionInfo,
+  ClaimOptions,
+  LiveWorkerAgent,
+  RunVersionCount,
+} from "./workerTypes.js";
+
+export type * from "./budgetTypes.js";
+export type * from "./workerTypes.js";
 
 export type RunStatus =
   | "pending"
@@ -208,47 +218,6 @@ export function defersFlush(batch: readonly Commit[]): boolean {
   return batch.length > 0 && batch.every((c) => c.deferFlush === true);
 }
 
-/** One scope a budget reservation is charged to, with its limits (none: only accounted). */
-export interface BudgetScope {
-  scope: string;
-  usd?: number;
-  tokens?: number;
-}
-
-export interface BudgetUsage {
-  spentUsd: number;
-  reservedUsd: number;
-  spentTokens: number;
-  reservedTokens: number;
-}
-
-/** Why a reservation was refused: the first scope it would have overdrawn. */
-export interface BudgetDenial extends BudgetUsage {
-  scope: string;
-  resource: "usd" | "tokens";
-  limit: number;
-}
-
-export interface BudgetAmount {
-  usd: number;
-  tokens: number;
-}
-
-/** Worst-case cost held against budgets while one LLM attempt is in flight. */
-export interface BudgetReservation {
-  /** Unique per reservation; settling names it. */
-  id: string;
-  /** The run whose LLM attempt holds it: claiming the run again releases it. */
-  runId: string;
-  scopes: readonly BudgetScope[];
-  amount: BudgetAmount;
-  /**
-   * Unsettled for this long since it was made or its run's lease was last
-   * renewed, the reservation is released by the next one made on the store.
-   */
-  ttlMs: number;
-}
-
 export interface Signal {
   id: number;
   runId: string;
@@ -268,39 +237,6 @@ export interface RunFilter {
   agent?: string;
   parentId?: string;
   limit?: number;
-}
-
-export interface ClaimOptions {
-  workerId: string;
-  agents: readonly string[];
-  limit: number;
-  leaseMs: number;
-  /**
-   * The worker's version of each agent: a run with a recorded version is
-   * claimed only when its agent's entry accepts it, and each claim records
-   * the entry's version. Agents without an entry claim any run (unversioned).
-   */
-  versions?: readonly AgentVersionInfo[];
-}
-
-/** One agent as a worker runs it: its version and the run versions it resumes. */
-export interface AgentVersionInfo {
-  agent: string;
-  version: string;
-  /** Its own version first, then the versions it is declared compatible with. */
-  accepts: readonly string[];
-}
-
-/** An agent a live worker runs (its presence is renewed with its leases). */
-export interface LiveWorkerAgent extends AgentVersionInfo {
-  workerId: string;
-}
-
-/** Unfinished runs of one agent at one recorded version. */
-export interface RunVersionCount {
-  agent: string;
-  version: string;
-  count: number;
 }
 
 export interface LeaseRenewal {
