@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LoopDetectedError, NoProgressError } from "../core/errors.js";
-import { canonicalJson, sha256 } from "../core/json.js";
+import { canonicalJson, sha256Hex } from "../core/json.js";
 import { EchoWatch, type AskedMessage } from "./echoes.js";
 
 /** Loop-detector thresholds; defaults catch a runaway within a few dozen steps. */
@@ -47,9 +47,22 @@ export function loopLimits(own: LoopThresholds): LoopLimits {
  * share a fingerprint only when they ask exactly the same thing.
  */
 export function fingerprint(kind: string, name: string, subject: unknown): string {
-  return `${kind}:${name}:${sha256(canonicalJson(subject ?? null))
-    .subarray(0, 12)
-    .toString("hex")}`;
+  // The first 12 bytes of the digest, as hex.
+  return `${kind}:${name}:${sha256Hex(canonicalJson(subject ?? null)).slice(0, 24)}`;
+}
+
+/**
+ * Results no longer than a digest's hex are their own key: no hash to pay for
+ * on the small results most steps return. The prefixes keep the two kinds of
+ * key apart, so two results share a key only when their canonical JSON is equal.
+ */
+const INLINE_RESULT_CHARS = 64;
+
+function resultKey(value: unknown): string {
+  const json = canonicalJson(value ?? null);
+  return typeof json === "string" && json.length <= INLINE_RESULT_CHARS
+    ? `=${json}`
+    : `#${sha256Hex(json)}`;
 }
 
 /** What the detectors see of a step once its outcome is known. */
@@ -106,7 +119,7 @@ export class LoopGuard {
    * stops the run at that step, on replay too.
    */
   outcome(seen: StepSeen): void {
-    const result = sha256(canonicalJson(seen.value ?? null)).toString("hex");
+    const result = resultKey(seen.value);
     const fresh = !this.outputs.has(result);
     this.outputs.add(result);
     if (fresh || seen.effect) this.sinceProgress = 0;

@@ -103,6 +103,11 @@ export class Resilience {
     );
   }
 
+  /** True once `dependency(name)` has been asked for: it has been called, or is about to be. */
+  has(name: string): boolean {
+    return this.deps.has(name);
+  }
+
   dependency(name: string): Dependency {
     let d = this.deps.get(name);
     if (!d) {

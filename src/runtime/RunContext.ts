@@ -54,6 +54,9 @@ const spawnedChildren = new WeakMap<Promise<unknown>, SpawnedChild>();
 /** Steps started with a signal of their own, by the promise the agent holds. */
 const stoppableSteps = new WeakMap<Promise<unknown>, AbortController>();
 
+/** `ctx.call`'s options when none are given (never mutated: every step reads it). */
+const NO_CALL_OPTIONS: { deadlineMs?: number } = Object.freeze({});
+
 /** A branch of ctx.all / ctx.race: runs with its own context, cancelled with its siblings. */
 export type Branch<T> = (ctx: RunContext) => Promise<T>;
 
@@ -246,16 +249,17 @@ export class RunContext {
    * `defer: "end-of-run"` tool resolves to `undefined` at once and is
    * performed when the agent function has returned.
    */
-  call<A, R>(tool: Tool<A, R>, args: A, options: { deadlineMs?: number } = {}): Promise<R> {
+  call<A, R>(tool: Tool<A, R>, args: A, options?: { deadlineMs?: number }): Promise<R> {
     return this.stoppable((view) => view.callStep(tool, args, options));
   }
 
   private async callStep<A, R>(
     tool: Tool<A, R>,
     args: A,
-    given: { deadlineMs?: number },
+    given: { deadlineMs?: number } | undefined,
   ): Promise<R> {
-    const options = parseCallOptions(given);
+    // No options given: what parsing `{}` would return, without a schema walk per call.
+    const options = given === undefined ? NO_CALL_OPTIONS : parseCallOptions(given);
     const deadline = this.deadline(options.deadlineMs);
     if (!isTool(tool))
       throw new InvalidArgumentError("ctx.call needs a tool made by flotilla.tool(name, spec)");

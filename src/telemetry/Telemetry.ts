@@ -1,5 +1,6 @@
 import {
   context,
+  ProxyTracer,
   trace,
   type Attributes,
   type Tracer,
@@ -42,6 +43,10 @@ function outcomeOf(err: unknown): AttemptOutcome {
 export class Telemetry {
   readonly metrics: FlotillaMetrics;
   readonly tracer: Tracer;
+  /** The provider `tracer` came from, asked whether an SDK has been registered behind it since. */
+  private readonly provider: TracerProvider;
+  /** Once spans record they always do: a proxy tracer keeps the delegate it found. */
+  private recording = false;
 
   constructor(
     private readonly source: MetricsSource,
@@ -50,7 +55,25 @@ export class Telemetry {
     tracerProvider?: TracerProvider,
   ) {
     this.metrics = new FlotillaMetrics(source);
-    this.tracer = (tracerProvider ?? trace.getTracerProvider()).getTracer("flotilla");
+    this.provider = tracerProvider ?? trace.getTracerProvider();
+    this.tracer = this.provider.getTracer("flotilla");
+  }
+
+  /**
+   * False while `tracer` is the API's proxy with no SDK behind it: every span
+   * it starts is a non-recording copy of its parent's context, so a step's
+   * span work can be skipped (the hot path of a read step pays for none).
+   * Asked at each call, as the proxy asks: an SDK registered later is used.
+   */
+  get tracing(): boolean {
+    if (this.recording) return true;
+    const proxy = this.tracer instanceof ProxyTracer && "getDelegateTracer" in this.provider;
+    this.recording =
+      !proxy ||
+      (
+        this.provider as { getDelegateTracer: (name: string) => Tracer | undefined }
+      ).getDelegateTracer("flotilla") !== undefined;
+    return this.recording;
   }
 
   /**
@@ -96,7 +119,7 @@ export class Telemetry {
 
   /** A dependency's breaker state and retry budget, for a span; nothing for one never called. */
   dependencyAttributes(name: string): Attributes {
-    if (!Object.hasOwn(this.source.resilience.metrics(), name)) return {};
+    if (!this.source.resilience.has(name)) return {};
     const d = this.source.resilience.dependency(name);
     return {
       [FLOTILLA.dependency]: name,

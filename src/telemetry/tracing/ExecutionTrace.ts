@@ -205,7 +205,11 @@ export class ExecutionTrace implements RunTrace {
     }
   }
 
-  async tool<T>(tool: TracedTool, step: string, fn: () => Promise<T>): Promise<T> {
+  tool<T>(tool: TracedTool, step: string, fn: () => Promise<T>): Promise<T> {
+    return this.t.tracing ? this.tracedTool(tool, step, fn) : this.untracedTool(tool, step, fn);
+  }
+
+  private async tracedTool<T>(tool: TracedTool, step: string, fn: () => Promise<T>): Promise<T> {
     const span = this.t.tracer.startSpan(
       `execute_tool ${tool.name}`,
       {
@@ -243,6 +247,23 @@ export class ExecutionTrace implements RunTrace {
       });
       this.t.metrics.toolCalls.inc({ tool: tool.name, outcome });
       span.end();
+    }
+  }
+
+  /**
+   * `tool` with no SDK behind the tracer: its span would be a non-recording
+   * copy of the execution's span context, so `fn` runs under that context
+   * and only the tool-call metric is kept.
+   */
+  private async untracedTool<T>(tool: TracedTool, step: string, fn: () => Promise<T>): Promise<T> {
+    let ok = false;
+    try {
+      const value = await context.with(this.ctx, fn);
+      ok = true;
+      return value;
+    } finally {
+      const outcome = toolOutcome(tool, this.exec.journal.get(step), ok);
+      this.t.metrics.toolCalls.inc({ tool: tool.name, outcome });
     }
   }
 
