@@ -234,7 +234,9 @@ export class Worker {
           this.host.warn("claiming runs failed; retrying", err);
         }
       }
-      if (this.running && (free === 0 || claimed < free)) await this.idle();
+      // free < 0 happens: runs created here (reserve) may take slots while a claim is in flight.
+      // Without this wait the loop would spin without ever yielding, and no run could finish.
+      if (this.running && (free <= 0 || claimed < free)) await this.idle();
     }
   }
 
