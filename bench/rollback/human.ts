@@ -23,7 +23,10 @@ const HUMAN_IDS = 900_000;
  * A person editing the table while the agents work, through a plain
  * connection (not the SQL tool): whole-row edits of existing rows (as a
  * form saves them), new rows, deletions. Only edits that changed a row are
- * kept: an edit of a row already gone did not happen.
+ * kept: an edit of a row already gone did not happen. It makes at least
+ * `min` edits, going on after the agents if they finish first (as a person
+ * does before anyone rolls back): fast agents must not leave the rollback
+ * nothing to conflict with.
  */
 export async function editByHand(
   raw: RawDb,
@@ -31,11 +34,12 @@ export async function editByHand(
   rows: number,
   done: () => boolean,
   max: number,
+  min = Math.ceil(rows / 4),
 ): Promise<HumanEdit[]> {
   const p = raw.param;
   const edits: HumanEdit[] = [];
   let added = 0;
-  while (!done() && edits.length < max) {
+  while ((!done() || edits.length < min) && edits.length < max) {
     const roll = rng.next();
     const id = rng.int(1, rows);
     if (roll < 0.7) {
