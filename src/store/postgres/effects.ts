@@ -66,16 +66,23 @@ function distinctKeyRounds(updates: readonly EffectUpdate[]): EffectUpdate[][] {
   return rounds;
 }
 
+/** The effects insert every upsert of effect states begins with (the table aliased `x`). */
+export const INSERT_EFFECT =
+  "INSERT INTO effects AS x (key, run_id, step, tool, state, result, updated_at)";
+
+/** What an upsert of effect states does to a key already there: it updates only its own (run, step). */
+export const EFFECT_CONFLICT = `ON CONFLICT (tool, key) DO UPDATE SET state = excluded.state,
+       result = excluded.result, updated_at = excluded.updated_at
+     WHERE x.run_id = excluded.run_id AND x.step = excluded.step`;
+
 function upsertDistinct(updates: readonly EffectUpdate[]): Statement {
   const effects = [...updates].sort(byToolAndKey);
   return {
-    text: `INSERT INTO effects AS e (key, run_id, step, tool, state, result, updated_at)
+    text: `${INSERT_EFFECT}
      SELECT key, run_id, step, tool, state, result, ${NOW_MS}
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
        AS t(key, run_id, step, tool, state, result)
-     ON CONFLICT (tool, key) DO UPDATE SET state = excluded.state, result = excluded.result,
-       updated_at = excluded.updated_at
-     WHERE e.run_id = excluded.run_id AND e.step = excluded.step`,
+     ${EFFECT_CONFLICT}`,
     values: [
       effects.map((e) => e.key),
       effects.map((e) => e.runId),

@@ -33,11 +33,14 @@ export async function storedBytes(db: Queryable): Promise<{ events: number; blob
   return { events: Number(ev?.n ?? 0), blobs: Number(bl?.n ?? 0) };
 }
 
+/** The events insert every append begins with. */
+export const INSERT_EVENT = "INSERT INTO events (run_id, type, step, data, at)";
+
 /** Appends events in the given order, so their ids order them within each run. */
 export function append(events: readonly (NewEvent & { runId: string })[]): Statement | undefined {
   if (events.length === 0) return undefined;
   return {
-    text: `INSERT INTO events (run_id, type, step, data, at)
+    text: `${INSERT_EVENT}
      SELECT run_id, type, step, data, ${NOW_MS}
      FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY AS t(run_id, type, step, data, ord)
      ORDER BY ord`,

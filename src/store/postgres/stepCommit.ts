@@ -1,8 +1,10 @@
 import type pg from "pg";
 import { toJsonText } from "../rows.js";
 import { defersFlush, type Commit } from "../types.js";
-import { byToolAndKey } from "./effects.js";
+import { byToolAndKey, EFFECT_CONFLICT, INSERT_EFFECT } from "./effects.js";
+import { INSERT_EVENT } from "./journal.js";
 import { announcements, CHANNEL } from "./notify.js";
+import { fitsOneCommit, oneCommitStatement } from "./oneCommit.js";
 import { CHANGE_SET, changeColumns } from "./runs.js";
 import { NOW_MS, prepared, type Statement } from "./sql.js";
 
@@ -43,7 +45,12 @@ export async function applyStepBatch(
   pool: pg.Pool,
   batch: readonly Commit[],
 ): Promise<Set<number>> {
-  const { rows } = await pool.query<{ i: string }>(prepared(stepStatement(batch)));
+  const [lone] = batch;
+  const statement =
+    batch.length === 1 && lone && fitsOneCommit(lone)
+      ? oneCommitStatement(lone)
+      : stepStatement(batch);
+  const { rows } = await pool.query<{ i: string }>(prepared(statement));
   return new Set(rows.map((r) => Number(r.i) - 1));
 }
 
@@ -86,8 +93,7 @@ function stepStatement(batch: readonly Commit[]): Statement {
   }
   const events = batch.flatMap((b, i) => b.events.map((e) => ({ i: i + 1, runId: b.runId, ...e })));
   if (events.length > 0)
-    parts.push(`ev AS (
-       INSERT INTO events (run_id, type, step, data, at)
+    parts.push(`ev AS (${INSERT_EVENT}
        SELECT e.run_id, e.type, e.step, e.data, ${NOW_MS}
        FROM unnest(${bind(
          [events.map((e) => e.i), "bigint"],
@@ -101,8 +107,7 @@ function stepStatement(batch: readonly Commit[]): Statement {
     .flatMap((b, i) => (b.effects ?? []).map((e) => ({ i: i + 1, ...e })))
     .sort(byToolAndKey);
   if (effects.length > 0)
-    parts.push(`ef AS (
-       INSERT INTO effects AS x (key, run_id, step, tool, state, result, updated_at)
+    parts.push(`ef AS (${INSERT_EFFECT}
        SELECT t.key, t.run_id, t.step, t.tool, t.state, t.result, ${NOW_MS}
        FROM unnest(${bind(
          [effects.map((e) => e.i), "bigint"],
@@ -113,10 +118,7 @@ function stepStatement(batch: readonly Commit[]): Statement {
          [effects.map((e) => e.state), "text"],
          [effects.map((e) => toJsonText(e.result)), "jsonb"],
        )}) WITH ORDINALITY AS t(i, key, run_id, step, tool, state, result, ord)
-       WHERE t.i IN (SELECT i FROM ok) ORDER BY t.ord
-       ON CONFLICT (tool, key) DO UPDATE SET state = excluded.state, result = excluded.result,
-         updated_at = excluded.updated_at
-       WHERE x.run_id = excluded.run_id AND x.step = excluded.step)`);
+       WHERE t.i IN (SELECT i FROM ok) ORDER BY t.ord ${EFFECT_CONFLICT})`);
   const changes = batch.flatMap((b, i) =>
     b.status || b.release
       ? [{ i: i + 1, runId: b.runId, status: b.status, release: b.release === true }]
