@@ -66,14 +66,24 @@ export class Worker {
    * announces itself) or once it is due, not on every pass of the loop.
    */
   private timers: { stale: boolean; next: number | null } = { stale: true, next: null };
+  /**
+   * Whether runs may be claimable that the last claim did not see: set by
+   * the store's announcements, by a claim that filled every free slot, and
+   * when the idle wait ends (a timer due, or the poll that finds leases
+   * expired without announcement). A slot freed by a run that ended is no
+   * reason to look: with nothing announced since a claim that found less
+   * than it asked for, that claim would find nothing and only cost a
+   * statement.
+   */
+  private look = true;
   private readonly unsubscribe: (() => void)[] = [];
-  /** Counts of how executions ended, for operators and benchmarks. */
   /**
    * Unfinished runs of this worker's agents, as it started, at versions it
    * does not resume (also warned through the host): they wait for a worker
    * at their version.
    */
   otherVersionsAtStart: Promise<OtherVersionRuns[]> = Promise.resolve([]);
+  /** Counts of how executions ended, for operators and benchmarks. */
   readonly outcomes: Record<ExecutionOutcome, number> = {
     completed: 0,
     failed: 0,
@@ -94,6 +104,11 @@ export class Worker {
 
   get active(): number {
     return this.executions.size;
+  }
+
+  /** Whether this worker executes the run now. */
+  holds(runId: string): boolean {
+    return this.executions.has(runId);
   }
 
   /** Slots neither executing a run nor promised to one being created here. */
@@ -147,6 +162,7 @@ export class Worker {
     this.unsubscribe.push(
       this.host.store.onRunnable(() => {
         this.timers.stale = true;
+        this.look = true;
         this.nudge();
       }),
       this.host.store.onCancel((runId) => this.executions.get(runId)?.cancel()),
@@ -216,8 +232,10 @@ export class Worker {
     while (this.running) {
       this.nudged = false;
       const free = this.free;
-      let claimed = 0;
-      if (free > 0) {
+      let short = true;
+      if (free > 0 && this.look) {
+        // Cleared before the claim: an announcement while it is in flight sets it again.
+        this.look = false;
         try {
           const claimedAt = Date.now();
           const runs = await this.host.store.claimRuns({
@@ -227,16 +245,18 @@ export class Worker {
             limit: free,
             leaseMs: this.options.leaseMs,
           });
-          claimed = runs.length;
+          short = runs.length < free;
+          if (!short) this.look = true;
           for (const run of runs)
             this.launch(new Execution(this.host, run, this.provableUntil(claimedAt)));
         } catch (err) {
+          this.look = true;
           this.host.warn("claiming runs failed; retrying", err);
         }
       }
       // free < 0 happens: runs created here (reserve) may take slots while a claim is in flight.
       // Without this wait the loop would spin without ever yielding, and no run could finish.
-      if (this.running && (free <= 0 || claimed < free)) await this.idle();
+      if (this.running && (free <= 0 || short)) await this.idle();
     }
   }
 
@@ -284,7 +304,10 @@ export class Worker {
     }
     if (!this.running || this.nudged) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.nudge(), waitMs);
+      const timer = setTimeout(() => {
+        this.look = true;
+        this.nudge();
+      }, waitMs);
       this.wake = () => {
         clearTimeout(timer);
         resolve();
