@@ -112,7 +112,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     this.telemetry = new Telemetry(this, this.redactor, options.tracerProvider);
     this.stopGraceMs = options.stopGraceMs ?? 10_000;
     for (const [name, p] of Object.entries(options.providers ?? {})) this.providers.set(name, p);
-    this.settlement = new Settlement(store);
+    this.settlement = new Settlement(store, (id) => this.ownedWorker?.holds(id) === true);
     this.deadLetterRouting = new DeadLetterRouting(
       store,
       options.deadLetters?.routes ?? {},

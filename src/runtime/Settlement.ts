@@ -25,7 +25,16 @@ export class Settlement {
   /** Stops listening to the store's settlements. */
   readonly close: () => void;
 
-  constructor(private readonly store: Store) {
+  constructor(
+    private readonly store: Store,
+    /**
+     * Whether an execution in this process holds the run: it hands the run
+     * over as it settles, so a waiter need not read the run first (the read
+     * would cost a round trip while the run is still going). Should it end
+     * otherwise (suspended, lease lost), the waiter polls as always.
+     */
+    private readonly executingHere: (runId: string) => boolean = () => false,
+  ) {
     this.runs.setMaxListeners(0);
     this.close = store.onSettled((runId) => {
       if (runId !== undefined) this.settled(runId);
@@ -52,9 +61,13 @@ export class Settlement {
   async result<O>(runId: string, timeoutMs?: number): Promise<O> {
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     let pushed: RunRecord | undefined;
-    for (;;) {
+    for (let first = true; ; first = false) {
       // Listening before reading: a settlement between the read and the wait is not missed.
       const next = this.next(runId, Math.min(deadline - Date.now(), POLL_MS[this.store.kind]));
+      if (first && this.executingHere(runId)) {
+        pushed = await next.settled;
+        continue;
+      }
       let run: RunRecord;
       try {
         run = pushed ?? (await this.getRun(runId));

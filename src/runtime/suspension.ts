@@ -41,7 +41,8 @@ export class Suspension {
   /** A step stops working (it settled). */
   done(): void {
     this.active--;
-    this.scheduleCheck();
+    // Nothing waits: nothing to suspend for (a step that blocks comes back here with its wait).
+    if (this.waits.size > 0) this.scheduleCheck();
   }
 
   /**
