@@ -44,8 +44,9 @@ void test("the quick journal bench: every figure, each ratio over its own baseli
   });
   assert.deepEqual(
     Object.keys(out).sort(),
-    [...stores, "conversation", "replay", "checks", "machine"].sort(),
+    [...stores, "conversation", "replay", "checks", "machine", "warmup"].sort(),
   );
+  assert.deepEqual(out.warmup, { steps: 10, runs: 3 });
   for (const kind of stores) {
     const s = out[kind];
     assert.ok(s, kind);

@@ -56,7 +56,10 @@ function storeTable(title: string, s: StoreFigures): string {
 /** The readable form of `flotilla bench journal`: a table per store, then every target, misses marked. */
 export function journalReport(r: JournalReport): string {
   const m = r.machine;
-  const parts = [`journal bench: ${m.cpus} CPUs, load ${m.loadAvg1m.toFixed(2)}, Node ${m.node}`];
+  const parts = [
+    `journal bench: ${m.cpus} CPUs, load ${m.loadAvg1m.toFixed(2)}, Node ${m.node}; ` +
+      `untimed warm-up: ${r.warmup.steps} steps of each kind, ${r.warmup.runs} runs`,
+  ];
   if (r.postgres && "skipped" in r.postgres)
     parts.push(`PostgreSQL skipped: ${r.postgres.skipped}`);
   else if (r.postgres) parts.push(storeTable("PostgreSQL", r.postgres));

@@ -17,7 +17,8 @@ export interface StoreSizes {
   sequential: { steps: number; warmup: number; inserts: number };
   /** Steps of each of the K concurrent runs. */
   concurrentSteps: number;
-  zeroStep: { sameProcess: number; otherProcess: number; inserts: number };
+  /** Runs timed in each process, after `warmup` runs that are not. */
+  zeroStep: { sameProcess: number; otherProcess: number; warmup: number; inserts: number };
 }
 
 /** The measures of one store taken, each in a fresh store of its own. */

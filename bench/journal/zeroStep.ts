@@ -10,17 +10,15 @@ export interface ZeroStepFigures {
   insertMs: number;
 }
 
-const WARMUP = 3;
-
-/** Median ms from `start()` to `result()` of a run that returns at once, over `samples`. */
-async function startToResult(f: Flotilla, samples: number): Promise<number> {
+/** Median ms from `start()` to `result()` of a run that returns at once, over `samples` after `warmup` more. */
+async function startToResult(f: Flotilla, samples: number, warmup: number): Promise<number> {
   const { zeroStep } = defineStepAgents(f);
   const once = async () => {
     const t0 = performance.now();
     await (await f.start(zeroStep, null)).result(SETTLES);
     return performance.now() - t0;
   };
-  for (let i = 0; i < WARMUP; i++) await once();
+  for (let i = 0; i < warmup; i++) await once();
   const ms: number[] = [];
   for (let i = 0; i < samples; i++) ms.push(await once());
   return median(ms);
@@ -33,12 +31,12 @@ async function startToResult(f: Flotilla, samples: number): Promise<number> {
  */
 export async function zeroStepRuns(
   place: Place,
-  sizes: { sameProcess: number; otherProcess: number; inserts: number },
+  sizes: { sameProcess: number; otherProcess: number; warmup: number; inserts: number },
 ): Promise<ZeroStepFigures> {
   const here = await Flotilla.open({ store: place.url });
   let sameProcess: number;
   try {
-    sameProcess = await startToResult(here, sizes.sameProcess);
+    sameProcess = await startToResult(here, sizes.sameProcess, sizes.warmup);
   } finally {
     await here.close();
   }
@@ -48,7 +46,7 @@ export async function zeroStepRuns(
   try {
     const client = await Flotilla.open({ store: place.url, worker: false });
     try {
-      otherProcess = await startToResult(client, sizes.otherProcess);
+      otherProcess = await startToResult(client, sizes.otherProcess, sizes.warmup);
     } finally {
       await client.close();
     }
