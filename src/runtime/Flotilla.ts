@@ -327,11 +327,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   // ---- runs -----------------------------------------------------------------
 
   /** Starts a run (or returns the existing one with the same idempotency key). */
-  async start<I, O>(
-    agent: Agent<I, O>,
-    input: I,
-    options: StartOptions = {},
-  ): Promise<RunHandle<O>> {
+  async start<I, O>(agent: Agent<I, O>, input: I, options?: StartOptions): Promise<RunHandle<O>> {
     this.assertOpen();
     if (!isAgent(agent) || this.agents.get(agent.name) !== (agent as Agent)) {
       throw new InvalidArgumentError(
@@ -342,8 +338,9 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     const limits = this.budgetOf(options.budget);
     const checked = agent.schema ? parseAgentInput<I>(agent.name, agent.schema, input) : input;
     const stored = this.redactor.value(storableCopy(checked, "run input"));
-    // The worker first: a store that refuses it must not be left holding a run nobody will execute.
-    if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
+    // The worker first (awaited once): a store refusing it must not hold a run nobody executes.
+    if (this.options.worker !== false && !this.ownedWorker)
+      await this.worker(this.options.worker ?? {});
     const id = newRunId();
     const budget: RunBudget | undefined = limits && {
       root: id,

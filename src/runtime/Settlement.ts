@@ -60,14 +60,13 @@ export class Settlement {
   /** The run's result; rejects with the typed error of how it ended otherwise. */
   async result<O>(runId: string, timeoutMs?: number): Promise<O> {
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-    let pushed: RunRecord | undefined;
-    for (let first = true; ; first = false) {
+    const pollMs = () => Math.min(deadline - Date.now(), POLL_MS[this.store.kind]);
+    let pushed = this.executingHere(runId) ? await this.next(runId, pollMs()).settled : undefined;
+    // Handed over settled: nothing to read, nothing more to wait for.
+    if (pushed && settles(pushed.status)) return this.outcome<O>(pushed);
+    for (;;) {
       // Listening before reading: a settlement between the read and the wait is not missed.
-      const next = this.next(runId, Math.min(deadline - Date.now(), POLL_MS[this.store.kind]));
-      if (first && this.executingHere(runId)) {
-        pushed = await next.settled;
-        continue;
-      }
+      const next = this.next(runId, pollMs());
       let run: RunRecord;
       try {
         run = pushed ?? (await this.getRun(runId));

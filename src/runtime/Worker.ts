@@ -123,8 +123,9 @@ export class Worker {
    * and no journal read. Every slot is either adopted or released.
    */
   reserve(agent: string): LocalSlot | undefined {
-    if (!this.running || this.free <= 0 || !this.host.agentNames().includes(agent))
-      return undefined;
+    // The agents this worker claims (agentNames) are those its host defines.
+    const defined = this.host.agentByName(agent);
+    if (!this.running || this.free <= 0 || !defined) return undefined;
     this.reserved++;
     let open = true;
     const sentAt = Date.now();
@@ -136,7 +137,7 @@ export class Worker {
       claim: {
         workerId: this.host.workerId,
         leaseMs: this.options.leaseMs,
-        agentVersion: this.host.agentByName(agent)?.version,
+        agentVersion: defined.version,
       },
       adopt: (claimed) => {
         close();

@@ -159,6 +159,8 @@ const startOptionsSchema = z.strictObject({
 
 /** Checks `flotilla.start`'s options; an unknown key is refused by name. */
 export function parseStartOptions(options: unknown): StartOptions {
+  // None given: parsing the empty default could only return an empty object.
+  if (options === undefined) return {};
   return parseOptions(startOptionsSchema, options, "start options") as StartOptions;
 }
 

@@ -82,41 +82,54 @@ export function create(
   announce: Announce,
   claim?: CreateClaim,
 ): CreatedRun {
-  const result = db
-    .transaction((): CreatedRun => {
-      if (run.idempotencyKey) {
-        const existing = byIdempotencyKey(db).get(run.idempotencyKey) as Row | undefined;
-        if (existing) {
-          checkKeyReuse(existing, run);
-          return { run: rowToRun(existing, "sqlite"), created: false };
-        }
-      }
-      const now = Date.now();
-      const created = insert(db, run, now);
-      if (created && claim) {
-        const token = newToken();
-        leaseNew(db).run({
-          id: run.id,
-          worker: claim.workerId,
-          token,
-          expires: now + claim.leaseMs,
-          version: claim.agentVersion ?? null,
-        });
-        journal.append(db, run.id, [{ type: "run.resumed", data: resumedData(claim) }], now);
-        const leased = rowToRun(byId(db).get(run.id) as Row, "sqlite");
-        return {
-          run: leased,
-          created,
-          claimed: { run: { ...leased, leaseToken: token }, journal: journal.read(db, run.id) },
-        };
-      }
-      const row = byId(db).get(run.id) as Row;
-      return { run: rowToRun(row, "sqlite"), created };
-    })
-    .immediate();
+  const result = creating(db).immediate(run, claim);
   // Only once committed: a wake-up for a run that rolled back would send workers looking for nothing.
   if (result.created && !result.claimed) announce.runnable();
   return result;
+}
+
+const createTransactions = new WeakMap<Database.Database, CreateTransaction>();
+type CreateTransaction = Database.Transaction<(run: NewRun, claim?: CreateClaim) => CreatedRun>;
+
+/** `create`'s transaction, made once per connection: better-sqlite3 builds four wrappers each time. */
+function creating(db: Database.Database): CreateTransaction {
+  let transaction = createTransactions.get(db);
+  if (!transaction) {
+    transaction = db.transaction((run: NewRun, claim?: CreateClaim) => createIn(db, run, claim));
+    createTransactions.set(db, transaction);
+  }
+  return transaction;
+}
+
+function createIn(db: Database.Database, run: NewRun, claim: CreateClaim | undefined): CreatedRun {
+  if (run.idempotencyKey) {
+    const existing = byIdempotencyKey(db).get(run.idempotencyKey) as Row | undefined;
+    if (existing) {
+      checkKeyReuse(existing, run);
+      return { run: rowToRun(existing, "sqlite"), created: false };
+    }
+  }
+  const now = Date.now();
+  const created = insert(db, run, now);
+  if (created && claim) {
+    const token = newToken();
+    leaseNew(db).run({
+      id: run.id,
+      worker: claim.workerId,
+      token,
+      expires: now + claim.leaseMs,
+      version: claim.agentVersion ?? null,
+    });
+    journal.append(db, run.id, [{ type: "run.resumed", data: resumedData(claim) }], now);
+    const leased = rowToRun(byId(db).get(run.id) as Row, "sqlite");
+    return {
+      run: leased,
+      created,
+      claimed: { run: { ...leased, leaseToken: token }, journal: journal.read(db, run.id) },
+    };
+  }
+  const row = byId(db).get(run.id) as Row;
+  return { run: rowToRun(row, "sqlite"), created };
 }
 
 export function get(db: Database.Database, id: string): RunRecord | undefined {
