@@ -245,11 +245,13 @@ export class Worker {
             versions: versionsOf(this.host),
             limit: free,
             leaseMs: this.options.leaseMs,
+            // Each run comes journaled as resumed, with its journal: it starts with no read or write.
+            withJournals: true,
           });
           short = runs.length < free;
           if (!short) this.look = true;
           for (const run of runs)
-            this.launch(new Execution(this.host, run, this.provableUntil(claimedAt)));
+            this.launch(new Execution(this.host, run, this.provableUntil(claimedAt), run.journal));
         } catch (err) {
           this.look = true;
           this.host.warn("claiming runs failed; retrying", err);

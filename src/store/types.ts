@@ -95,6 +95,8 @@ export interface NewRun {
 
 export interface ClaimedRun extends RunRecord {
   leaseToken: string;
+  /** Its journal, `run.resumed` included, when the claim asked for it (`withJournals`). */
+  journal?: JournalEvent[];
 }
 
 /** Who takes a run as it is created: a worker in the creating process with a free slot. */

@@ -11,6 +11,14 @@ export interface ClaimOptions {
    * the entry's version. Agents without an entry claim any run (unversioned).
    */
   versions?: readonly AgentVersionInfo[];
+  /**
+   * Journal each run's `run.resumed` (this worker, its version of the
+   * agent) in the claim itself and return each run with its journal: the
+   * execution then starts with nothing to read or write first (on
+   * PostgreSQL one round trip instead of three; on SQLite one transaction
+   * instead of three, and one flush instead of two).
+   */
+  withJournals?: boolean;
 }
 
 /** One agent as a worker runs it: its version and the run versions it resumes. */

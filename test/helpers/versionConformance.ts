@@ -150,4 +150,61 @@ export function versionConformance(store: () => Store): void {
     await s.unregisterWorker(stays);
     assert.deepEqual(await mine(stays), []);
   });
+
+  it("claims with journals: run.resumed journaled in the claim, each run returned with its whole journal", async () => {
+    const s = store();
+    const agent = `resume-${newRunId()}`;
+    const bare = `resume-bare-${newRunId()}`;
+    const made = await s.createRun({ id: newRunId(), agent, input: { n: 1 } });
+    const other = await s.createRun({ id: newRunId(), agent: bare, input: null });
+    const [claimed, ...more] = await s.claimRuns({
+      workerId: "w-resume",
+      agents: [agent],
+      limit: 5,
+      leaseMs: 30_000,
+      versions: [at(agent, "7")],
+      withJournals: true,
+    });
+    assert.equal(more.length, 0);
+    assert.equal(claimed?.id, made.run.id);
+    assert.equal(claimed.agentVersion, "7");
+    assert.deepEqual(
+      claimed.journal?.map((e) => [e.type, e.data]),
+      [
+        ["run.created", (await s.readJournal(made.run.id))[0]?.data],
+        ["run.resumed", { worker: "w-resume", agentVersion: "7" }],
+      ],
+    );
+    assert.deepEqual(claimed.journal, await s.readJournal(made.run.id));
+    // Claimed under the new lease: a commit fenced by it lands after the journal it returned.
+    await s.commit({
+      runId: claimed.id,
+      fence: { leaseToken: claimed.leaseToken },
+      events: [{ type: "run.completed", data: null }],
+      status: { status: "completed", result: 1 },
+      release: true,
+    });
+    assert.equal((await s.readJournal(claimed.id)).length, 3);
+    // No version for the agent: the event says which worker, and no version.
+    const [unversioned] = await s.claimRuns({
+      workerId: "w-bare",
+      agents: [bare],
+      limit: 1,
+      leaseMs: 30_000,
+      withJournals: true,
+    });
+    assert.deepEqual(unversioned?.journal?.at(-1)?.data, { worker: "w-bare" });
+    assert.equal(unversioned?.journal?.length, 2);
+    assert.equal(other.run.id, unversioned?.id);
+    // Without the option the claim writes nothing and returns no journal.
+    await s.createRun({ id: newRunId(), agent: bare, input: null });
+    const [plain] = await s.claimRuns({
+      workerId: "w-p",
+      agents: [bare],
+      limit: 1,
+      leaseMs: 30_000,
+    });
+    assert.equal(plain?.journal, undefined);
+    assert.equal((await s.readJournal(plain?.id ?? "")).length, 1);
+  });
 }

@@ -1,15 +1,54 @@
 import { newToken } from "../../core/ids.js";
-import { rowToRun, versionParams } from "../rows.js";
+import { rowToEvent, rowToRun, versionParams } from "../rows.js";
 import {
   TERMINAL_STATUSES,
   type AgentVersionInfo,
   type ClaimOptions,
   type ClaimedRun,
+  type JournalEvent,
   type LeaseRenewal,
   type LiveWorkerAgent,
   type RunVersionCount,
 } from "../types.js";
 import { NOW_MS, type Queryable, type Row } from "./sql.js";
+
+/** $6 ->> agent: the version a claim of the row's agent records (null: the claimer gave none). */
+const CLAIM = `UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2,
+    lease_expires_at = ${NOW_MS} + $3, wake_requested = false, updated_at = ${NOW_MS},
+    agent_version = COALESCE($6::jsonb ->> agent, agent_version)
+  WHERE id IN (
+    SELECT id FROM runs
+    WHERE agent = ANY($4)
+      AND (status = 'pending' OR (status = 'waiting' AND wake_at <= ${NOW_MS})
+           OR (status = 'running' AND lease_expires_at < ${NOW_MS}))
+      AND (agent_version IS NULL OR $6::jsonb ->> agent IS NULL
+           OR agent || ' ' || agent_version = ANY($7::text[]))
+    ORDER BY created_at, id LIMIT $5
+    FOR UPDATE SKIP LOCKED)
+  RETURNING *,
+    EXISTS (SELECT 1 FROM budget_reservations b WHERE b.run_id = runs.id) AS holds_budget`;
+
+/**
+ * The claim, then `run.resumed` journaled for each run it took (as
+ * `resumedData` writes it: no agentVersion when the claimer gave none), and
+ * every run's journal: one row per run (`run`, as JSON) and one per event.
+ * The events the statement inserts are not in its snapshot of `events`, so
+ * they come from the insert's own RETURNING.
+ */
+const CLAIM_WITH_JOURNALS = `WITH claimed AS (${CLAIM}),
+  resumed AS (
+    INSERT INTO events (run_id, type, step, data, at)
+    SELECT c.id, 'run.resumed', NULL,
+      jsonb_strip_nulls(jsonb_build_object('worker', $1::text, 'agentVersion', $6::jsonb ->> c.agent)),
+      ${NOW_MS}
+    FROM claimed c ORDER BY c.id
+    RETURNING id, run_id, type, step, data, at)
+  SELECT to_jsonb(c) AS run, NULL::bigint AS id, NULL::text AS run_id, NULL::text AS type,
+    NULL::text AS step, NULL::jsonb AS data, NULL::bigint AS at
+  FROM claimed c
+  UNION ALL SELECT NULL, e.id, e.run_id, e.type, e.step, e.data, e.at
+  FROM events e WHERE e.run_id IN (SELECT id FROM claimed)
+  UNION ALL SELECT NULL, r.id, r.run_id, r.type, r.step, r.data, r.at FROM resumed r`;
 
 /**
  * Claims runnable runs; `holdsBudget` lists those a previous execution left
@@ -21,28 +60,38 @@ export async function claim(
 ): Promise<{ runs: ClaimedRun[]; holdsBudget: string[] }> {
   const token = newToken();
   const { pins, accepted } = versionParams(options.versions);
-  // $6 ->> agent: the version a claim of the row's agent records (null: the claimer gave none).
-  const { rows } = await db.query<Row>(
-    `UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2,
-       lease_expires_at = ${NOW_MS} + $3, wake_requested = false, updated_at = ${NOW_MS},
-       agent_version = COALESCE($6::jsonb ->> agent, agent_version)
-     WHERE id IN (
-       SELECT id FROM runs
-       WHERE agent = ANY($4)
-         AND (status = 'pending' OR (status = 'waiting' AND wake_at <= ${NOW_MS})
-              OR (status = 'running' AND lease_expires_at < ${NOW_MS}))
-         AND (agent_version IS NULL OR $6::jsonb ->> agent IS NULL
-              OR agent || ' ' || agent_version = ANY($7::text[]))
-       ORDER BY created_at, id LIMIT $5
-       FOR UPDATE SKIP LOCKED)
-     RETURNING *,
-       EXISTS (SELECT 1 FROM budget_reservations b WHERE b.run_id = runs.id) AS holds_budget`,
-    [options.workerId, token, options.leaseMs, options.agents, options.limit, pins, accepted],
-  );
+  const { rows } = await db.query<Row>(options.withJournals ? CLAIM_WITH_JOURNALS : CLAIM, [
+    options.workerId,
+    token,
+    options.leaseMs,
+    options.agents,
+    options.limit,
+    pins,
+    accepted,
+  ]);
+  const runRows = options.withJournals ? rows.flatMap((r) => (r.run ? [r.run as Row] : [])) : rows;
+  const journals = options.withJournals ? journalsOf(rows) : undefined;
   return {
-    runs: rows.map((r) => ({ ...rowToRun(r, "postgres"), leaseToken: token })),
-    holdsBudget: rows.filter((r) => r.holds_budget === true).map((r) => r.id as string),
+    runs: runRows.map((r) => {
+      const run = { ...rowToRun(r, "postgres"), leaseToken: token };
+      return journals ? { ...run, journal: journals.get(run.id) ?? [] } : run;
+    }),
+    holdsBudget: runRows.filter((r) => r.holds_budget === true).map((r) => r.id as string),
   };
+}
+
+/** The event rows of a claim with journals, by run, each in journal order. */
+function journalsOf(rows: readonly Row[]): Map<string, JournalEvent[]> {
+  const byRun = new Map<string, JournalEvent[]>();
+  for (const r of rows) {
+    if (r.run) continue;
+    const event = rowToEvent(r, "postgres");
+    const journal = byRun.get(event.runId);
+    if (journal) journal.push(event);
+    else byRun.set(event.runId, [event]);
+  }
+  for (const journal of byRun.values()) journal.sort((a, b) => a.id - b.id);
+  return byRun;
 }
 
 export async function renewLeases(

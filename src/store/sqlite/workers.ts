@@ -2,7 +2,7 @@ import { realpathSync } from "node:fs";
 import type Database from "better-sqlite3";
 import { StoreOwnedError } from "../../core/errors.js";
 import { newToken } from "../../core/ids.js";
-import { rowToRun, versionParams } from "../rows.js";
+import { resumedData, rowToRun, versionParams } from "../rows.js";
 import {
   TERMINAL_STATUSES,
   type AgentVersionInfo,
@@ -12,6 +12,7 @@ import {
   type LiveWorkerAgent,
   type RunVersionCount,
 } from "../types.js";
+import * as journal from "./journal.js";
 import { prepared, type Row } from "./sql.js";
 
 /** A worker whose heartbeat is older than this is presumed dead even if its pid lives on. */
@@ -163,6 +164,7 @@ export function forget(db: Database.Database, workerId: string): void {
   if (liveHere.get(file) === workerId) liveHere.delete(file);
 }
 
+/** Claims runnable runs (inside the caller's transaction), journaling their resumption when asked. */
 export function claim(db: Database.Database, options: ClaimOptions): ClaimedRun[] {
   const now = Date.now();
   const token = newToken();
@@ -177,7 +179,15 @@ export function claim(db: Database.Database, options: ClaimOptions): ClaimedRun[
     pins,
     accepted: JSON.stringify(accepted),
   }) as Row[];
-  return rows.map((r) => ({ ...rowToRun(r, "sqlite"), leaseToken: token }));
+  const claimed = rows.map((r) => ({ ...rowToRun(r, "sqlite"), leaseToken: token }));
+  if (!options.withJournals) return claimed;
+  const versions = new Map(options.versions?.map((v) => [v.agent, v.version]));
+  return claimed.map((run) => {
+    const agentVersion = versions.get(run.agent);
+    const data = resumedData({ workerId: options.workerId, agentVersion });
+    journal.append(db, run.id, [{ type: "run.resumed", data }], now);
+    return { ...run, journal: journal.read(db, run.id) };
+  });
 }
 
 export function renewLeases(
