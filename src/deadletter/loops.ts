@@ -120,8 +120,9 @@ export class LoopGuard {
    */
   outcome(seen: StepSeen): void {
     const result = resultKey(seen.value);
-    const fresh = !this.outputs.has(result);
-    this.outputs.add(result);
+    // One lookup: the set grows only when the result is new.
+    const known = this.outputs.size;
+    const fresh = this.outputs.add(result).size !== known;
     if (fresh || seen.effect) this.sinceProgress = 0;
     const pair = `${seen.fp}:${result}`;
     const times = (this.repeats.get(pair) ?? 0) + 1;

@@ -12,7 +12,7 @@ import type { Execution } from "../runtime/Execution.js";
 import { redactorOf } from "../telemetry/redaction/Redactor.js";
 import { attemptMayHaveApplied } from "./outcome.js";
 import { reconcileThenSettle } from "./recover.js";
-import { runTool } from "./runTool.js";
+import { runTool, toolDependency } from "./runTool.js";
 import { effectNotApplied, type Tool } from "./Tool.js";
 
 /** One effect step's facts, the same for every attempt. */
@@ -68,7 +68,7 @@ export async function attempt<A, R>(
     // Refused by an outage, the call waits for the service within its deadline. An outage is a
     // refusal the retry owner could have retried, and it retries only tools safe to repeat:
     // idempotent ones, or any tool whose attempts certainly did nothing.
-    const dependency = exec.host.resilience.dependency(`tool:${tool.name}`);
+    const dependency = exec.host.resilience.dependency(toolDependency(tool as Tool));
     const outage = heldOutageWait(signal, attemptDeadline, exec.host.clock);
     ({ value: result } = await Promise.race([
       throughOutages(dependency, run, outage),

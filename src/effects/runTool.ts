@@ -1,8 +1,10 @@
 import type { Admission } from "../fleet/types.js";
 import type { Bulkhead } from "../resilience/Bulkhead.js";
+import type { ExecuteOptions } from "../resilience/Dependency.js";
+import type { ErrorClassifier } from "../resilience/classify.js";
 import type { Resilience } from "../resilience/Resilience.js";
 import { countAttempt, type Telemetry } from "../telemetry/Telemetry.js";
-import { effectNotApplied, type Tool } from "./Tool.js";
+import { effectNotApplied, type Tool, type ToolCallContext } from "./Tool.js";
 
 export interface ToolRunHost {
   readonly resilience: Resilience;
@@ -12,6 +14,16 @@ export interface ToolRunHost {
   tenantBulkhead(tenant: string): Bulkhead | undefined;
   /** Counts each attempt by how it ended; none when absent. */
   readonly telemetry?: Telemetry;
+}
+
+/** Each tool's dependency name, made once (a tool is frozen: its name never changes). */
+const dependencyNames = new WeakMap<Tool, string>();
+
+/** The dependency a tool's calls go through: `tool:<name>`. */
+export function toolDependency(tool: Tool): string {
+  let name = dependencyNames.get(tool);
+  if (name === undefined) dependencyNames.set(tool, (name = `tool:${tool.name}`));
+  return name;
 }
 
 /** Runs `fn` inside every given bulkhead, outermost first. */
@@ -30,23 +42,20 @@ export function throughBulkheads<T>(
  * Calls a tool through its dependency's retry owner and its bulkheads (the
  * tenant's, then the tool's). Only tools that are safe to repeat (read,
  * idempotent) are retried; the key stays the same on every attempt.
+ * `call.signal` is read only when needed: it may be a getter that makes a
+ * step's signal (see LazyLinkedAbort), which a tool that never reads it
+ * does without.
  */
 export async function runTool<A, R>(
   host: ToolRunHost,
   tool: Tool<A, R>,
   args: A,
-  call: {
-    idempotencyKey: string;
-    signal: AbortSignal;
-    firstAttempt: number;
-    deadline: number | undefined;
-    tenant: string;
-    /** Told of each attempt's own error, before the retry owner decides anything. */
-    onAttemptFailed?: (err: unknown) => void;
-  },
+  call: ToolRun,
 ): Promise<{ value: R; attempts: number }> {
-  const dependency = host.resilience.dependency(`tool:${tool.name}`);
+  const dependency = host.resilience.dependency(toolDependency(tool as Tool));
   const bulkheads = [host.tenantBulkhead(call.tenant), host.bulkhead(tool as Tool)];
+  // Without one, an attempt is made directly: no wrapper, and the signal is not read for it.
+  const bulkheaded = bulkheads[0] !== undefined || bulkheads[1] !== undefined;
   const admission = tool.rateLimited ? host.admission : undefined;
   const once = async (attempt: number) => {
     const permit = await admission?.acquire(
@@ -61,12 +70,7 @@ export async function runTool<A, R>(
       const value = await countAttempt(
         host.telemetry,
         dependency.name,
-        tool.run(args, {
-          idempotencyKey: call.idempotencyKey,
-          signal: call.signal,
-          attempt: call.firstAttempt + attempt - 1,
-          ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
-        }),
+        tool.run(args, toolContext(call, call.firstAttempt + attempt - 1)),
       );
       permit?.release({ outcome: "ok" });
       return value;
@@ -79,13 +83,66 @@ export async function runTool<A, R>(
     }
   };
   return dependency.execute(
-    (attempt) => throughBulkheads(bulkheads, () => once(attempt), call.signal),
-    {
-      signal: call.signal,
-      deadline: call.deadline,
-      // Safe to repeat: reads, idempotent tools, and any tool when the attempt certainly did nothing.
-      retryable: tool.effect === "read" || tool.effect === "idempotent" ? true : effectNotApplied,
-      classifier: tool.classify,
-    },
+    (attempt) =>
+      bulkheaded ? throughBulkheads(bulkheads, () => once(attempt), call.signal) : once(attempt),
+    new ToolRunOptions(call, tool as Tool),
   );
+}
+
+/**
+ * What the tool is given. A signal made when read (`lazySignal`) is read
+ * when the tool reads it; assigned, it becomes the plain property it would
+ * have been. Otherwise it is a plain property: an object with an accessor
+ * is slower to make and to collect than the signal it would defer.
+ */
+function toolContext(call: ToolRun, attempt: number): ToolCallContext {
+  const deadline = call.deadline !== undefined ? { deadline: call.deadline } : {};
+  const { idempotencyKey } = call;
+  if (!call.lazySignal) return { idempotencyKey, signal: call.signal, attempt, ...deadline };
+  return {
+    idempotencyKey,
+    get signal() {
+      return call.signal;
+    },
+    set signal(value) {
+      Object.defineProperty(this, "signal", { value, writable: true, enumerable: true });
+    },
+    attempt,
+    ...deadline,
+  };
+}
+
+/** One tool call as `runTool` makes it. */
+export interface ToolRun {
+  readonly idempotencyKey: string;
+  readonly signal: AbortSignal;
+  /** True when reading `signal` makes it (a step's own signal): it is then read only when needed. */
+  readonly lazySignal?: boolean;
+  readonly firstAttempt: number;
+  readonly deadline: number | undefined;
+  readonly tenant: string;
+  /** Told of each attempt's own error, before the retry owner decides anything. */
+  readonly onAttemptFailed?: (err: unknown) => void;
+}
+
+/** The retry owner's options for a tool call; a class, so its signal is read only when needed. */
+class ToolRunOptions implements ExecuteOptions {
+  readonly deadline: number | undefined;
+  readonly retryable: boolean | ((err: unknown) => boolean);
+  readonly classifier: ErrorClassifier | undefined;
+
+  constructor(
+    private readonly call: ToolRun,
+    tool: Tool,
+  ) {
+    this.deadline = call.deadline;
+    // Safe to repeat: reads, idempotent tools, and any tool when the attempt certainly did nothing.
+    this.retryable =
+      tool.effect === "read" || tool.effect === "idempotent" ? true : effectNotApplied;
+    this.classifier = tool.classify;
+  }
+
+  get signal(): AbortSignal {
+    return this.call.signal;
+  }
 }

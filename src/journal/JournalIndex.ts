@@ -106,8 +106,9 @@ export class JournalIndex {
         }
         rec.outcome = { ok: true, value: d.value };
         rec.unknown = false;
-        for (const [k, v] of Object.entries(d))
-          if (k !== "value" && k !== "kind" && k !== "name") rec.meta[k] = v;
+        // Keys, not entries: no [key, value] pair allocated per member on every step.
+        for (const k of Object.keys(d))
+          if (k !== "value" && k !== "kind" && k !== "name") rec.meta[k] = d[k] as Json;
         if (typeof d.signalId === "number") {
           rec.signalId = d.signalId;
           this.consumedSignals.add(d.signalId);

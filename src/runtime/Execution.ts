@@ -329,7 +329,7 @@ export class Execution {
   ): StepRecord | undefined {
     // An effect step still enters after a cancel, so the refusal is journaled as "never started";
     // an execution giving up its run (lease, store fault) journals nothing more.
-    if (!whenAborted || this.closed || this.givingUp) this.assertOpen(ctx.signal);
+    if (!whenAborted || this.closed || this.givingUp) this.assertOpen(ctx.abortState);
     this.checkLease();
     const rec = this.index.get(step);
     if (rec && (rec.kind !== kind || rec.name !== name)) {
@@ -357,7 +357,8 @@ export class Execution {
     this.suspension.done();
   }
 
-  assertOpen(signal: AbortSignal): void {
+  /** Throws unless the execution is open and `signal` (or a step's AbortState) not aborted. */
+  assertOpen(signal: { readonly aborted: boolean; readonly reason: unknown }): void {
     if (this.closed) throw new CancelledError(this.run.id, "this execution has ended");
     if (signal.aborted)
       throw signal.reason instanceof Error ? signal.reason : new CancelledError(this.run.id);
@@ -389,18 +390,16 @@ export class Execution {
     extra: CommitExtra,
     requireNotCancelled = false,
   ): Promise<void> {
+    const { leaseToken } = this.run;
     // The in-memory journal below holds what the store holds: replay sees what this execution saw.
-    ({ events, ...extra } = redactCommit(redactorOf(this.host), { events, ...extra }));
+    const commit = redactCommit(redactorOf(this.host), {
+      runId: this.run.id,
+      fence: requireNotCancelled ? { leaseToken, requireNotCancelled } : { leaseToken },
+      events,
+      ...extra,
+    });
     try {
-      await this.host.store.commit({
-        runId: this.run.id,
-        fence: {
-          leaseToken: this.run.leaseToken,
-          ...(requireNotCancelled ? { requireNotCancelled } : {}),
-        },
-        events,
-        ...extra,
-      });
+      await this.host.store.commit(commit);
     } catch (err) {
       if (isFlotillaError(err, "FLOTILLA_LEASE_LOST")) this.stop("lease-lost", err);
       if (isFlotillaError(err) && COMMIT_VERDICTS.has(err.code)) throw err;
@@ -408,10 +407,10 @@ export class Execution {
       this.stop("interrupt", fault);
       throw fault;
     }
-    if (extra.blobs) this.host.payloads.stored(extra.blobs);
-    for (const e of events) this.index.apply(e);
-    if (extra.status && settles(extra.status.status)) this.settledAs = extra.status;
-    this.trace.stepsWritten(events);
+    if (commit.blobs) this.host.payloads.stored(commit.blobs);
+    for (const e of commit.events) this.index.apply(e);
+    if (commit.status && settles(commit.status.status)) this.settledAs = commit.status;
+    this.trace.stepsWritten(commit.events);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { linkedAbort } from "../core/abort.js";
+import { LazyLinkedAbort, linkedAbort, type AbortState } from "../core/abort.js";
 import {
   isFlotillaError,
   CancelledError,
@@ -52,7 +52,7 @@ export interface StepWork<T> {
 /** The child behind each `ctx.spawn` promise, for `ctx.all` to stop when a sibling fails. */
 const spawnedChildren = new WeakMap<Promise<unknown>, SpawnedChild>();
 /** Steps started with a signal of their own, by the promise the agent holds. */
-const stoppableSteps = new WeakMap<Promise<unknown>, AbortController>();
+const stoppableSteps = new WeakMap<Promise<unknown>, LazyLinkedAbort>();
 
 /** `ctx.call`'s options when none are given (never mutated: every step reads it). */
 const NO_CALL_OPTIONS: { deadlineMs?: number } = Object.freeze({});
@@ -77,6 +77,11 @@ export function replayOutcome<T>(step: string, outcome: StepOutcome): T {
   throw new StepFailedError(step, outcome.error);
 }
 
+/** A step's replay when it has no replay of its own: its recorded outcome. */
+function replayRecorded<T>(rec: StepRecord): Promise<T> {
+  return Promise.resolve(replayOutcome<T>(rec.step, rec.outcome!));
+}
+
 /**
  * The agent's handle on its run. Every method is a journaled step: on replay
  * it returns what the journal recorded instead of doing the work again.
@@ -86,10 +91,20 @@ export class RunContext {
   constructor(
     private readonly exec: Execution,
     private readonly prefix: string,
-    readonly signal: AbortSignal,
+    /** The context's signal, or a step's own, made when first read (see LazyLinkedAbort). */
+    private readonly stop: AbortSignal | LazyLinkedAbort,
     /** Shared with the per-call views of this context, which number steps in the same sequence. */
     private readonly seq: { next: number } = { next: 0 },
   ) {}
+
+  get signal(): AbortSignal {
+    return this.stop instanceof LazyLinkedAbort ? this.stop.signal : this.stop;
+  }
+
+  /** Whether this context is stopped, and why, read without making a step's own signal. */
+  get abortState(): AbortState {
+    return this.stop;
+  }
 
   get runId(): string {
     return this.exec.runId;
@@ -101,12 +116,14 @@ export class RunContext {
    * one (a catch-and-retry loop would only spin), and the run resumes from its
    * journal in a new execution.
    */
-  private async held<T>(work: Promise<T>): Promise<T> {
+  private async held<T>(work: Promise<T>, settled?: () => void): Promise<T> {
     try {
       return await work;
     } catch (err) {
       if (this.exec.givingUp) return new Promise<never>(() => undefined);
       throw err;
+    } finally {
+      settled?.();
     }
   }
 
@@ -129,12 +146,12 @@ export class RunContext {
     return this.held(this.onceStep(kind, name, body, replay, watched));
   }
 
+  /** `once` unheld: for a step that `stoppable` holds already. */
   private async onceStep<T>(
     kind: StepKind,
     name: string,
     body: (step: string) => Promise<StepWork<T>>,
-    replay: (rec: StepRecord) => Promise<T> = (rec) =>
-      Promise.resolve(replayOutcome<T>(rec.step, rec.outcome!)),
+    replay: (rec: StepRecord) => Promise<T> = replayRecorded,
     watched?: { seen: (value: T, meta: Record<string, Json>) => StepSeen },
   ): Promise<T> {
     const step = this.nextStep();
@@ -150,7 +167,7 @@ export class RunContext {
       try {
         out = await body(step);
       } catch (err) {
-        if (this.signal.aborted) throw err;
+        if (this.stop.aborted) throw err;
         // As journaled: a replay fails with the same (redacted) error.
         const error = redactorOf(this.exec.host).value(serializeError(err));
         await this.exec.write([
@@ -208,10 +225,10 @@ export class RunContext {
    * `ctx.all` can stop that step alone (and await it) when a sibling fails.
    */
   private stoppable<T>(start: (ctx: RunContext) => Promise<T>): Promise<T> {
-    const link = linkedAbort(this.signal);
-    const view = new RunContext(this.exec, this.prefix, link.controller.signal, this.seq);
-    const step = this.held(start(view)).finally(link.dispose);
-    stoppableSteps.set(step, link.controller);
+    const stop = new LazyLinkedAbort(this.signal);
+    const view = new RunContext(this.exec, this.prefix, stop, this.seq);
+    const step = this.held(start(view), () => stop.dispose());
+    stoppableSteps.set(step, stop);
     return step;
   }
 
@@ -223,7 +240,7 @@ export class RunContext {
   private async llmStep(request: LlmRequest, given: LlmOptions): Promise<LlmResult> {
     const options = parseLlmOptions(given);
     checkLlmRequest(request);
-    return this.once<LlmResult>(
+    return this.onceStep<LlmResult>(
       "llm",
       options.name ?? request.model,
       (step) => {
@@ -266,12 +283,12 @@ export class RunContext {
     const checked = checkToolArgs<A, R>(tool, args);
     const fp = argsFingerprint(tool.name, checked);
     if (tool.effect === "read") {
-      return this.once<R>(
+      return this.onceStep<R>(
         "tool",
         tool.name,
         (step) =>
           this.exec.trace.tool(tool, step, () =>
-            readTool<A, R>(this.exec, this.signal, step, tool, checked, deadline),
+            readTool<A, R>(this.exec, this, step, tool, checked, deadline),
           ),
         undefined,
         { seen: (value) => ({ fp, value }) },

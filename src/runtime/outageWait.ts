@@ -19,63 +19,87 @@ export interface WaitingStep {
  * `outage.waiting` when it first suspends, so the bound holds across
  * suspensions and crashes). Undefined when the host does not wait out
  * outages (`outageWaitMs` 0). Costs nothing until an outage is met: every
- * call of a step builds one.
+ * call of a step builds one. `signal` may be a function that makes it,
+ * asked only when an outage is met (a step's own signal is made lazily).
  */
 export function outageWait(
   exec: Execution,
-  signal: AbortSignal,
+  signal: AbortSignal | (() => AbortSignal),
   waiting: WaitingStep,
   deadline: number | undefined,
 ): OutageWait | undefined {
-  const { clock, outageWaitMs, inlineWaits } = exec.host;
-  if (outageWaitMs <= 0) return undefined;
-  let since: number | undefined;
-  let journaled = false;
-  /** When the step first met the outage: as journaled by an earlier execution, or now. */
-  const start = (): number => {
-    if (since === undefined) {
-      const recorded = exec.journal.get(waiting.step)?.waitingSince;
-      journaled = recorded !== undefined;
-      since = recorded ?? clock.now();
+  return exec.host.outageWaitMs <= 0
+    ? undefined
+    : new StepOutageWait(exec, signal, waiting, deadline);
+}
+
+/** One step's outage wait: a class, so a call that meets no outage builds one object, no closures. */
+class StepOutageWait implements OutageWait {
+  /** When the step first met the outage, once asked. */
+  private since: number | undefined;
+  /** Whether `since` is journaled (by an earlier execution, or by `suspend`). */
+  private journaled = false;
+  /** Time held in memory so far, against the inline window. */
+  private heldMs = 0;
+
+  constructor(
+    private readonly exec: Execution,
+    private readonly signalOrMake: AbortSignal | (() => AbortSignal),
+    private readonly waiting: WaitingStep,
+    private readonly deadline: number | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    const s = this.signalOrMake;
+    return typeof s === "function" ? s() : s;
+  }
+
+  get until(): number {
+    const longest = this.start() + this.exec.host.outageWaitMs;
+    return this.deadline === undefined ? longest : Math.min(this.deadline, longest);
+  }
+
+  async hold(ready: () => Promise<void>, at: number): Promise<boolean> {
+    const { exec, signal } = this;
+    const { clock, inlineWaits } = exec.host;
+    const start = clock.now();
+    if (at - start > inlineWaits.windowMs - this.heldMs) return false;
+    const hold = inlineWaits.hold();
+    if (!hold) return false;
+    const timer = new AbortController();
+    try {
+      // Settled either way: an abort is seen through `signal`, and nothing is left unhandled.
+      const due = clock.sleep(Math.max(0, at - start), timer.signal).catch(() => undefined);
+      const recovered = ready().catch(() => undefined);
+      await firstOf(signal, [recovered, due, hold.wanted]);
+      exec.assertOpen(signal);
+      exec.checkLease();
+      return !hold.released;
+    } finally {
+      timer.abort();
+      hold.leave();
+      this.heldMs += clock.now() - start;
     }
-    return since;
-  };
-  let heldMs = 0;
-  return {
-    signal,
-    get until() {
-      const longest = start() + outageWaitMs;
-      return deadline === undefined ? longest : Math.min(deadline, longest);
-    },
-    hold: async (ready, at) => {
-      const start = clock.now();
-      if (at - start > inlineWaits.windowMs - heldMs) return false;
-      const hold = inlineWaits.hold();
-      if (!hold) return false;
-      const timer = new AbortController();
-      try {
-        // Settled either way: an abort is seen through `signal`, and nothing is left unhandled.
-        const due = clock.sleep(Math.max(0, at - start), timer.signal).catch(() => undefined);
-        const recovered = ready().catch(() => undefined);
-        await firstOf(signal, [recovered, due, hold.wanted]);
-        exec.assertOpen(signal);
-        exec.checkLease();
-        return !hold.released;
-      } finally {
-        timer.abort();
-        hold.leave();
-        heldMs += clock.now() - start;
-      }
-    },
-    suspend: async (reason, wakeAt) => {
-      const first = start();
-      if (!journaled) {
-        journaled = true;
-        const { step, kind, name } = waiting;
-        const data = { kind, name, reason, since: first };
-        await exec.write([{ type: "outage.waiting", step, data }]);
-      }
-      return exec.block(signal, reason, wakeAt);
-    },
-  };
+  }
+
+  async suspend(reason: string, wakeAt: number): Promise<never> {
+    const first = this.start();
+    if (!this.journaled) {
+      this.journaled = true;
+      const { step, kind, name } = this.waiting;
+      const data = { kind, name, reason, since: first };
+      await this.exec.write([{ type: "outage.waiting", step, data }]);
+    }
+    return this.exec.block(this.signal, reason, wakeAt);
+  }
+
+  /** When the step first met the outage: as journaled by an earlier execution, or now. */
+  private start(): number {
+    if (this.since === undefined) {
+      const recorded = this.exec.journal.get(this.waiting.step)?.waitingSince;
+      this.journaled = recorded !== undefined;
+      this.since = recorded ?? this.exec.host.clock.now();
+    }
+    return this.since;
+  }
 }

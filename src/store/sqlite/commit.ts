@@ -14,7 +14,11 @@ const fenceOf = prepared(
   "SELECT status, lease_token, lease_expires_at, cancel_requested FROM runs WHERE id = ?",
 );
 
-/** One transaction for the whole batch; a savepoint per commit so one bad fence fails alone. */
+/**
+ * One transaction for the whole batch; a savepoint per commit so one bad
+ * fence fails alone. A lone commit is its own transaction: rolled back
+ * alone, it fails alone, without the savepoint's two statements.
+ */
 export function applyBatch(
   db: Database.Database,
   batch: Commit[],
@@ -22,22 +26,26 @@ export function applyBatch(
 ): (Error | undefined)[] {
   const outcomes: (Error | undefined)[] = [];
   let runnable = false;
+  const settle = (apply: () => boolean): void => {
+    try {
+      runnable = apply() || runnable;
+      outcomes.push(undefined);
+    } catch (err) {
+      outcomes.push(err as Error);
+    }
+  };
   const { all, one } = transactions(db);
   // WAL mode with synchronous=NORMAL commits without an fsync; the next FULL commit's covers it.
   const deferred = defersFlush(batch);
   if (deferred) flushLater(db).run();
   try {
-    all.immediate(() => {
-      const now = Date.now();
-      for (const c of batch) {
-        try {
-          runnable = one(c, now) || runnable;
-          outcomes.push(undefined);
-        } catch (err) {
-          outcomes.push(err as Error);
-        }
-      }
-    });
+    const [lone] = batch;
+    if (batch.length === 1 && lone) settle(() => one.immediate(lone, Date.now()));
+    else
+      all.immediate(() => {
+        const now = Date.now();
+        for (const c of batch) settle(() => one(c, now));
+      });
   } finally {
     if (deferred) flushNow(db).run();
   }

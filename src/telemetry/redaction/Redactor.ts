@@ -61,7 +61,7 @@ export class Redactor {
   /** `value` with its secrets redacted: the same object when there were none. */
   value<T>(value: T): T {
     if (!this.active || value === undefined) return value;
-    return this.walk(value, [], false) as T;
+    return this.walk(value, this.newPath(), false) as T;
   }
 
   /**
@@ -70,7 +70,7 @@ export class Redactor {
    */
   stored<T>(value: T): T {
     if (!this.active || value === undefined) return value;
-    return this.walk(value, [], true) as T;
+    return this.walk(value, this.newPath(), true) as T;
   }
 
   /**
@@ -87,7 +87,12 @@ export class Redactor {
       : stored;
   }
 
-  private walk(v: unknown, path: (string | number)[], hashes: boolean): unknown {
+  /** Where the walk is, for the hook, its one reader: none kept (nor allocated) without a hook. */
+  private newPath(): (string | number)[] | undefined {
+    return this.hook ? [] : undefined;
+  }
+
+  private walk(v: unknown, path: (string | number)[] | undefined, hashes: boolean): unknown {
     if (typeof v === "string") return this.leaf(this.text(v), path);
     if (typeof v === "number") return this.leaf(this.cardNumber(v), path);
     if (v === null || typeof v === "boolean") return this.leaf(v, path);
@@ -95,20 +100,22 @@ export class Redactor {
     if (Array.isArray(v)) {
       let out: unknown[] | undefined;
       for (let i = 0; i < v.length; i++) {
-        path.push(i);
+        path?.push(i);
         const r = this.walk(v[i], path, hashes);
-        path.pop();
+        path?.pop();
         if (r !== v[i]) (out ??= v.slice())[i] = r;
       }
       return out ?? v;
     }
     if (!plainObject(v)) return v;
     let out: Record<string, unknown> | undefined;
-    for (const [k, child] of Object.entries(v)) {
+    // Keys, not entries: no [key, value] pair allocated per member of every payload.
+    for (const k of Object.keys(v)) {
       if (hashes && HASH_KEYS.has(k)) continue;
-      path.push(k);
+      const child = (v as Record<string, unknown>)[k];
+      path?.push(k);
       const r = this.walk(child, path, hashes);
-      path.pop();
+      path?.pop();
       if (r !== child) (out ??= { ...v })[k] = r;
     }
     return out ?? v;
@@ -122,8 +129,8 @@ export class Redactor {
     return redactedText === text ? n : redactedText;
   }
 
-  private leaf(value: Json, path: PayloadPath): unknown {
-    if (!this.hook) return value;
+  private leaf(value: Json, path: PayloadPath | undefined): unknown {
+    if (!this.hook || path === undefined) return value;
     try {
       return this.hook(value, path);
     } catch (err) {

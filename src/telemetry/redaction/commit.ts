@@ -36,8 +36,9 @@ const STRUCTURAL = new Set([
 function redactData(r: Redactor, data: Json): Json {
   if (data === null || typeof data !== "object" || Array.isArray(data)) return r.stored(data);
   let out: Record<string, Json> | undefined;
-  for (const [k, v] of Object.entries(data)) {
+  for (const k of Object.keys(data)) {
     if (STRUCTURAL.has(k)) continue;
+    const v = data[k] as Json;
     const red = r.stored(v);
     if (red !== v) (out ??= { ...data })[k] = red;
   }
@@ -69,9 +70,11 @@ export function redactCommit<C extends Pick<Commit, "events"> & Partial<Commit>>
     return data === e.data ? e : { ...e, data };
   });
   if (commit.effects)
-    out.effects = commit.effects.map((e) =>
-      e.result === undefined ? e : { ...e, result: r.stored(e.result) },
-    );
+    out.effects = commit.effects.map((e) => {
+      if (e.result === undefined) return e;
+      const result = r.stored(e.result);
+      return result === e.result ? e : { ...e, result };
+    });
   if (commit.newRuns) out.newRuns = commit.newRuns.map((n) => ({ ...n, input: r.stored(n.input) }));
   if (commit.status) {
     const { result, error } = commit.status;
