@@ -31,11 +31,18 @@ if (missing) console.log(`skipped: no Chromium at ${CHROMIUM} (apt-get install c
 const row = (page: Page, runId: string) =>
   page.locator(`[data-testid=run-row][data-run-id="${runId}"]`);
 
-/** One attribute of every element a locator finds, in order. */
-async function attributes(list: Locator, name: string): Promise<(string | null)[]> {
-  const out: (string | null)[] = [];
-  for (const el of await list.all()) out.push(await el.getAttribute(name));
-  return out;
+/**
+ * One attribute of every element a locator finds, in order, read at one
+ * moment: element by element, a list that re-renders between the count and
+ * a read left the read waiting 30 s for a row that was gone.
+ */
+function attributes(list: Locator, name: string): Promise<(string | null)[]> {
+  // Run in the page: the elements are the DOM's (this file is compiled without its types).
+  type Element = { getAttribute(attribute: string): string | null };
+  return list.evaluateAll(
+    (els: Element[], attr: string) => els.map((el) => el.getAttribute(attr)),
+    name,
+  );
 }
 
 async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
