@@ -1,3 +1,4 @@
+import type { AbortState } from "../core/abort.js";
 import {
   DeadlineExceededError,
   CancelledError,
@@ -105,8 +106,8 @@ export class Execution {
     readonly host: ExecutionHost,
     readonly run: ClaimedRun,
     leaseValidUntil = Number.POSITIVE_INFINITY,
-    /** The journal, when the claim returned it (its `run.resumed` included): no read, no write. */
-    private readonly loaded?: JournalEvent[],
+    /** The run's journal as its claim or creation returned it, this execution's `run.resumed` included. */
+    private readonly loaded: JournalEvent[],
   ) {
     this.fence = new LeaseFence(leaseValidUntil, () => this.fenceIfExpired());
   }
@@ -163,9 +164,7 @@ export class Execution {
   /** Runs to one outcome; never rejects. */
   async execute(): Promise<ExecutionOutcome> {
     try {
-      this.index = new JournalIndex(
-        this.loaded ?? (await this.viaStore(() => this.host.store.readJournal(this.run.id))),
-      );
+      this.index = new JournalIndex(this.loaded);
       this.facts = RunFacts.of(this.run, this.index);
       if (this.run.cancelRequested) return await this.ending.finalizeCancelled();
       const agent = this.host.agentByName(this.run.agent);
@@ -175,14 +174,7 @@ export class Execution {
           `no agent '${this.run.agent}' is registered`,
         );
       this.armGuards(this.facts);
-      if (!this.loaded)
-        await this.write([
-          {
-            type: "run.resumed",
-            data: { worker: this.host.workerId, agentVersion: agent.version },
-          },
-        ]);
-      this.trace = this.host.telemetry?.execution(this, !this.loaded) ?? NO_TRACE;
+      this.trace = this.host.telemetry?.execution(this) ?? NO_TRACE;
       this.armDeadline();
       const outcome = new Promise<ExecutionOutcome>((resolve) => (this.finish = resolve));
       const ctx = new RunContext(this, "", this.controller.signal);
@@ -358,7 +350,7 @@ export class Execution {
   }
 
   /** Throws unless the execution is open and `signal` (or a step's AbortState) not aborted. */
-  assertOpen(signal: { readonly aborted: boolean; readonly reason: unknown }): void {
+  assertOpen(signal: AbortState): void {
     if (this.closed) throw new CancelledError(this.run.id, "this execution has ended");
     if (signal.aborted)
       throw signal.reason instanceof Error ? signal.reason : new CancelledError(this.run.id);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LeaseLostError } from "../core/errors.js";
-import type { CreateClaim, CreatedRun, JournalEvent } from "../store/types.js";
+import type { ClaimedRun, CreateClaim, CreatedRun, JournalEvent } from "../store/types.js";
 import { Execution, type ExecutionHost, type ExecutionOutcome } from "./Execution.js";
 import {
   describeOtherVersionRuns,
@@ -251,7 +251,9 @@ export class Worker {
           short = runs.length < free;
           if (!short) this.look = true;
           for (const run of runs)
-            this.launch(new Execution(this.host, run, this.provableUntil(claimedAt), run.journal));
+            this.launch(
+              new Execution(this.host, run, this.provableUntil(claimedAt), journalOf(run)),
+            );
         } catch (err) {
           this.look = true;
           this.host.warn("claiming runs failed; retrying", err);
@@ -363,4 +365,10 @@ export interface LocalSlot {
   adopt(claimed: NonNullable<CreatedRun["claimed"]>): void;
   /** Gives the slot back (the run was not created, or not leased here). */
   release(): void;
+}
+
+/** A claimed run's journal, which a claim `withJournals` returns with each run. */
+function journalOf(run: ClaimedRun): JournalEvent[] {
+  if (!run.journal) throw new Error(`the store claimed run ${run.id} without its journal`);
+  return run.journal;
 }

@@ -76,12 +76,9 @@ export class Telemetry {
     return this.recording;
   }
 
-  /**
-   * Starts the `invoke_agent` span of an execution whose journal is loaded
-   * (`resumed`: it journaled its own `run.resumed`, not in `exec.events`).
-   */
-  execution(exec: TracedExecution, resumed: boolean): RunTrace {
-    return new ExecutionTrace(this, exec, resumed);
+  /** Starts the `invoke_agent` span of an execution whose journal (its `run.resumed` included) is loaded. */
+  execution(exec: TracedExecution): RunTrace {
+    return new ExecutionTrace(this, exec);
   }
 
   /**

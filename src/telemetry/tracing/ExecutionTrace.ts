@@ -113,14 +113,12 @@ export class ExecutionTrace implements RunTrace {
   constructor(
     private readonly t: Telemetry,
     private readonly exec: TracedExecution,
-    resumed: boolean,
   ) {
     const run = exec.run;
     const created = dataOf(exec.events.find((e) => e.type === "run.created")?.data);
     // The parent's span (journaled by whichever worker created the run), or the caller's at start().
     const parent = contextOf(created.traceparent, created.tracestate);
-    const executions =
-      exec.events.filter((e) => e.type === "run.resumed").length + (resumed ? 1 : 0);
+    const executions = exec.events.filter((e) => e.type === "run.resumed").length;
     this.tenant = run.tenant ?? "default";
     this.root = typeof created.root === "string" ? created.root : run.id;
     this.span = t.tracer.startSpan(
