@@ -4,7 +4,7 @@ import { byToolAndKey, EFFECT_CONFLICT, INSERT_EFFECT } from "./effects.js";
 import { INSERT_EVENT } from "./journal.js";
 import { announcements, CHANNEL } from "./notify.js";
 import { CHANGE_SET } from "./runs.js";
-import { NOW_MS, type Statement } from "./sql.js";
+import { DEFERRED_FLUSH, NOW_MS, type Statement } from "./sql.js";
 
 /** Events or effect states a lone commit binds one by one; more go through the batch statement. */
 const MAX_ROWS = 8;
@@ -101,8 +101,6 @@ export function oneCommitStatement(c: Commit): Statement {
       : `, (SELECT count(pg_notify('${CHANNEL}', n.p)) FROM (VALUES ${notices
           .map((p) => `(${bind(p, "text")})`)
           .join(", ")}) AS n(p)) AS notified`;
-  const deferred = defersFlush([c])
-    ? `, (SELECT set_config('synchronous_commit', 'off', true)) AS deferred`
-    : "";
+  const deferred = defersFlush([c]) ? DEFERRED_FLUSH : "";
   return { text: `WITH ${parts.join(",\n")}\nSELECT 1 AS i${notify}${deferred} FROM l`, values };
 }

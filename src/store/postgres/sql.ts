@@ -11,6 +11,13 @@ export interface Queryable {
 /** Milliseconds since the epoch on the database's clock: leases compare against one clock. */
 export const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
+/**
+ * A select-list item that makes the statement's transaction commit
+ * asynchronously (that transaction only): the next synchronous commit
+ * flushes it (see Commit.deferFlush).
+ */
+export const DEFERRED_FLUSH = `, (SELECT set_config('synchronous_commit', 'off', true)) AS deferred`;
+
 /** One parameterised statement, built before it is sent (so a batch can be pipelined). */
 export interface Statement {
   text: string;

@@ -6,7 +6,7 @@ import { INSERT_EVENT } from "./journal.js";
 import { announcements, CHANNEL } from "./notify.js";
 import { fitsOneCommit, oneCommitStatement } from "./oneCommit.js";
 import { CHANGE_SET, changeColumns } from "./runs.js";
-import { NOW_MS, prepared, type Statement } from "./sql.js";
+import { DEFERRED_FLUSH, NOW_MS, prepared, type Statement } from "./sql.js";
 
 /**
  * Whether a batch is made of a run's own commits only: each fenced by a lease
@@ -139,9 +139,6 @@ function stepStatement(batch: readonly Commit[]): Statement {
           [notices.map((n) => n.i), "bigint"],
           [notices.map((n) => n.p), "text"],
         )}) AS n(i, p) WHERE n.i IN (SELECT i FROM ok)) AS notified`;
-  // Asynchronous commit for this statement's transaction only: the next synchronous commit flushes it.
-  const deferred = defersFlush(batch)
-    ? `, (SELECT set_config('synchronous_commit', 'off', true)) AS deferred`
-    : "";
+  const deferred = defersFlush(batch) ? DEFERRED_FLUSH : "";
   return { text: `WITH ${parts.join(",\n")}\nSELECT i${notify}${deferred} FROM ok`, values };
 }
