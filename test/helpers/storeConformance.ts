@@ -96,6 +96,15 @@ export function storeConformance(
         }),
         (err) => isFlotillaError(err, "FLOTILLA_LEASE_LOST"),
       );
+      assert.ok(!(await store.readJournal(run.id)).some((e) => e.type === "x"));
+      await assert.rejects(
+        store.commit({
+          runId: "run_missing",
+          fence: { leaseToken: first.leaseToken },
+          events: [{ type: "x", data: 1 }],
+        }),
+        (err) => isFlotillaError(err, "FLOTILLA_NOT_FOUND"),
+      );
       const renewal = await store.renewLeases(
         "w1",
         [

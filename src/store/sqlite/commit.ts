@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { CancelledError, LeaseLostError, NotFoundError } from "../../core/errors.js";
-import { defersFlush, settles, type Commit } from "../types.js";
+import { defersFlush, settles, type Commit, type NewEvent } from "../types.js";
 import type { Announce } from "./announce.js";
 import * as deadLetters from "./deadLetters.js";
 import * as effects from "./effects.js";
@@ -17,7 +17,8 @@ const fenceOf = prepared(
 /**
  * One transaction for the whole batch; a savepoint per commit so one bad
  * fence fails alone. A lone commit is its own transaction: rolled back
- * alone, it fails alone, without the savepoint's two statements.
+ * alone, it fails alone, without the savepoint's two statements; a lone
+ * commit of one event is one fenced statement.
  */
 export function applyBatch(
   db: Database.Database,
@@ -40,7 +41,9 @@ export function applyBatch(
   if (deferred) flushLater(db).run();
   try {
     const [lone] = batch;
-    if (batch.length === 1 && lone) settle(() => one.immediate(lone, Date.now()));
+    const alone = batch.length === 1 && lone ? loneEvent(lone) : undefined;
+    if (lone && alone) settle(() => appendAlone(db, lone, alone, Date.now()));
+    else if (batch.length === 1 && lone) settle(() => one.immediate(lone, Date.now()));
     else
       all.immediate(() => {
         const now = Date.now();
@@ -96,6 +99,44 @@ function apply(db: Database.Database, c: Commit, now: number): boolean {
   if (c.release) runs.release(db, c.runId);
   for (const id of c.wake ?? []) runs.wake(db, id, now);
   return runnable || (c.wake?.length ?? 0) > 0;
+}
+
+/** What a commit may hold besides its run, fence and events to be written as one event alone. */
+const LONE_KEYS = new Set(["runId", "fence", "events", "deferFlush"]);
+
+/**
+ * The event, lease token and cancel check of a commit that writes one event
+ * under its lease and nothing else (a read step's), or undefined. Any other
+ * field with something to write rules it out, fields added later included.
+ */
+function loneEvent(
+  c: Commit,
+): { event: NewEvent; token: string; notCancelled: boolean } | undefined {
+  const [event] = c.events;
+  if (c.events.length !== 1 || event === undefined || !("leaseToken" in c.fence)) return undefined;
+  for (const key in c) {
+    const value: unknown = c[key as keyof Commit];
+    const empty =
+      value === undefined || value === false || (Array.isArray(value) && value.length === 0);
+    if (!empty && !LONE_KEYS.has(key)) return undefined;
+  }
+  return { event, token: c.fence.leaseToken, notCancelled: c.fence.requireNotCancelled === true };
+}
+
+/**
+ * Writes a lone event in one statement that checks the fence itself: no
+ * BEGIN, fence read and COMMIT around it. If it wrote nothing, the fence is
+ * read to say why.
+ */
+function appendAlone(
+  db: Database.Database,
+  c: Commit,
+  alone: { event: NewEvent; token: string; notCancelled: boolean },
+  now: number,
+): boolean {
+  if (journal.appendFenced(db, c.runId, alone.event, alone, now)) return false;
+  checkFence(db, c, now);
+  throw new LeaseLostError(c.runId); // the fence held when read again: it changed in between
 }
 
 function checkFence(db: Database.Database, c: Commit, now: number): void {

@@ -12,6 +12,15 @@ const blobBytes = prepared("SELECT coalesce(sum(length(hash) + length(data)), 0)
 const insertEvent = prepared(
   "INSERT INTO events (run_id, type, step, data, at) VALUES (?, ?, ?, ?, ?)",
 );
+/**
+ * One event, written only while the run's lease token holds (and, in the
+ * second form, no cancel is requested). A write statement takes SQLite's
+ * write lock before it reads, so the fence and the write are one atomic step.
+ */
+const FENCED_EVENT = `INSERT INTO events (run_id, type, step, data, at)
+  SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_token = ?`;
+const insertFenced = prepared(`${FENCED_EVENT})`);
+const insertFencedNotCancelled = prepared(`${FENCED_EVENT} AND NOT cancel_requested)`);
 const insertBlob = prepared("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)");
 
 export function read(db: Database.Database, runId: string): JournalEvent[] {
@@ -44,6 +53,25 @@ export function append(
 ): void {
   const put = insertEvent(db);
   for (const e of events) put.run(runId, e.type, e.step ?? null, JSON.stringify(e.data), now);
+}
+
+/**
+ * Appends one event in a statement of its own (a transaction of its own
+ * too, outside one) if the run's lease `token` still holds and, when
+ * `notCancelled`, no cancel is requested; returns whether it did.
+ */
+export function appendFenced(
+  db: Database.Database,
+  runId: string,
+  event: NewEvent,
+  fence: { token: string; notCancelled: boolean },
+  now: number,
+): boolean {
+  const put = (fence.notCancelled ? insertFencedNotCancelled : insertFenced)(db);
+  const data = JSON.stringify(event.data);
+  return (
+    put.run(runId, event.type, event.step ?? null, data, now, runId, fence.token).changes === 1
+  );
 }
 
 /** Blobs are content-addressed: a hash already stored never needs rewriting. */
