@@ -72,6 +72,16 @@ function deferFlushSuite(
       assert.equal((await store.getEffect("t", `${runId}:1`))?.state, "intent");
     });
 
+    it("applies a deferred intent with no key row, alone, and flushes again after", async () => {
+      const { runId, leaseToken } = await leased();
+      const { effects: _rows, ...alone } = intent(runId, leaseToken, "1");
+      await store.commit(alone);
+      assert.equal(await flushSetting(store), durable);
+      const types = (await store.readJournal(runId)).map((e) => e.type);
+      assert.deepEqual(types.slice(-1), ["effect.intent"]);
+      assert.equal(await store.getEffect("t", `${runId}:1`), undefined);
+    });
+
     it("refuses a deferred commit whose fence fails, and flushes again after", async () => {
       const { runId } = await leased();
       await assert.rejects(store.commit(intent(runId, "stale", "1")), (err) =>

@@ -9,6 +9,7 @@ import { storableCopy } from "../core/payload.js";
 import { abortAfter } from "../core/timers.js";
 import { heldOutageWait, throughOutages } from "../resilience/outage.js";
 import type { Execution } from "../runtime/Execution.js";
+import type { EffectState, EffectUpdate } from "../store/types.js";
 import { redactorOf } from "../telemetry/redaction/Redactor.js";
 import { attemptMayHaveApplied } from "./outcome.js";
 import { reconcileThenSettle } from "./recover.js";
@@ -105,17 +106,7 @@ export async function attempt<A, R>(
           },
         },
       ],
-      {
-        effects: [
-          {
-            key: call.key,
-            runId: exec.runId,
-            step,
-            tool: tool.name,
-            state: mayHaveActed ? "unknown" : "failed",
-          },
-        ],
-      },
+      { effects: keyRows(call, mayHaveActed ? "unknown" : "failed") },
     );
     throw new StepFailedError(step, error, { cause: err });
   }
@@ -134,9 +125,8 @@ export async function settleCommitted<A, R>(
   result: R,
   meta: Record<string, Json>,
 ): Promise<R> {
-  const { exec, step, tool, key } = call;
+  const { exec, step, tool } = call;
   const base = { kind: "tool", name: tool.name, ...meta };
-  const row = { key, runId: exec.runId, step, tool: tool.name, state: "committed" as const };
   try {
     // The agent sees the result as journaled (secrets redacted), on replay too.
     const value = redactorOf(exec.host).value(
@@ -144,7 +134,7 @@ export async function settleCommitted<A, R>(
     );
     await exec.write(
       [{ type: "effect.committed", step, data: { ...base, value: (value ?? null) as Json } }],
-      { effects: [{ ...row, result: value ?? null }] },
+      { effects: keyRows(call, "committed", value ?? null) },
     );
     return value;
   } catch (err) {
@@ -158,7 +148,7 @@ export async function settleCommitted<A, R>(
           data: { ...base, value: null, unstorable: error as unknown as Json },
         },
       ],
-      { effects: [{ ...row, result: null }] },
+      { effects: keyRows(call, "committed", null) },
     );
     throw new StepFailedError(step, error, { cause: err });
   }
@@ -177,8 +167,32 @@ export async function park<A, R>(
   if (!alreadyJournaled)
     await exec.write(
       [{ type: "effect.unknown", step, data: { kind: "tool", name: tool.name, key, ...why } }],
-      { effects: [{ key, runId: exec.runId, step, tool: tool.name, state: "unknown" }] },
+      { effects: keyRows(call, "unknown") },
     );
   exec.stop("park", error);
   throw error;
+}
+
+/**
+ * The effect-key row a call's new state is written to, if it has one. Only
+ * a key the tool chooses (`tool.key`) can be claimed by another unit of
+ * work, so only such keys are registered in the store's effect keys; the
+ * default key, `<run>:<step>`, belongs to one step of one run, whose
+ * journal alone says its state. Its row would be written on every call and
+ * never read.
+ */
+export function keyRows<A, R>(
+  call: EffectCall<A, R>,
+  state: EffectState,
+  result?: Json,
+): EffectUpdate[] {
+  if (!call.tool.key) return [];
+  const row = {
+    key: call.key,
+    runId: call.exec.runId,
+    step: call.step,
+    tool: call.tool.name,
+    state,
+  };
+  return [result === undefined ? row : { ...row, result }];
 }

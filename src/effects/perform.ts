@@ -11,7 +11,7 @@ import type { StepRecord } from "../journal/JournalIndex.js";
 import type { Execution } from "../runtime/Execution.js";
 import { replayOutcome } from "../runtime/RunContext.js";
 import { redactorOf } from "../telemetry/redaction/Redactor.js";
-import { attempt, type EffectCall } from "./attempt.js";
+import { attempt, keyRows, type EffectCall } from "./attempt.js";
 import { recover } from "./recover.js";
 import { DEFAULT_TOOL_TIMEOUT_MS, type Tool } from "./Tool.js";
 
@@ -92,7 +92,7 @@ async function begin<A, R>(
         },
       ],
       {
-        effects: [{ key, runId: exec.runId, step, tool: name, state: "intent" }],
+        effects: keyRows(call, "intent"),
         // Lost to a power failure, an idempotent call's intent costs a repeat with the same key.
         deferFlush: tool.effect === "idempotent",
       },
