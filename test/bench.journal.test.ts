@@ -66,10 +66,18 @@ void test("the quick journal bench: every figure, each ratio over its own baseli
       "ratio",
       "effectMsPerStep",
       "effectRatio",
+      "keyedEffectMsPerStep",
+      "keyedEffectRatio",
     ]);
     for (const [k, v] of Object.entries(seq)) positive(v, `${kind}.sequential.${k}`);
     isRatio(seq.ratio, seq.msPerStep, seq.insertMs, `${kind}.sequential.ratio`);
     isRatio(seq.effectRatio, seq.effectMsPerStep, seq.msPerStep, `${kind}.sequential.effectRatio`);
+    isRatio(
+      seq.keyedEffectRatio,
+      seq.keyedEffectMsPerStep,
+      seq.msPerStep,
+      `${kind}.sequential.keyedEffectRatio`,
+    );
     for (const k of ["concurrent16", "concurrent64"] as const) {
       const c: ConcurrentFigures = s[k];
       assert.deepEqual(Object.keys(c), [

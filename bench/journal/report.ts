@@ -28,6 +28,12 @@ function storeTable(title: string, s: StoreFigures): string {
       "",
       `${s.sequential.effectRatio}× read`,
     ],
+    [
+      "  idempotent tool, own key",
+      show(s.sequential.keyedEffectMsPerStep),
+      "",
+      `${s.sequential.keyedEffectRatio}× read`,
+    ],
   ];
   for (const k of [16, 64] as const) {
     const c = k === 16 ? s.concurrent16 : s.concurrent64;

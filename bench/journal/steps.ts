@@ -11,6 +11,9 @@ export interface SequentialFigures {
   ratio: number;
   effectMsPerStep: number;
   effectRatio: number;
+  /** An idempotent tool with a key of its own, registered in the store as well as journaled. */
+  keyedEffectMsPerStep: number;
+  keyedEffectRatio: number;
 }
 
 export interface ConcurrentFigures {
@@ -35,9 +38,10 @@ const CONCURRENT_ROUNDS = 3;
 
 /**
  * Runs of sequential steps, timed inside the agent, for a read tool and an
- * idempotent one, against one INSERT alone on one connection: in rounds that
- * alternate the three, so both sides see the same moments of a noisy
- * machine; each figure is the median of its rounds.
+ * idempotent one (with the default key, and with a key of its own), against
+ * one INSERT alone on one connection: in rounds that alternate the four, so
+ * both sides see the same moments of a noisy machine; each figure is the
+ * median of its rounds.
  */
 export async function sequential(
   place: Place,
@@ -46,6 +50,7 @@ export async function sequential(
   const f = await Flotilla.open({ store: place.url });
   const reads: number[] = [];
   const effects: number[] = [];
+  const keyed: number[] = [];
   const inserts: number[] = [];
   try {
     const agents = defineStepAgents(f);
@@ -53,10 +58,12 @@ export async function sequential(
       (await f.start(agent, n)).result(SETTLES);
     await once(agents.reads, sizes.warmup);
     await once(agents.effects, sizes.warmup);
+    await once(agents.keyedEffects, sizes.warmup);
     const steps = Math.ceil(sizes.steps / ROUNDS);
     for (let round = 0; round < ROUNDS; round++) {
       reads.push((await once(agents.reads, steps)) / steps);
       effects.push((await once(agents.effects, steps)) / steps);
+      keyed.push((await once(agents.keyedEffects, steps)) / steps);
       inserts.push(await insertMs(place, Math.ceil(sizes.inserts / ROUNDS)));
     }
   } finally {
@@ -64,6 +71,7 @@ export async function sequential(
   }
   const readMs = median(reads);
   const effectMs = median(effects);
+  const keyedMs = median(keyed);
   const alone = median(inserts);
   return {
     msPerStep: figure(readMs),
@@ -71,6 +79,8 @@ export async function sequential(
     ratio: ratio(readMs, alone),
     effectMsPerStep: figure(effectMs),
     effectRatio: ratio(effectMs, readMs),
+    keyedEffectMsPerStep: figure(keyedMs),
+    keyedEffectRatio: ratio(keyedMs, readMs),
   };
 }
 
