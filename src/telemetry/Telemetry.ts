@@ -94,12 +94,12 @@ export class Telemetry {
   attempt<T>(dependency: string, call: Promise<T>): Promise<T> {
     return call.then(
       (value) => {
-        this.metrics.requests.inc({ dependency, outcome: "ok" });
+        this.metrics.requestCounts.inc(dependency, "ok");
         return value;
       },
       (err: unknown) => {
         const outcome = outcomeOf(err);
-        this.metrics.requests.inc({ dependency, outcome });
+        this.metrics.requestCounts.inc(dependency, outcome);
         if (outcome === "rate_limited") this.metrics.rateLimited.inc({ dependency });
         throw err;
       },

@@ -4,6 +4,7 @@ import type { Admission } from "../../fleet/types.js";
 import type { Resilience } from "../../resilience/Resilience.js";
 import { RUN_STATUSES, type Store, type StoreCounts } from "../../store/types.js";
 import { retryBudgetLeft } from "./dependencyState.js";
+import { PairCounts } from "./PairCounts.js";
 
 /** Where the gauges read from at scrape time. */
 export interface MetricsSource {
@@ -37,11 +38,14 @@ export class FlotillaMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
-  readonly requests = new Counter({
+  /** Counts for `requests`, added to it at each scrape (see PairCounts). */
+  readonly requestCounts = new PairCounts("dependency", "outcome");
+  readonly requests: Counter<"dependency" | "outcome"> = new Counter({
     name: "flotilla_dependency_requests_total",
     help: "Upstream attempts (LLM requests, tool calls, retries included) by dependency and outcome",
     labelNames: ["dependency", "outcome"] as const,
     registers: [this.registry],
+    collect: (): void => this.requestCounts.addTo(this.requests),
   });
   readonly rateLimited = new Counter({
     name: "flotilla_dependency_rate_limited_total",
@@ -49,11 +53,14 @@ export class FlotillaMetrics {
     labelNames: ["dependency"] as const,
     registers: [this.registry],
   });
-  readonly toolCalls = new Counter({
+  /** Counts for `toolCalls`, added to it at each scrape (see PairCounts). */
+  readonly toolCallCounts = new PairCounts("tool", "outcome");
+  readonly toolCalls: Counter<"tool" | "outcome"> = new Counter({
     name: "flotilla_tool_calls_total",
     help: "Tool calls by tool and outcome (committed, deduped, failed, unknown, revoked; ok or error for reads)",
     labelNames: ["tool", "outcome"] as const,
     registers: [this.registry],
+    collect: (): void => this.toolCallCounts.addTo(this.toolCalls),
   });
   readonly tokens = new Counter({
     name: "flotilla_llm_tokens_total",

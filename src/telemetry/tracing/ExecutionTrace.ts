@@ -243,7 +243,7 @@ export class ExecutionTrace implements RunTrace {
         ...(rec?.intent ? { [FLOTILLA.attempts]: rec.attempts } : {}),
         ...this.t.dependencyAttributes(`tool:${tool.name}`),
       });
-      this.t.metrics.toolCalls.inc({ tool: tool.name, outcome });
+      this.t.metrics.toolCallCounts.inc(tool.name, outcome);
       span.end();
     }
   }
@@ -261,7 +261,7 @@ export class ExecutionTrace implements RunTrace {
       return value;
     } finally {
       const outcome = toolOutcome(tool, this.exec.journal.get(step), ok);
-      this.t.metrics.toolCalls.inc({ tool: tool.name, outcome });
+      this.t.metrics.toolCallCounts.inc(tool.name, outcome);
     }
   }
 
