@@ -44,9 +44,10 @@ export function throughBulkheads<T>(
  * idempotent) are retried; the key stays the same on every attempt.
  * `call.signal` is read only when needed: it may be a getter that makes a
  * step's signal (see LazyLinkedAbort), which a tool that never reads it
- * does without.
+ * does without. Not async: its promise is the retry owner's, not a wrapper
+ * awaiting it (its callers call it inside their own try).
  */
-export async function runTool<A, R>(
+export function runTool<A, R>(
   host: ToolRunHost,
   tool: Tool<A, R>,
   args: A,
@@ -57,31 +58,42 @@ export async function runTool<A, R>(
   // Without one, an attempt is made directly: no wrapper, and the signal is not read for it.
   const bulkheaded = bulkheads[0] !== undefined || bulkheads[1] !== undefined;
   const admission = tool.rateLimited ? host.admission : undefined;
-  const once = async (attempt: number) => {
-    const permit = await admission?.acquire(
-      {
-        dependency: dependency.name,
-        tenant: call.tenant,
-        estimate: { inputTokens: 0, outputTokens: 0 },
-      },
-      call.signal,
+  const first = call.firstAttempt;
+  const send = (attempt: number) =>
+    countAttempt(
+      host.telemetry,
+      dependency.name,
+      tool.run(args, toolContext(call, first + attempt - 1)),
     );
-    try {
-      const value = await countAttempt(
-        host.telemetry,
-        dependency.name,
-        tool.run(args, toolContext(call, call.firstAttempt + attempt - 1)),
-      );
-      permit?.release({ outcome: "ok" });
-      return value;
-    } catch (err) {
-      call.onAttemptFailed?.(err);
-      permit?.release({
-        outcome: (err as { status?: number }).status === 429 ? "rate_limited" : "error",
-      });
-      throw err;
-    }
-  };
+  // With no permit to release and no one to tell of a failure, an attempt is the call itself, not
+  // an async wrapper awaiting it: the retry owner (or a bulkhead) takes a throw as a rejection.
+  const once =
+    !admission && !call.onAttemptFailed
+      ? send
+      : async (attempt: number) => {
+          // Awaited only when there is one: awaiting nothing would still cost the call a turn.
+          const permit =
+            admission &&
+            (await admission.acquire(
+              {
+                dependency: dependency.name,
+                tenant: call.tenant,
+                estimate: { inputTokens: 0, outputTokens: 0 },
+              },
+              call.signal,
+            ));
+          try {
+            const value = await send(attempt);
+            permit?.release({ outcome: "ok" });
+            return value;
+          } catch (err) {
+            call.onAttemptFailed?.(err);
+            permit?.release({
+              outcome: (err as { status?: number }).status === 429 ? "rate_limited" : "error",
+            });
+            throw err;
+          }
+        };
   return dependency.execute(
     (attempt) =>
       bulkheaded ? throughBulkheads(bulkheads, () => once(attempt), call.signal) : once(attempt),
@@ -118,6 +130,7 @@ export interface ToolRun {
   readonly signal: AbortSignal;
   /** True when reading `signal` makes it (a step's own signal): it is then read only when needed. */
   readonly lazySignal?: boolean;
+  /** The first attempt's number, read when the call starts. */
   readonly firstAttempt: number;
   readonly deadline: number | undefined;
   readonly tenant: string;
