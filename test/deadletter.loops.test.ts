@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isFlotillaError, type LlmMessage } from "../src/index.js";
-import { fingerprint, LoopGuard, DEFAULT_LOOP_THRESHOLDS } from "../src/deadletter/loops.js";
+import {
+  fingerprint,
+  LoopGuard,
+  RequestKey,
+  DEFAULT_LOOP_THRESHOLDS,
+} from "../src/deadletter/loops.js";
 import type { Flotilla, FlotillaOptions } from "../src/runtime/Flotilla.js";
 import type { RunContext } from "../src/runtime/RunContext.js";
 import { openFlotilla, ScriptedProvider, settle, type Script } from "./helpers/deadletter.js";
@@ -269,6 +274,30 @@ describe("loop detectors: units", () => {
     assert.throws(
       () => guard.outcome({ fp: "tool:get:y", value: { v: 1 } }),
       (e: unknown) => isFlotillaError(e, "FLOTILLA_LOOP_DETECTED") && e.details.times === 5,
+    );
+  });
+
+  it("keys a tool call by its arguments, and an error carries only their hashed fingerprint", () => {
+    const secret = { card: "4111 1111 1111 1111" };
+    const long = { text: "x".repeat(200) };
+    for (const args of [secret, long]) {
+      const key = new RequestKey("tool", "pay", args);
+      assert.equal(key.fingerprint, fingerprint("tool", "pay", args));
+      assert.equal(new RequestKey("tool", "pay", { ...args }).key, key.key);
+    }
+    assert.notEqual(
+      new RequestKey("tool", "pay", { card: "1" }).key,
+      new RequestKey("tool", "pay", secret).key,
+    );
+    const guard = new LoopGuard("r", DEFAULT_LOOP_THRESHOLDS, [], "a");
+    for (let i = 0; i < 4; i++)
+      guard.outcome({ fp: new RequestKey("tool", "pay", secret), value: 1 });
+    assert.throws(
+      () => guard.outcome({ fp: new RequestKey("tool", "pay", secret), value: 1 }),
+      (e: unknown) =>
+        isFlotillaError(e, "FLOTILLA_LOOP_DETECTED") &&
+        e.details.fingerprint === fingerprint("tool", "pay", secret) &&
+        !JSON.stringify(e.toJSON()).includes("4111"),
     );
   });
 

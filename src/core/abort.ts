@@ -24,6 +24,18 @@ export interface AbortState {
 }
 
 /**
+ * What a step stops on: a signal, or a lazily made one (`LazyLinkedAbort`)
+ * whose state is read without making it. Use `signalOf` where only a real
+ * signal will do.
+ */
+export type AbortSource = AbortSignal | LazyLinkedAbort;
+
+/** The signal of `source`, made now if it is lazy and not made yet. */
+export function signalOf(source: AbortSource): AbortSignal {
+  return source instanceof LazyLinkedAbort ? source.signal : source;
+}
+
+/**
  * `linkedAbort(parent)` whose signal is made only when something reads it.
  * Most steps end without anyone reading their own signal, and Node makes an
  * AbortSignal slowly (about 2 µs: an EventTarget given a new prototype).
@@ -31,6 +43,7 @@ export interface AbortState {
  * exists, an abort (the first wins, the parent's included) is remembered and
  * the signal is made already aborted with that reason; after `dispose`, the
  * parent no longer counts, as an unhooked controller no longer hears it.
+ * The parent may be lazy too: its signal is made only when this one is.
  */
 export class LazyLinkedAbort implements AbortState {
   private link: LinkedAbort | undefined;
@@ -38,7 +51,7 @@ export class LazyLinkedAbort implements AbortState {
   private stopped: { reason: unknown } | undefined;
   private disposed = false;
 
-  constructor(private readonly parent: AbortSignal) {}
+  constructor(private readonly parent: AbortSource) {}
 
   get signal(): AbortSignal {
     if (this.link) return this.link.controller.signal;
@@ -47,7 +60,7 @@ export class LazyLinkedAbort implements AbortState {
       const controller = new AbortController();
       if (this.stopped) controller.abort(this.stopped.reason);
       this.link = { controller, dispose: () => undefined };
-    } else this.link = linkedAbort(this.parent);
+    } else this.link = linkedAbort(signalOf(this.parent));
     return this.link.controller.signal;
   }
 

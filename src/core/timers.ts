@@ -1,3 +1,5 @@
+import { LazyLinkedAbort, type AbortSource, type AbortState } from "./abort.js";
+
 /** Node clamps a timer's delay above this to 1 ms: longer waits are chained. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -33,8 +35,11 @@ export function setLongTimeout(fn: () => void, ms: number): LongTimeout {
   return handle;
 }
 
-export interface DeadlineSignal {
-  /** Aborts with `parent`'s reason, or with `timeout` once the time is up. */
+export interface DeadlineSignal extends AbortState {
+  /**
+   * Aborts with `parent`'s reason, or with `timeout` once the time is up.
+   * Made when first read: `aborted` and `reason` say the same without it.
+   */
   readonly signal: AbortSignal;
   /**
    * The error the signal aborts with once the time is up (a DOMException
@@ -56,32 +61,53 @@ export interface DeadlineSignal {
  * `AbortSignal.any([parent, AbortSignal.timeout(ms)])` without its trap: a
  * timeout signal held only by a composite can be garbage-collected before it
  * fires (nodejs/node#57736), and a call then waits forever. Here the timer
- * holds the controller, and `dispose` releases both.
+ * holds the controller, and `dispose` releases both. The signal is made
+ * only if something reads it (see LazyLinkedAbort): most calls end without
+ * anyone listening, and the timer alone keeps the deadline.
  */
-export function abortAfter(parent: AbortSignal, ms: number): DeadlineSignal {
-  const controller = new AbortController();
-  let timeout: Error | undefined;
-  const onParent = () => controller.abort(parent.reason);
-  let expire!: (err: Error) => void;
-  const expired = new Promise<never>((_, reject) => (expire = reject));
-  // Nobody need be listening when it fires.
-  expired.catch(() => undefined);
-  const timer = setLongTimeout(() => {
-    timeout = new DOMException(`the deadline of ${ms} ms has passed`, "TimeoutError");
-    controller.abort(timeout);
-    expire(timeout);
-  }, ms);
-  if (parent.aborted) onParent();
-  else parent.addEventListener("abort", onParent, { once: true });
-  return {
-    signal: controller.signal,
-    get timeout() {
-      return timeout;
-    },
-    expired,
-    dispose: () => {
-      timer.clear();
-      parent.removeEventListener("abort", onParent);
-    },
-  };
+export function abortAfter(parent: AbortSource, ms: number): DeadlineSignal {
+  return new Deadline(parent, ms);
+}
+
+/** A class, so a deadline nobody listens to costs a few fields, not closures and a signal. */
+class Deadline implements DeadlineSignal {
+  private readonly stop: LazyLinkedAbort;
+  private readonly timer: LongTimeout;
+  private expiredWith: Error | undefined;
+  readonly expired: Promise<never>;
+
+  constructor(parent: AbortSource, ms: number) {
+    this.stop = new LazyLinkedAbort(parent);
+    let expire!: (err: Error) => void;
+    this.expired = new Promise<never>((_, reject) => (expire = reject));
+    // Nobody need be listening when it fires.
+    this.expired.catch(() => undefined);
+    this.timer = setLongTimeout(() => {
+      const timeout = new DOMException(`the deadline of ${ms} ms has passed`, "TimeoutError");
+      this.expiredWith = timeout;
+      this.stop.abort(timeout);
+      expire(timeout);
+    }, ms);
+  }
+
+  get signal(): AbortSignal {
+    return this.stop.signal;
+  }
+
+  get aborted(): boolean {
+    return this.stop.aborted;
+  }
+
+  get reason(): unknown {
+    return this.stop.reason;
+  }
+
+  get timeout(): Error | undefined {
+    return this.expiredWith;
+  }
+
+  dispose(): void {
+    this.timer.clear();
+    this.stop.dispose();
+  }
 }

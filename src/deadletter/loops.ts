@@ -47,28 +47,65 @@ export function loopLimits(own: LoopThresholds): LoopLimits {
  * share a fingerprint only when they ask exactly the same thing.
  */
 export function fingerprint(kind: string, name: string, subject: unknown): string {
+  return hashedFingerprint(kind, name, canonicalJson(subject ?? null));
+}
+
+function hashedFingerprint(kind: string, name: string, json: string): string {
   // The first 12 bytes of the digest, as hex.
-  return `${kind}:${name}:${sha256Hex(canonicalJson(subject ?? null)).slice(0, 24)}`;
+  return `${kind}:${name}:${sha256Hex(json).slice(0, 24)}`;
 }
 
 /**
- * Results no longer than a digest's hex are their own key: no hash to pay for
- * on the small results most steps return. The prefixes keep the two kinds of
- * key apart, so two results share a key only when their canonical JSON is equal.
+ * Results (and requests, see `RequestKey`) no longer than a digest's hex are
+ * their own key: no hash to pay for on the small ones most steps make. The
+ * prefixes keep the two kinds of key apart, so two results share a key only
+ * when their canonical JSON is equal.
  */
-const INLINE_RESULT_CHARS = 64;
+const INLINE_KEY_CHARS = 64;
 
 function resultKey(value: unknown): string {
   const json = canonicalJson(value ?? null);
-  return typeof json === "string" && json.length <= INLINE_RESULT_CHARS
+  return typeof json === "string" && json.length <= INLINE_KEY_CHARS
     ? `=${json}`
     : `#${sha256Hex(json)}`;
 }
 
+/**
+ * A request as the detectors count it, for the steps most runs make (a
+ * tool call with small arguments): short canonical JSON is its own key, as
+ * results are (see `resultKey`), so no hash is paid for unless an error
+ * needs the fingerprint. The key never leaves memory; what an error carries
+ * is always the hashed fingerprint, which does not hold the arguments (they
+ * may hold secrets). Names never hold `=`, so an inline key
+ * (`<kind>:<name>:=<json>`) is never a fingerprint, nor another request's.
+ */
+export class RequestKey {
+  readonly key: string;
+
+  constructor(
+    private readonly kind: string,
+    private readonly name: string,
+    subject: unknown,
+  ) {
+    const json = canonicalJson(subject ?? null);
+    this.key =
+      json.length <= INLINE_KEY_CHARS
+        ? `${kind}:${name}:=${json}`
+        : hashedFingerprint(kind, name, json);
+  }
+
+  /** `fingerprint(kind, name, subject)`. */
+  get fingerprint(): string {
+    const { key, kind, name } = this;
+    const inline = `${kind}:${name}:=`;
+    return key.startsWith(inline) ? hashedFingerprint(kind, name, key.slice(inline.length)) : key;
+  }
+}
+
 /** What the detectors see of a step once its outcome is known. */
 export interface StepSeen {
-  /** The request, from `fingerprint`. */
-  fp: string;
+  /** The request, from `fingerprint` (or a `RequestKey`, which hashes only when needed). */
+  fp: string | RequestKey;
   /** What the step returned. */
   value: unknown;
   /** A committed effect: progress, whatever it returned. */
@@ -124,11 +161,14 @@ export class LoopGuard {
     const known = this.outputs.size;
     const fresh = this.outputs.add(result).size !== known;
     if (fresh || seen.effect) this.sinceProgress = 0;
-    const pair = `${seen.fp}:${result}`;
+    const { fp } = seen;
+    const pair = `${typeof fp === "string" ? fp : fp.key}:${result}`;
     const times = (this.repeats.get(pair) ?? 0) + 1;
     this.repeats.set(pair, times);
-    if (times >= this.thresholds.repeatedCalls)
-      throw new LoopDetectedError(this.runId, "repeated-call", { fingerprint: seen.fp, times });
+    if (times >= this.thresholds.repeatedCalls) {
+      const fingerprint = typeof fp === "string" ? fp : fp.fingerprint;
+      throw new LoopDetectedError(this.runId, "repeated-call", { fingerprint, times });
+    }
     if (!seen.llm) {
       if (fresh || seen.effect) this.echoes.reset();
       return;

@@ -6,20 +6,22 @@ import {
 } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
-import { abortAfter } from "../core/timers.js";
+import type { AbortSource } from "../core/abort.js";
+import { abortAfter, type DeadlineSignal } from "../core/timers.js";
 import { heldOutageWait, throughOutages } from "../resilience/outage.js";
 import type { Execution } from "../runtime/Execution.js";
 import type { EffectState, EffectUpdate } from "../store/types.js";
 import { redactorOf } from "../telemetry/redaction/Redactor.js";
 import { attemptMayHaveApplied } from "./outcome.js";
 import { reconcileThenSettle } from "./recover.js";
-import { runTool, toolDependency } from "./runTool.js";
+import { runTool, toolDependency, type ToolRun } from "./runTool.js";
 import { effectNotApplied, type Tool } from "./Tool.js";
 
 /** One effect step's facts, the same for every attempt. */
 export interface EffectCall<A, R> {
   exec: Execution;
-  signal: AbortSignal;
+  /** The step's stop, read without making its signal (see LazyLinkedAbort). */
+  stop: AbortSource;
   step: string;
   tool: Tool<A, R>;
   /** As journaled with the intent. */
@@ -42,50 +44,32 @@ export async function attempt<A, R>(
   const { exec, tool, step } = call;
   exec.checkLease();
   const left = Math.max(0, attemptDeadline - exec.host.clock.now());
-  const deadline = abortAfter(call.signal, left);
-  const signal = deadline.signal;
-  let mayHaveActed = false;
+  // Its signal is made only if read (the tool, a bulkhead or an outage wait); its timer runs anyway.
+  const deadline = abortAfter(call.stop, left);
+  const run = new EffectRun(call, deadline, n, attemptDeadline);
   let result: R;
   try {
-    // A tool that ignores its signal still cannot hold the step past the deadline.
-    let first = n;
-    const run = () =>
-      runTool(exec.host, tool, call.args, {
-        idempotencyKey: call.key,
-        signal,
-        firstAttempt: first,
-        deadline: attemptDeadline,
-        tenant: exec.run.tenant ?? "default",
-        onAttemptFailed: (err) => {
-          first++;
-          // An attempt cut short by the run's stop or its deadline may have been sent: not a verdict.
-          if (
-            attemptMayHaveApplied(tool as Tool, err) ||
-            (signal.aborted && !effectNotApplied(err))
-          )
-            mayHaveActed = true;
-        },
-      });
     // Refused by an outage, the call waits for the service within its deadline. An outage is a
     // refusal the retry owner could have retried, and it retries only tools safe to repeat:
     // idempotent ones, or any tool whose attempts certainly did nothing.
     const dependency = exec.host.resilience.dependency(toolDependency(tool as Tool));
-    const outage = heldOutageWait(signal, attemptDeadline, exec.host.clock);
+    const outage = heldOutageWait(deadline, attemptDeadline, exec.host.clock);
+    // A tool that ignores its signal still cannot hold the step past the deadline.
     ({ value: result } = await Promise.race([
-      throughOutages(dependency, run, outage),
+      throughOutages(dependency, () => runTool(exec.host, tool, call.args, run), outage),
       deadline.expired,
     ]));
   } catch (err) {
     deadline.dispose();
     // Out of time with the call unanswered: the request may have left.
-    if (err === deadline.timeout) mayHaveActed = true;
+    const mayHaveActed = run.mayHaveActed || err === deadline.timeout;
     // An idempotent call that may have acted is safe to make again with its key: its step
     // fails (a redrive calls it again), marked as maybe applied, instead of parking the run;
     // so does one stopped alone (ctx.all stopping it for a failed sibling) while its run goes on.
     const repeatable = tool.effect === "idempotent" && !exec.controller.signal.aborted;
     if (mayHaveActed && !repeatable) {
       // A lost answer is not a failure: the effect may have happened.
-      if (!call.signal.aborted && tool.reconcile)
+      if (!call.stop.aborted && tool.reconcile)
         return reconcileThenSettle(call, n, attemptDeadline);
       return park(call, false, err);
     }
@@ -112,6 +96,45 @@ export async function attempt<A, R>(
   }
   deadline.dispose();
   return settleCommitted(call, result, {});
+}
+
+/**
+ * An effect's tool call as `runTool` makes it, over every attempt: a class,
+ * so the deadline's signal is read only when needed.
+ */
+class EffectRun<A, R> implements ToolRun {
+  readonly lazySignal = true;
+  readonly idempotencyKey: string;
+  readonly tenant: string;
+  /** The next attempt's number: attempts go on being counted after an outage wait. */
+  firstAttempt: number;
+  /** Whether an attempt that failed may have acted. */
+  mayHaveActed = false;
+
+  constructor(
+    private readonly call: EffectCall<A, R>,
+    private readonly limit: DeadlineSignal,
+    n: number,
+    readonly deadline: number,
+  ) {
+    this.idempotencyKey = call.key;
+    this.tenant = call.exec.run.tenant ?? "default";
+    this.firstAttempt = n;
+  }
+
+  get signal(): AbortSignal {
+    return this.limit.signal;
+  }
+
+  onAttemptFailed(err: unknown): void {
+    this.firstAttempt++;
+    // An attempt cut short by the run's stop or its deadline may have been sent: not a verdict.
+    if (
+      attemptMayHaveApplied(this.call.tool as Tool, err) ||
+      (this.limit.aborted && !effectNotApplied(err))
+    )
+      this.mayHaveActed = true;
+  }
 }
 
 /**

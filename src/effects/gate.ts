@@ -3,6 +3,7 @@ import { ApprovalDeniedError, InvalidArgumentError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
 import { describeZodError } from "../core/validate.js";
+import type { StepSeen } from "../deadletter/loops.js";
 import type { Execution } from "../runtime/Execution.js";
 import type { RunContext } from "../runtime/RunContext.js";
 import { waitForSignal } from "../runtime/waits.js";
@@ -39,7 +40,7 @@ export async function gatedEffect<A, R>(
   tool: Tool<A, R>,
   args: A,
   deadline: number | undefined,
-  fp: string,
+  fp: StepSeen["fp"],
 ): Promise<R> {
   if (tool.approval) {
     if (steps.approval === undefined) throw new Error(`no approval step for tool '${tool.name}'`);
@@ -50,7 +51,8 @@ export async function gatedEffect<A, R>(
   try {
     // A recorded intent is not new work: it must be allowed to settle, never refused.
     exec.watch(rec, !rec?.intent);
-    const value = await performEffect<A, R>(exec, ctx.signal, step, rec, tool, args, deadline);
+    // The step's stop, not its signal: most effects end without anyone needing one made.
+    const value = await performEffect<A, R>(exec, ctx.abortState, step, rec, tool, args, deadline);
     exec.progress(rec, { fp, value, effect: true });
     return value;
   } finally {

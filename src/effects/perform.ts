@@ -1,3 +1,4 @@
+import type { AbortSource } from "../core/abort.js";
 import {
   CancelledError,
   EffectInProgressError,
@@ -27,7 +28,7 @@ import { DEFAULT_TOOL_TIMEOUT_MS, type Tool } from "./Tool.js";
  */
 export async function performEffect<A, R>(
   exec: Execution,
-  signal: AbortSignal,
+  stop: AbortSource,
   step: string,
   rec: StepRecord | undefined,
   tool: Tool<A, R>,
@@ -42,14 +43,14 @@ export async function performEffect<A, R>(
   const recovered = intent && { ...intent, args: redactorOf(exec.host).restore(args, intent.args) };
   return exec.trace.tool(tool, step, () =>
     rec && recovered
-      ? recover(exec, signal, step, rec, recovered, tool, deadline)
-      : begin(exec, signal, step, tool, args, deadline),
+      ? recover(exec, stop, step, rec, recovered, tool, deadline)
+      : begin(exec, stop, step, tool, args, deadline),
   );
 }
 
 async function begin<A, R>(
   exec: Execution,
-  signal: AbortSignal,
+  stop: AbortSource,
   step: string,
   tool: Tool<A, R>,
   args: A,
@@ -65,8 +66,8 @@ async function begin<A, R>(
   }
   // The tool gets what the journal holds, so a first call and a recovery see the same arguments.
   const journaled = storableCopy(args, `the arguments of tool '${name}'`);
-  if (signal.aborted) return revoke(exec, step, name);
-  const call: EffectCall<A, R> = { exec, signal, step, tool, args: journaled, key, deadline };
+  if (stop.aborted) return revoke(exec, step, name);
+  const call: EffectCall<A, R> = { exec, stop, step, tool, args: journaled, key, deadline };
   if (tool.key) {
     const reused = await claimKey(call);
     if (reused) return reused.value;

@@ -1,3 +1,4 @@
+import { signalOf, type AbortSource } from "../core/abort.js";
 import { isFlotillaError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import { abortAfter } from "../core/timers.js";
@@ -16,7 +17,7 @@ import { DEFAULT_TOOL_TIMEOUT_MS, type Reconciliation, type Tool } from "./Tool.
  */
 export async function recover<A, R>(
   exec: Execution,
-  signal: AbortSignal,
+  stop: AbortSource,
   step: string,
   rec: StepRecord,
   intent: EffectIntent,
@@ -25,7 +26,7 @@ export async function recover<A, R>(
 ): Promise<R> {
   const call: EffectCall<A, R> = {
     exec,
-    signal,
+    stop,
     step,
     tool,
     args: intent.args as A,
@@ -70,19 +71,19 @@ export async function reconcileThenSettle<A, R>(
   attempts: number,
   inFlightUntil: number,
 ): Promise<R> {
-  const { exec, signal, step, tool, key } = call;
-  await waitPast(exec, signal, step, inFlightUntil);
+  const { exec, stop, step, tool, key } = call;
+  await waitPast(exec, stop, step, inFlightUntil);
   exec.checkLease();
   let found: Reconciliation<R>;
   // A question that gets no answer is as good as "unknown": it may not hang the run.
-  const asking = abortAfter(signal, tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS);
+  const asking = abortAfter(stop, tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS);
   try {
     found = await Promise.race([
       tool.reconcile!(call.args, { idempotencyKey: key, signal: asking.signal, attempt: attempts }),
       asking.expired,
     ]);
   } catch (err) {
-    if (signal.aborted) throw err;
+    if (stop.aborted) throw err;
     return park(call);
   } finally {
     asking.dispose();
@@ -94,12 +95,13 @@ export async function reconcileThenSettle<A, R>(
 
 async function waitPast(
   exec: Execution,
-  signal: AbortSignal,
+  stop: AbortSource,
   step: string,
   until: number,
 ): Promise<void> {
   const left = until - exec.host.clock.now();
   if (left <= 0) return;
+  const signal = signalOf(stop);
   if (left <= exec.host.inlineSleepMs) return exec.host.clock.sleep(left, signal);
   await exec.block(
     signal,

@@ -115,27 +115,44 @@ export interface OutageWait {
 /**
  * A wait held in memory to its end, never suspended: for an effect whose
  * intent is journaled with the call's deadline, so its retries must stay
- * within that deadline, as one slow call would.
+ * within that deadline, as one slow call would. `stop.signal` is read only
+ * when an outage is met (it may be made when read: see LazyLinkedAbort).
  */
-export function heldOutageWait(signal: AbortSignal, until: number, clock: Clock): OutageWait {
-  return {
-    signal,
-    until,
-    hold: async (ready, at) => {
-      const done = new AbortController();
-      const onAbort = () => done.abort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        // Settled either way: an abort is seen by the next call, which fails with it.
-        const due = clock.sleep(Math.max(0, at - clock.now()), done.signal);
-        await Promise.race([ready(), due]).catch(() => undefined);
-        return true;
-      } finally {
-        done.abort();
-        signal.removeEventListener("abort", onAbort);
-      }
-    },
-  };
+export function heldOutageWait(
+  stop: { readonly signal: AbortSignal },
+  until: number,
+  clock: Clock,
+): OutageWait {
+  return new HeldOutageWait(stop, until, clock);
+}
+
+/** A class, so a call that meets no outage builds one object and reads no signal. */
+class HeldOutageWait implements OutageWait {
+  constructor(
+    private readonly stop: { readonly signal: AbortSignal },
+    readonly until: number,
+    private readonly clock: Clock,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.stop.signal;
+  }
+
+  async hold(ready: () => Promise<void>, at: number): Promise<boolean> {
+    const { signal, clock } = this;
+    const done = new AbortController();
+    const onAbort = () => done.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      // Settled either way: an abort is seen by the next call, which fails with it.
+      const due = clock.sleep(Math.max(0, at - clock.now()), done.signal);
+      await Promise.race([ready(), due]).catch(() => undefined);
+      return true;
+    } finally {
+      done.abort();
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
 }
 
 /**
@@ -156,7 +173,8 @@ export async function throughOutages<T>(
     try {
       return await call();
     } catch (err) {
-      if (wait.signal.aborted || !isOutage(err)) throw err;
+      // Its signal is read only for an outage: reading it may make it.
+      if (!isOutage(err) || wait.signal.aborted) throw err;
       const at = recovery.nextTryAt();
       if (at >= wait.until - LAST_TRY_MS)
         throw new DependencyUnavailableError(dependency.name, wait.until, err);

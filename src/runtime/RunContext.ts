@@ -1,4 +1,4 @@
-import { LazyLinkedAbort, linkedAbort, type AbortState } from "../core/abort.js";
+import { LazyLinkedAbort, linkedAbort, signalOf, type AbortSource } from "../core/abort.js";
 import {
   isFlotillaError,
   CancelledError,
@@ -92,17 +92,17 @@ export class RunContext {
     private readonly exec: Execution,
     private readonly prefix: string,
     /** The context's signal, or a step's own, made when first read (see LazyLinkedAbort). */
-    private readonly stop: AbortSignal | LazyLinkedAbort,
+    private readonly stop: AbortSource,
     /** Shared with the per-call views of this context, which number steps in the same sequence. */
     private readonly seq: { next: number } = { next: 0 },
   ) {}
 
   get signal(): AbortSignal {
-    return this.stop instanceof LazyLinkedAbort ? this.stop.signal : this.stop;
+    return signalOf(this.stop);
   }
 
-  /** Whether this context is stopped, and why, read without making a step's own signal. */
-  get abortState(): AbortState {
+  /** What this context stops on: read, or linked under, without making a step's own signal. */
+  get abortState(): AbortSource {
     return this.stop;
   }
 
@@ -225,7 +225,7 @@ export class RunContext {
    * `ctx.all` can stop that step alone (and await it) when a sibling fails.
    */
   private stoppable<T>(start: (ctx: RunContext) => Promise<T>): Promise<T> {
-    const stop = new LazyLinkedAbort(this.signal);
+    const stop = new LazyLinkedAbort(this.stop);
     const view = new RunContext(this.exec, this.prefix, stop, this.seq);
     const step = this.held(start(view), () => stop.dispose());
     stoppableSteps.set(step, stop);
@@ -302,7 +302,7 @@ export class RunContext {
         tool,
         checked,
         options.deadlineMs,
-        fp,
+        fp.fingerprint,
       )) as R;
     // Both ids taken now: concurrent calls are numbered alike on replay, whenever approvals came.
     const steps = {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from "../core/errors.js";
 import { storableCopy } from "../core/payload.js";
 import { describeValue } from "../core/validate.js";
-import { fingerprint } from "../deadletter/loops.js";
+import { RequestKey } from "../deadletter/loops.js";
 
 /* Argument checks of ctx calls that are not option objects (those are in options.ts). */
 
@@ -19,13 +19,14 @@ export function refusal(check: () => unknown): Promise<never> | undefined {
 }
 
 /**
- * The loop detector's fingerprint of a tool call. Arguments it cannot walk
- * (a cycle, a BigInt) are refused as the journal would refuse them, typed;
- * the happy path pays for no extra copy.
+ * The loop detector's key of a tool call (hashed into a fingerprint only
+ * when an error needs one). Arguments it cannot walk (a cycle, a BigInt)
+ * are refused as the journal would refuse them, typed; the happy path pays
+ * for no extra copy.
  */
-export function argsFingerprint(tool: string, args: unknown): string {
+export function argsFingerprint(tool: string, args: unknown): RequestKey {
   try {
-    return fingerprint("tool", tool, args);
+    return new RequestKey("tool", tool, args);
   } catch (err) {
     storableCopy(args, `the arguments of tool '${tool}'`);
     throw err;
