@@ -82,6 +82,17 @@ function deferFlushSuite(
       assert.equal(await store.getEffect("t", `${runId}:1`), undefined);
     });
 
+    it("claims an effect key unflushed, and flushes again after", async () => {
+      const { runId } = await leased();
+      const claim = { key: `k-${runId}`, runId, step: "1", tool: "t", argsHash: "a" };
+      assert.equal((await store.claimEffectKey(claim)).runId, runId);
+      assert.equal(await flushSetting(store), durable);
+      // A second claim finds the holder: it reads, writes nothing, and leaves the setting as it was.
+      const other = await store.claimEffectKey({ ...claim, runId: "run_other", step: "2" });
+      assert.equal(other.runId, runId);
+      assert.equal(await flushSetting(store), durable);
+    });
+
     it("refuses a deferred commit whose fence fails, and flushes again after", async () => {
       const { runId } = await leased();
       await assert.rejects(store.commit(intent(runId, "stale", "1")), (err) =>

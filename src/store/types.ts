@@ -326,7 +326,11 @@ export interface Store extends StoreEvents, StateStore {
   /**
    * Registers the tool's `key` for (runId, step) unless another unit of work
    * holds it; a holder whose effect definitely failed gives the key up.
-   * Returns the holder either way.
+   * Returns the holder either way. Visible at once but not flushed on its
+   * own (as a `deferFlush` commit): the commit that follows it flushes it
+   * (a flushed intent before a call that is not safe to repeat, or the
+   * outcome), and a claim lost with the intent after it, to a power loss,
+   * costs an idempotent call's repeat with the same key.
    */
   claimEffectKey(claim: EffectClaim): Promise<EffectRecord>;
   getEffect(tool: string, key: string): Promise<EffectRecord | undefined>;

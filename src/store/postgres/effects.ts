@@ -1,11 +1,12 @@
 import { rowToEffect, toJsonText } from "../rows.js";
 import type { EffectClaim, EffectRecord, EffectUpdate } from "../types.js";
-import { NOW_MS, type Queryable, type Row, type Statement } from "./sql.js";
+import { DEFERRED_FLUSH, NOW_MS, type Queryable, type Row, type Statement } from "./sql.js";
 
 /**
  * Registers the tool's key for this (run, step) unless some unit of work
  * holds it already; returns the holder either way. A holder whose effect
- * definitely failed did nothing, so it gives the key up.
+ * definitely failed did nothing, so it gives the key up. Committed without
+ * waiting for its flush (see Store.claimEffectKey).
  */
 export async function claimKey(db: Queryable, c: EffectClaim): Promise<EffectRecord> {
   const [row] = (
@@ -17,8 +18,9 @@ export async function claimKey(db: Queryable, c: EffectClaim): Promise<EffectRec
            state = 'intent', result = NULL, args_hash = excluded.args_hash,
            updated_at = excluded.updated_at
          WHERE e.state = 'failed' RETURNING *)
-       SELECT * FROM ins UNION ALL
-       SELECT * FROM effects WHERE tool = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
+       SELECT *${DEFERRED_FLUSH} FROM ins UNION ALL
+       SELECT *${DEFERRED_FLUSH} FROM effects
+       WHERE tool = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
       [c.tool, c.key, c.runId, c.step, c.argsHash],
     )
   ).rows;

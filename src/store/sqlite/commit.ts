@@ -6,10 +6,8 @@ import * as deadLetters from "./deadLetters.js";
 import * as effects from "./effects.js";
 import * as journal from "./journal.js";
 import * as runs from "./runs.js";
-import { prepared } from "./sql.js";
+import { maybeUnflushed, prepared } from "./sql.js";
 
-const flushLater = prepared("PRAGMA synchronous = NORMAL");
-const flushNow = prepared("PRAGMA synchronous = FULL");
 const fenceOf = prepared(
   "SELECT status, lease_token, lease_expires_at, cancel_requested FROM runs WHERE id = ?",
 );
@@ -36,10 +34,7 @@ export function applyBatch(
     }
   };
   const { all, one } = transactions(db);
-  // WAL mode with synchronous=NORMAL commits without an fsync; the next FULL commit's covers it.
-  const deferred = defersFlush(batch);
-  if (deferred) flushLater(db).run();
-  try {
+  maybeUnflushed(db, defersFlush(batch), () => {
     const [lone] = batch;
     const alone = batch.length === 1 && lone ? loneEvent(lone) : undefined;
     if (lone && alone) settle(() => appendAlone(db, lone, alone, Date.now()));
@@ -49,9 +44,7 @@ export function applyBatch(
         const now = Date.now();
         for (const c of batch) settle(() => one(c, now));
       });
-  } finally {
-    if (deferred) flushNow(db).run();
-  }
+  });
   if (runnable) announce.runnable();
   batch.forEach((c, i) => {
     if (outcomes[i] === undefined && c.status && settles(c.status.status))

@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import { rowToEffect, toJsonText } from "../rows.js";
 import type { EffectClaim, EffectRecord, EffectUpdate } from "../types.js";
-import { prepared, type Row } from "./sql.js";
+import { maybeUnflushed, prepared, type Row } from "./sql.js";
 
 const byKey = prepared("SELECT * FROM effects WHERE tool = ? AND key = ?");
 // A holder whose effect definitely failed did nothing: the key is free for the next unit of work.
@@ -20,15 +20,18 @@ const upsertState = prepared(
 
 /**
  * Registers the tool's key for this (run, step) unless some unit of work
- * holds it already; returns the holder either way.
+ * holds it already; returns the holder either way. Not flushed on its own
+ * (see Store.claimEffectKey).
  */
 export function claimKey(db: Database.Database, c: EffectClaim): EffectRecord {
-  return db
-    .transaction(() => {
-      claimIntent(db).run({ ...c, now: Date.now() });
-      return rowToEffect(byKey(db).get(c.tool, c.key) as Row, "sqlite");
-    })
-    .immediate();
+  return maybeUnflushed(db, true, () =>
+    db
+      .transaction(() => {
+        claimIntent(db).run({ ...c, now: Date.now() });
+        return rowToEffect(byKey(db).get(c.tool, c.key) as Row, "sqlite");
+      })
+      .immediate(),
+  );
 }
 
 export function get(db: Database.Database, tool: string, key: string): EffectRecord | undefined {

@@ -17,3 +17,22 @@ export function prepared(sql: string): (db: Database.Database) => Database.State
     return statement;
   };
 }
+
+const flushLater = prepared("PRAGMA synchronous = NORMAL");
+const flushNow = prepared("PRAGMA synchronous = FULL");
+
+/**
+ * Runs `write` (a transaction of its own) without an fsync when `deferred`:
+ * in WAL mode with synchronous=NORMAL a commit is written but not flushed,
+ * and the next FULL commit's flush covers it (the log is written in order).
+ * For a write whose loss costs nothing but a repeat of safe work.
+ */
+export function maybeUnflushed<T>(db: Database.Database, deferred: boolean, write: () => T): T {
+  if (!deferred) return write();
+  flushLater(db).run();
+  try {
+    return write();
+  } finally {
+    flushNow(db).run();
+  }
+}
