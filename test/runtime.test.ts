@@ -331,6 +331,8 @@ describe("effects", () => {
       charge: { charged: "by hand" },
     });
     assert.equal(calls, 1, "a parked effect is never re-executed without a decision");
+    // A default key (<run>:<step>) is the journal's alone: the decision writes no key row either.
+    assert.equal(await f.store.getEffect("payments.charge", `${run.id}:1`), undefined);
     await f.close();
   });
 

@@ -6,7 +6,7 @@ import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js"
 import { isFlotillaError } from "../src/core/errors.js";
 import { newRunId } from "../src/core/ids.js";
 import { openStore } from "../src/store/open.js";
-import type { Commit, Store } from "../src/store/types.js";
+import type { Commit, EffectClaim, Store } from "../src/store/types.js";
 import { tempStore } from "./helpers/tempStore.js";
 
 /**
@@ -82,7 +82,7 @@ function deferFlushSuite(
       assert.equal(await store.getEffect("t", `${runId}:1`), undefined);
     });
 
-    it("claims an effect key unflushed, and flushes again after", async () => {
+    it("claims an effect key, and every commit after flushes again", async () => {
       const { runId } = await leased();
       const claim = { key: `k-${runId}`, runId, step: "1", tool: "t", argsHash: "a" };
       assert.equal((await store.claimEffectKey(claim)).runId, runId);
@@ -120,8 +120,63 @@ deferFlushSuite(
   "2",
 );
 
-// One connection in the pool, so the setting read is the one the commits used.
 const skip = await postgresSkipReason();
+
+/** A claim to make on a fresh run id (claims are not fenced: no run is needed). */
+function claim(): EffectClaim {
+  const runId = newRunId();
+  return { key: `k-${runId}`, runId, step: "1", tool: "t", argsHash: "a" };
+}
+
+describe("an effect-key claim is not flushed on its own", () => {
+  it("sqlite: runs with synchronous=NORMAL, then FULL again", async () => {
+    const store = await openStore(tempStore());
+    const db = (store as unknown as { db: Database.Database }).db;
+    // Every statement of the connection, prepared or not, runs through this prototype's run.
+    const proto = Object.getPrototypeOf(db.prepare("SELECT 1")) as {
+      run: (this: { source: string }, ...args: unknown[]) => unknown;
+    };
+    const run = proto.run;
+    const ran: string[] = [];
+    proto.run = function (...args) {
+      ran.push(this.source);
+      return run.apply(this, args);
+    };
+    try {
+      await store.claimEffectKey(claim());
+    } finally {
+      proto.run = run;
+      await store.close();
+    }
+    assert.deepEqual(
+      ran.filter((sql) => sql.startsWith("PRAGMA synchronous")),
+      ["PRAGMA synchronous = NORMAL", "PRAGMA synchronous = FULL"],
+    );
+  });
+
+  it("postgres: commits asynchronously", { skip: skip ?? false }, async () => {
+    const db = await freshDatabase();
+    const store = await openStore(db.url);
+    const pool = (store as unknown as { pool: pg.Pool }).pool;
+    const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+    const sent: string[] = [];
+    (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args) => {
+      const [q] = args;
+      sent.push(typeof q === "string" ? q : (q as { text: string }).text);
+      return query(...args);
+    };
+    try {
+      await store.claimEffectKey(claim());
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+    assert.equal(sent.length, 1);
+    assert.match(sent[0] ?? "", /set_config\('synchronous_commit', 'off', true\)/);
+  });
+});
+
+// One connection in the pool, so the setting read is the one the commits used.
 deferFlushSuite(
   "postgres",
   async () => {

@@ -44,6 +44,9 @@ export function signalOf(source: AbortSource): AbortSignal {
  * the signal is made already aborted with that reason; after `dispose`, the
  * parent no longer counts, as an unhooked controller no longer hears it.
  * The parent may be lazy too: its signal is made only when this one is.
+ * One difference remains: the child hears its parent from its first read,
+ * so a listener added on the parent before that read runs before the child
+ * is aborted (the eager child's, added at creation, ran first).
  */
 export class LazyLinkedAbort implements AbortState {
   private link: LinkedAbort | undefined;

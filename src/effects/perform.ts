@@ -9,6 +9,7 @@ import {
 import { canonicalJson, sha256, type Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
 import type { StepRecord } from "../journal/JournalIndex.js";
+import type { EffectUpdate } from "../store/types.js";
 import type { Execution } from "../runtime/Execution.js";
 import { replayOutcome } from "../runtime/RunContext.js";
 import { redactorOf } from "../telemetry/redaction/Redactor.js";
@@ -21,8 +22,9 @@ import { DEFAULT_TOOL_TIMEOUT_MS, type Tool } from "./Tool.js";
  *
  *   intent(key, args, deadline) ─► call ─► committed(result) | failed(error) | unknown
  *
- * The intent is durable before the tool is called and the outcome durable
- * before the agent sees it. A step found with an intent and no outcome was cut
+ * The intent is durable before the tool is called (an idempotent tool's, no
+ * later than its outcome: lost, it costs a repeat with the same key) and the
+ * outcome durable before the agent sees it. A step found with an intent and no outcome was cut
  * short (a crash, a lost store, a lost lease): `recover` decides what may be
  * done again. Keys are scoped by tool and checked against the arguments.
  */
@@ -89,18 +91,20 @@ async function begin<A, R>(
             // What undo may do, so a plan needs the journal alone.
             ...(tool.compensate ? { reversible: true } : {}),
             ...(tool.undoSideEffect ? { undoSideEffect: tool.undoSideEffect } : {}),
+            // The key is the tool's own, registered for other runs (see keyRows).
+            ...(tool.key ? { keyed: true } : {}),
           },
         },
       ],
-      {
-        effects: keyRows(call, "intent"),
-        // Lost to a power failure, an idempotent call's intent costs a repeat with the same key.
-        deferFlush: tool.effect === "idempotent",
-      },
+      // A key of the tool's own was registered as this intent's by its claim: no row to write.
+      // Lost to a power failure, an idempotent call's intent costs a repeat with the same key.
+      { deferFlush: tool.effect === "idempotent" },
       true,
     );
   } catch (err) {
-    if ((err as FlotillaError).code === "FLOTILLA_CANCELLED") return revoke(exec, step, name);
+    // Refused for a cancel: the claimed key did nothing and is free again.
+    if ((err as FlotillaError).code === "FLOTILLA_CANCELLED")
+      return revoke(exec, step, name, keyRows(call, "failed"));
     if ((err as FlotillaError).code === "FLOTILLA_STORE_FAULT") exec.notCalled.add(step);
     throw err;
   }
@@ -167,9 +171,14 @@ async function claimKey<A, R>(call: EffectCall<A, R>): Promise<{ value: R } | un
   return undefined;
 }
 
-async function revoke(exec: Execution, step: string, name: string): Promise<never> {
+async function revoke(
+  exec: Execution,
+  step: string,
+  name: string,
+  effects: EffectUpdate[] = [],
+): Promise<never> {
   await exec
-    .write([{ type: "effect.revoked", step, data: { kind: "tool", name } }])
+    .write([{ type: "effect.revoked", step, data: { kind: "tool", name } }], { effects })
     .catch(() => undefined);
   throw new CancelledError(exec.runId, "cancel requested before the effect started");
 }

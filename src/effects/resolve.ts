@@ -67,17 +67,20 @@ export async function resolveEffect(
       },
     ],
     // The key's row says what was decided: a failed effect frees its key for later units of work.
-    effects: [
-      {
-        key: text(intent.key),
-        runId,
-        step,
-        tool: text(intent.name),
-        ...effectRow(decision),
-      },
-    ],
+    effects: keyed(intent, runId, step)
+      ? [{ key: text(intent.key), runId, step, tool: text(intent.name), ...effectRow(decision) }]
+      : [],
     status: { status: "pending", error: null, wakeAt: null },
   });
+}
+
+/**
+ * Whether the intent's key is the tool's own, registered in the store (see
+ * keyRows): journaled as such, or, in a journal from before that was, any
+ * key but the default `<run>:<step>`, which has no row.
+ */
+function keyed(intent: Record<string, Json>, runId: string, step: string): boolean {
+  return intent.keyed === true || intent.key !== `${runId}:${step}`;
 }
 
 function effectRow(d: EffectDecision): { state: EffectState; result?: Json } {

@@ -96,17 +96,21 @@ function apply(db: Database.Database, c: Commit, now: number): boolean {
 
 /** What a commit may hold besides its run, fence and events to be written as one event alone. */
 const LONE_KEYS = new Set(["runId", "fence", "events", "deferFlush"]);
+/** The fence the one statement checks: a fence with anything more keeps the transaction. */
+const LONE_FENCE_KEYS = new Set(["leaseToken", "requireNotCancelled"]);
 
 /**
  * The event, lease token and cancel check of a commit that writes one event
  * under its lease and nothing else (a read step's), or undefined. Any other
- * field with something to write rules it out, fields added later included.
+ * field with something to write, or any other fence field, rules it out,
+ * fields added later included.
  */
 function loneEvent(
   c: Commit,
 ): { event: NewEvent; token: string; notCancelled: boolean } | undefined {
   const [event] = c.events;
   if (c.events.length !== 1 || event === undefined || !("leaseToken" in c.fence)) return undefined;
+  for (const key in c.fence) if (!LONE_FENCE_KEYS.has(key)) return undefined;
   for (const key in c) {
     const value: unknown = c[key as keyof Commit];
     const empty =
