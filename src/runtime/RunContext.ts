@@ -1,7 +1,6 @@
 import { LazyLinkedAbort, linkedAbort, signalOf, type AbortSource } from "../core/abort.js";
 import {
   isFlotillaError,
-  CancelledError,
   InvalidArgumentError,
   StepFailedError,
   serializeError,
@@ -19,7 +18,7 @@ import type { StepSeen } from "../deadletter/loops.js";
 import type { Agent } from "./Agent.js";
 import type { Execution } from "./Execution.js";
 import { checkToolArgs, readTool } from "./toolStep.js";
-import { spawnChild, stopChild, stopReason, type SpawnedChild } from "./spawn.js";
+import { spawnChild, type SpawnedChild } from "./spawn.js";
 import { sleepStep, waitForSignal } from "./waits.js";
 import { checkLlmRequest } from "./llmRequest.js";
 import { llmSeen } from "./llmSeen.js";
@@ -31,7 +30,6 @@ import { decide } from "../consistency/decide.js";
 import { reconcile, RECONCILE_STEP } from "../consistency/reconcile.js";
 import type { Reconciled, ReconcileOptions, ReconcileStepRunner } from "../consistency/types.js";
 import { redactorOf } from "../telemetry/redaction/Redactor.js";
-import { describeValue } from "../core/validate.js";
 import {
   checkSignalName,
   checkSleepMs,
@@ -39,7 +37,8 @@ import {
   parseLlmOptions,
   parseWaitForOptions,
 } from "./options.js";
-import { argsFingerprint, checkDecideKey, isThenable, refusal } from "./ctxChecks.js";
+import { argsFingerprint, checkDecideKey, refusal } from "./ctxChecks.js";
+import { allOf, raceOf, spawnedChildren, stoppableSteps, type GroupHost } from "./groups.js";
 
 /** What a step did: its value, and what of it to journal when that differs (payloads go to blobs). */
 export interface StepWork<T> {
@@ -48,11 +47,6 @@ export interface StepWork<T> {
   blobs?: Blob[];
   meta?: Record<string, Json>;
 }
-
-/** The child behind each `ctx.spawn` promise, for `ctx.all` to stop when a sibling fails. */
-const spawnedChildren = new WeakMap<Promise<unknown>, SpawnedChild>();
-/** Steps started with a signal of their own, by the promise the agent holds. */
-const stoppableSteps = new WeakMap<Promise<unknown>, LazyLinkedAbort>();
 
 /** `ctx.call`'s options when none are given (never mutated: every step reads it). */
 const NO_CALL_OPTIONS: { deadlineMs?: number } = Object.freeze({});
@@ -369,99 +363,28 @@ export class RunContext {
    * branches still running, waits for them to stop, then throws that failure.
    * Items are step promises already started, or branches `(ctx) => …`.
    */
-  async all<T extends readonly unknown[]>(items: {
+  all<T extends readonly unknown[]>(items: {
     [K in keyof T]: Promise<T[K]> | Branch<T[K]>;
   }): Promise<T> {
-    if (!Array.isArray(items))
-      throw new InvalidArgumentError("ctx.all needs an array of promises or branches");
-    // Checked before anything starts: a plain value would fail later, inside the group, untyped.
-    const bad = (items as readonly unknown[]).findIndex(
-      (item) => typeof item !== "function" && !isThenable(item),
-    );
-    if (bad !== -1)
-      throw new InvalidArgumentError(
-        `ctx.all item [${bad}] is neither a step promise nor a branch (ctx) => …, received ${describeValue((items as readonly unknown[])[bad])}`,
-        { field: `items[${bad}]` },
-      );
-    const group = this.nextStep();
-    const branches: { controller: AbortController; promise: Promise<unknown> }[] = [];
-    const promises = (items as readonly (Promise<unknown> | Branch<unknown>)[]).map((item, i) => {
-      if (typeof item !== "function") return item;
-      const branch = this.branch(group, i, item);
-      branches.push(branch);
-      return branch.promise;
-    });
-    const failure = new Promise<never>((_, reject) => {
-      for (const p of promises) Promise.resolve(p).catch(reject);
-    });
-    try {
-      return (await Promise.race([Promise.all(promises), failure])) as unknown as T;
-    } catch (err) {
-      // Branches are ours to stop and wait for, and so are children spawned by plain step
-      // promises; other plain step promises may be blocked forever.
-      for (const b of branches) b.controller.abort(err);
-      const reason = stopReason(err);
-      const stopped = promises.flatMap((p) => {
-        const id = spawnedChildren.get(p)?.id;
-        if (id !== undefined) return [stopChild(this.exec, id, reason).then(() => p)];
-        const step = stoppableSteps.get(p);
-        step?.abort(err);
-        return step ? [p] : [];
-      });
-      await Promise.allSettled([...branches.map((b) => b.promise), ...stopped]);
-      throw err;
-    }
+    return allOf(this.group(), items) as Promise<unknown> as Promise<T>;
   }
 
   /**
    * Runs branches concurrently; the first to settle wins, the others are
    * cancelled. The winner is journaled, so replay picks the same one.
    */
-  async race<T>(branches: readonly Branch<T>[]): Promise<T> {
-    if (
-      !Array.isArray(branches) ||
-      branches.length === 0 ||
-      // findIndex, not some: some skips a sparse array's holes, which are not branches either.
-      branches.findIndex((b) => typeof b !== "function") !== -1
-    ) {
-      throw new InvalidArgumentError(
-        "ctx.race needs a non-empty array of branches (ctx) => promise",
-      );
-    }
-    const group = this.nextStep();
-    const rec = this.exec.enter(this, group, "race", "race");
-    // The race itself is not work: a run whose branches all wait must be able to suspend.
-    this.exec.leave();
-    const recorded = rec?.outcome?.ok
-      ? (rec.outcome.value as { winner: number }).winner
-      : undefined;
-    const runs = branches.map((b: Branch<T>, i) => {
-      const run = this.branch(group, i, b);
-      // Replayed losers never start: the branch body runs on the next microtask.
-      if (recorded !== undefined && i !== recorded)
-        run.controller.abort(new CancelledError(this.runId, "lost the race"));
-      return run;
-    });
-    const indexed = runs.map((r, i) =>
-      r.promise.then(
-        () => i,
-        () => i,
-      ),
-    );
-    const winner = recorded ?? (await Promise.race(indexed));
-    for (const [i, r] of runs.entries())
-      if (i !== winner) r.controller.abort(new CancelledError(this.runId, "lost the race"));
-    await Promise.allSettled(runs.map((r) => r.promise));
-    if (recorded === undefined) {
-      await this.exec.write([
-        {
-          type: "step.completed",
-          step: group,
-          data: { kind: "race", name: "race", value: { winner } },
-        },
-      ]);
-    }
-    return await (runs[winner] as { promise: Promise<T> }).promise;
+  race<T>(branches: readonly Branch<T>[]): Promise<T> {
+    return raceOf(this.group(), branches);
+  }
+
+  /** What ctx.all and ctx.race use of this context. */
+  private group(): GroupHost {
+    return {
+      ctx: this,
+      exec: this.exec,
+      nextStep: () => this.nextStep(),
+      branch: (group, i, fn) => this.branch(group, i, fn),
+    };
   }
 
   /** Starts branch `i` of a group (on the next microtask) under a signal of its own. */
