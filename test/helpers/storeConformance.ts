@@ -597,6 +597,77 @@ export function storeConformance(
       }
     });
 
+    it("lets step commits racing a take-over land only where the new holder's journal shows them", async () => {
+      // Lone-event commits (one fenced statement each) against a claim on another handle, as
+      // the first leases expire: a commit lands before the take-over and the claim's journal
+      // holds it, or it is refused and never lands (or the claim skips the run the commit
+      // holds, and the commit lands under the lease it still has).
+      const other = await f.open();
+      const outcomes = { landed: 0, refused: 0, skipped: 0 };
+      const RUNS = 8;
+      try {
+        for (let round = 0; round < 60; round++) {
+          // An agent per round: a run a claim skipped stays claimable, and must not answer later.
+          const agent = `takeover-${round}`;
+          for (let i = 0; i < RUNS; i++) await store.createRun({ id: newRunId(), agent, input: i });
+          const first = await store.claimRuns({
+            workerId: "w1",
+            agents: [agent],
+            limit: RUNS,
+            leaseMs: 1,
+          });
+          assert.equal(first.length, RUNS);
+          await new Promise((r) => setTimeout(r, 3));
+          const [claims, ...commits] = await Promise.allSettled([
+            other.claimRuns({
+              workerId: "w2",
+              agents: [agent],
+              limit: RUNS,
+              leaseMs: 60_000,
+              withJournals: true,
+            }),
+            ...first.map((run) =>
+              store.commit({
+                runId: run.id,
+                fence: { leaseToken: run.leaseToken },
+                events: [{ type: "step.completed", step: "0", data: round }],
+              }),
+            ),
+          ]);
+          assert.equal(claims.status, "fulfilled");
+          const taken = new Map(
+            (claims.status === "fulfilled" ? claims.value : []).map((r) => [r.id, r]),
+          );
+          for (const [i, run] of first.entries()) {
+            const commit = commits[i];
+            const holder = taken.get(run.id);
+            if (!holder) {
+              // Skipped while its commit held it: nothing took the lease, so the commit lands.
+              assert.equal(commit?.status, "fulfilled");
+              outcomes.skipped++;
+              continue;
+            }
+            const seen = (holder.journal ?? []).some((e) => e.type === "step.completed");
+            if (commit?.status === "fulfilled") {
+              outcomes.landed++;
+              assert.ok(seen, "a commit that landed is in the new holder's journal");
+            } else {
+              outcomes.refused++;
+              assert.ok(isFlotillaError(commit?.reason, "FLOTILLA_LEASE_LOST"));
+              const stored = (await store.readJournal(run.id)).some(
+                (e) => e.type === "step.completed",
+              );
+              assert.ok(!stored && !seen, "a refused commit never lands");
+            }
+          }
+        }
+      } finally {
+        await other.close();
+      }
+      // The race was run: rounds end in take-overs.
+      assert.ok(outcomes.landed + outcomes.refused > 0, JSON.stringify(outcomes));
+    });
+
     it("reserves budgets in every scope or none, never past a limit, even concurrently", async () => {
       const other = await f.open();
       try {

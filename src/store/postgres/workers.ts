@@ -10,6 +10,8 @@ import {
   type LiveWorkerAgent,
   type RunVersionCount,
 } from "../types.js";
+import type pg from "pg";
+import { pipeline } from "./pipeline.js";
 import { NOW_MS, type Queryable, type Row } from "./sql.js";
 
 /** $6 ->> agent: the version a claim of the row's agent records (null: the claimer gave none). */
@@ -29,48 +31,62 @@ const CLAIM = `UPDATE runs SET status = 'running', lease_owner = $1, lease_token
     EXISTS (SELECT 1 FROM budget_reservations b WHERE b.run_id = runs.id) AS holds_budget`;
 
 /**
- * The claim, then `run.resumed` journaled for each run it took (as
- * `resumedData` writes it: no agentVersion when the claimer gave none), and
- * every run's journal: one row per run (`run`, as JSON) and one per event.
- * The events the statement inserts are not in its snapshot of `events`, so
- * they come from the insert's own RETURNING.
+ * After the claim, in the same transaction but a statement of its own:
+ * `run.resumed` journaled for each run the claim took (as `resumedData`
+ * writes it: no agentVersion when the claimer gave none), and every such
+ * run's journal. A statement of its own, because its snapshot must be taken
+ * once the claim holds the runs' rows: a step commit that held a row's lock
+ * and committed while the claim waited for it is seen; one after it is
+ * refused by its fence. (One statement's snapshot predates its own locks,
+ * and missed such a commit.) The events it inserts are not in its snapshot
+ * of `events`, so they come from the insert's own RETURNING.
  */
-const CLAIM_WITH_JOURNALS = `WITH claimed AS (${CLAIM}),
+const JOURNALS_OF_CLAIMED = `WITH claimed AS (SELECT id, agent FROM runs WHERE lease_token = $1),
   resumed AS (
     INSERT INTO events (run_id, type, step, data, at)
     SELECT c.id, 'run.resumed', NULL,
-      jsonb_strip_nulls(jsonb_build_object('worker', $1::text, 'agentVersion', $6::jsonb ->> c.agent)),
+      jsonb_strip_nulls(jsonb_build_object('worker', $2::text, 'agentVersion', $3::jsonb ->> c.agent)),
       ${NOW_MS}
     FROM claimed c ORDER BY c.id
     RETURNING id, run_id, type, step, data, at)
-  SELECT to_jsonb(c) AS run, NULL::bigint AS id, NULL::text AS run_id, NULL::text AS type,
-    NULL::text AS step, NULL::jsonb AS data, NULL::bigint AS at
-  FROM claimed c
-  UNION ALL SELECT NULL, e.id, e.run_id, e.type, e.step, e.data, e.at
+  SELECT e.id, e.run_id, e.type, e.step, e.data, e.at
   FROM events e WHERE e.run_id IN (SELECT id FROM claimed)
-  UNION ALL SELECT NULL, r.id, r.run_id, r.type, r.step, r.data, r.at FROM resumed r`;
+  UNION ALL SELECT r.id, r.run_id, r.type, r.step, r.data, r.at FROM resumed r`;
 
 /**
  * Claims runnable runs; `holdsBudget` lists those a previous execution left
  * holding budget reservations, which the caller releases.
  */
 export async function claim(
-  db: Queryable,
+  pool: pg.Pool,
   options: ClaimOptions,
 ): Promise<{ runs: ClaimedRun[]; holdsBudget: string[] }> {
   const token = newToken();
   const { pins, accepted } = versionParams(options.versions);
-  const { rows } = await db.query<Row>(options.withJournals ? CLAIM_WITH_JOURNALS : CLAIM, [
-    options.workerId,
-    token,
-    options.leaseMs,
-    options.agents,
-    options.limit,
-    pins,
-    accepted,
-  ]);
-  const runRows = options.withJournals ? rows.flatMap((r) => (r.run ? [r.run as Row] : [])) : rows;
-  const journals = options.withJournals ? journalsOf(rows) : undefined;
+  const claimed = {
+    text: CLAIM,
+    values: [
+      options.workerId,
+      token,
+      options.leaseMs,
+      options.agents,
+      options.limit,
+      pins,
+      accepted,
+    ],
+  };
+  let runRows: Row[];
+  let journals: Map<string, JournalEvent[]> | undefined;
+  if (options.withJournals) {
+    // Both statements in one round trip, one transaction.
+    const [runs, events] = await pipeline(
+      pool,
+      [claimed, { text: JOURNALS_OF_CLAIMED, values: [token, options.workerId, pins] }],
+      true,
+    );
+    runRows = (runs?.rows ?? []) as Row[];
+    journals = journalsOf((events?.rows ?? []) as Row[]);
+  } else runRows = (await pool.query<Row>(claimed.text, claimed.values)).rows;
   return {
     runs: runRows.map((r) => {
       const run = { ...rowToRun(r, "postgres"), leaseToken: token };
@@ -84,7 +100,6 @@ export async function claim(
 function journalsOf(rows: readonly Row[]): Map<string, JournalEvent[]> {
   const byRun = new Map<string, JournalEvent[]>();
   for (const r of rows) {
-    if (r.run) continue;
     const event = rowToEvent(r, "postgres");
     const journal = byRun.get(event.runId);
     if (journal) journal.push(event);
