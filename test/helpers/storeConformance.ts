@@ -4,27 +4,12 @@ import { isFlotillaError } from "../../src/core/errors.js";
 import { newRunId } from "../../src/core/ids.js";
 import { sha256 } from "../../src/core/json.js";
 import type { Store } from "../../src/store/types.js";
+import { budgetConformance } from "./budgetConformance.js";
+import { claimOne, pause, type StoreFactory } from "./storeSuite.js";
+import { storeRaces } from "./storeRaces.js";
 import { versionConformance } from "./versionConformance.js";
 
-export interface StoreFactory {
-  /** Opens a new handle on one shared, empty store. */
-  open(): Promise<Store>;
-  /** Removes the store after the suite. */
-  destroy(): Promise<void>;
-}
-
-/** A reservation of `usd` and `tokens` under `id` (by run `runId`), for scopes the caller adds. */
-function hold(id: string, usd: number, tokens: number, runId = `run-of-${id}`) {
-  return { id, runId, scopes: [], amount: { usd, tokens }, ttlMs: 60_000 };
-}
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function claimOne(store: Store, agent = "a", leaseMs = 30_000) {
-  const [run] = await store.claimRuns({ workerId: "w1", agents: [agent], limit: 1, leaseMs });
-  assert.ok(run, "expected a claimable run");
-  return run;
-}
+export type { StoreFactory } from "./storeSuite.js";
 
 /** The behaviour every Store adapter must have; run against SQLite and PostgreSQL. */
 export function storeConformance(
@@ -45,6 +30,8 @@ export function storeConformance(
     });
 
     versionConformance(() => store);
+    storeRaces(() => ({ store, f }));
+    budgetConformance(() => ({ store, f }));
 
     it("creates runs once per idempotency key and journals their creation", async () => {
       const key = `k-${newRunId()}`;
@@ -387,55 +374,6 @@ export function storeConformance(
       }
     });
 
-    it("settles concurrent creates with one idempotency key on one run, across handles", async () => {
-      const other = await f.open();
-      try {
-        // A few rounds: one race may happen to serialize.
-        for (let round = 0; round < 5; round++) {
-          const key = `race-${newRunId()}`;
-          const results = await Promise.all(
-            Array.from({ length: 12 }, (_, i) =>
-              (i % 2 ? other : store).createRun({
-                id: newRunId(),
-                agent: "a",
-                input: { x: 1 },
-                idempotencyKey: key,
-              }),
-            ),
-          );
-          assert.equal(results.filter((r) => r.created).length, 1);
-          assert.equal(new Set(results.map((r) => r.run.id)).size, 1);
-        }
-      } finally {
-        await other.close();
-      }
-    });
-
-    it("hands one effect key to one unit of work when claims race, across handles", async () => {
-      const other = await f.open();
-      try {
-        for (let round = 0; round < 5; round++) {
-          const key = `race:${newRunId()}`;
-          const holders = await Promise.all(
-            Array.from({ length: 12 }, (_, i) =>
-              (i % 2 ? other : store).claimEffectKey({
-                key,
-                runId: `run-${i}`,
-                step: String(i),
-                tool: "refund",
-                argsHash: "h",
-              }),
-            ),
-          );
-          const winners = new Set(holders.map((h) => `${h.runId}/${h.step}`));
-          assert.equal(winners.size, 1, [...winners].join(", "));
-          assert.deepEqual(await store.getEffect("refund", key), holders[0]);
-        }
-      } finally {
-        await other.close();
-      }
-    });
-
     it("registers an effect key for one unit of work and updates it only from there", async () => {
       const key = `refund:${newRunId()}`;
       const { run } = await store.createRun({ id: newRunId(), agent: "fx", input: null });
@@ -571,250 +509,6 @@ export function storeConformance(
       });
       assert.equal((await store.getRun(parent.id))?.status, "pending");
       assert.equal((await store.getRun(childId))?.result, 10);
-    });
-
-    it("never hands one run to two concurrent claimers", async () => {
-      const other = await f.open();
-      try {
-        const ids = new Set<string>();
-        for (let i = 0; i < 40; i++)
-          ids.add((await store.createRun({ id: newRunId(), agent: "race", input: i })).run.id);
-        const claims = await Promise.all(
-          Array.from({ length: 8 }, (_, i) =>
-            (i % 2 ? other : store).claimRuns({
-              workerId: `w${i}`,
-              agents: ["race"],
-              limit: 7,
-              leaseMs: 60_000,
-            }),
-          ),
-        );
-        const claimed = claims.flat().map((r) => r.id);
-        assert.equal(new Set(claimed).size, claimed.length, "a run was claimed twice");
-        assert.equal(claimed.length, 40);
-      } finally {
-        await other.close();
-      }
-    });
-
-    it("lets step commits racing a take-over land only where the new holder's journal shows them", async () => {
-      // Lone-event commits (one fenced statement each) against a claim on another handle, as
-      // the first leases expire: a commit lands before the take-over and the claim's journal
-      // holds it, or it is refused and never lands (or the claim skips the run the commit
-      // holds, and the commit lands under the lease it still has).
-      const other = await f.open();
-      const outcomes = { landed: 0, refused: 0, skipped: 0 };
-      const RUNS = 8;
-      try {
-        for (let round = 0; round < 60; round++) {
-          // An agent per round: a run a claim skipped stays claimable, and must not answer later.
-          const agent = `takeover-${round}`;
-          for (let i = 0; i < RUNS; i++) await store.createRun({ id: newRunId(), agent, input: i });
-          const first = await store.claimRuns({
-            workerId: "w1",
-            agents: [agent],
-            limit: RUNS,
-            leaseMs: 1,
-          });
-          assert.equal(first.length, RUNS);
-          await new Promise((r) => setTimeout(r, 3));
-          const [claims, ...commits] = await Promise.allSettled([
-            other.claimRuns({
-              workerId: "w2",
-              agents: [agent],
-              limit: RUNS,
-              leaseMs: 60_000,
-              withJournals: true,
-            }),
-            ...first.map((run) =>
-              store.commit({
-                runId: run.id,
-                fence: { leaseToken: run.leaseToken },
-                events: [{ type: "step.completed", step: "0", data: round }],
-              }),
-            ),
-          ]);
-          assert.equal(claims.status, "fulfilled");
-          const taken = new Map(
-            (claims.status === "fulfilled" ? claims.value : []).map((r) => [r.id, r]),
-          );
-          for (const [i, run] of first.entries()) {
-            const commit = commits[i];
-            const holder = taken.get(run.id);
-            if (!holder) {
-              // Skipped while its commit held it: nothing took the lease, so the commit lands.
-              assert.equal(commit?.status, "fulfilled");
-              outcomes.skipped++;
-              continue;
-            }
-            const seen = (holder.journal ?? []).some((e) => e.type === "step.completed");
-            if (commit?.status === "fulfilled") {
-              outcomes.landed++;
-              assert.ok(seen, "a commit that landed is in the new holder's journal");
-            } else {
-              outcomes.refused++;
-              assert.ok(isFlotillaError(commit?.reason, "FLOTILLA_LEASE_LOST"));
-              const stored = (await store.readJournal(run.id)).some(
-                (e) => e.type === "step.completed",
-              );
-              assert.ok(!stored && !seen, "a refused commit never lands");
-            }
-          }
-        }
-      } finally {
-        await other.close();
-      }
-      // The race was run: rounds end in take-overs.
-      assert.ok(outcomes.landed + outcomes.refused > 0, JSON.stringify(outcomes));
-    });
-
-    it("reserves budgets in every scope or none, never past a limit, even concurrently", async () => {
-      const other = await f.open();
-      try {
-        const run = `run:${newRunId()}`;
-        const tenant = `tenant:${newRunId()}`;
-        const scopes = [
-          { scope: run, usd: 1 },
-          { scope: tenant, tokens: 1_000 },
-        ];
-        const ids = Array.from({ length: 16 }, () => newRunId());
-        const answers = await Promise.all(
-          ids.map((id, i) =>
-            (i % 2 ? other : store).reserveBudget({ ...hold(id, 0.1, 10), scopes }),
-          ),
-        );
-        assert.equal(answers.filter((a) => a === null).length, 10);
-        const denial = answers.find((a) => a !== null);
-        assert.equal(denial?.scope, run);
-        assert.equal(denial?.resource, "usd");
-        assert.equal(
-          (await store.readBudget(tenant)).reservedTokens,
-          100,
-          "refusals reserved nothing",
-        );
-        const granted = ids.find((_, i) => answers[i] === null)!;
-        await store.settleBudget(granted, [run, tenant], { usd: 0.04, tokens: 7 });
-        const after = await store.readBudget(run);
-        assert.ok(Math.abs(after.reservedUsd - 0.9) < 1e-9);
-        assert.ok(Math.abs(after.spentUsd - 0.04) < 1e-9);
-        assert.equal((await store.readBudget(tenant)).spentTokens, 7);
-        const tokenDenial = await store.reserveBudget({
-          ...hold(newRunId(), 0, 904),
-          scopes: scopes.slice(1),
-        });
-        assert.equal(tokenDenial?.resource, "tokens");
-        assert.deepEqual(await store.readBudget(`run:${newRunId()}`), {
-          spentUsd: 0,
-          reservedUsd: 0,
-          spentTokens: 0,
-          reservedTokens: 0,
-        });
-      } finally {
-        await other.close();
-      }
-    });
-
-    it("releases a reservation its holder never settles once it expires", async () => {
-      const scope = `tenant:${newRunId()}`;
-      const scopes = [{ scope, usd: 1 }];
-      assert.equal(await store.reserveBudget({ ...hold(newRunId(), 0.8, 5), scopes }), null);
-      const refused = await store.reserveBudget({ ...hold(newRunId(), 0.8, 5), scopes });
-      assert.equal(refused?.scope, scope, "an unexpired reservation holds the budget");
-
-      const other = `tenant:${newRunId()}`;
-      const lost = newRunId();
-      const again = [{ scope: other, usd: 1 }];
-      assert.equal(
-        await store.reserveBudget({ ...hold(lost, 0.8, 5), scopes: again, ttlMs: 1 }),
-        null,
-      );
-      await pause(20);
-      const next = newRunId();
-      assert.equal(await store.reserveBudget({ ...hold(next, 0.8, 5), scopes: again }), null);
-      let usage = await store.readBudget(other);
-      assert.ok(Math.abs(usage.reservedUsd - 0.8) < 1e-9, `reserved ${usage.reservedUsd}`);
-      // The lost holder comes back after all: its spend counts, its hold is not released twice.
-      await store.settleBudget(lost, [other], { usd: 0.3, tokens: 3 });
-      await store.settleBudget(next, [other], { usd: 0.5, tokens: 4 });
-      usage = await store.readBudget(other);
-      assert.ok(Math.abs(usage.spentUsd - 0.8) < 1e-9, `spent ${usage.spentUsd}`);
-      assert.equal(usage.reservedUsd, 0);
-      assert.equal(usage.spentTokens, 7);
-    });
-
-    it("reserves, expires and settles across overlapping scopes concurrently without deadlock or drift", async () => {
-      const other = await f.open();
-      try {
-        const names = ["a", "b", "c"].map((n) => `mix:${n}:${newRunId()}`);
-        // Each reservation charges two scopes, named in different orders, so any
-        // lock taken in argument order rather than name order would deadlock.
-        const pairs = [0, 1, 2].map((i) => [names[i]!, names[(i + 1) % 3]!]);
-        const ids = Array.from({ length: 30 }, () => newRunId());
-        const reserve = (id: string, i: number) =>
-          (i % 2 ? other : store).reserveBudget({
-            ...hold(id, 0.01, 1),
-            scopes: pairs[i % 3]!.map((scope) => ({ scope, usd: 100 })),
-            ttlMs: i % 3 === 0 ? 1 : 60_000,
-          });
-        assert.deepEqual(
-          await Promise.all(ids.map(reserve)),
-          ids.map(() => null),
-        );
-        await pause(20);
-        // Settles race the sweep of the expired third (made by the reserves below).
-        await Promise.all([
-          ...ids.map((id, i) =>
-            (i % 2 ? store : other).settleBudget(id, pairs[i % 3]!, { usd: 0.02, tokens: 2 }),
-          ),
-          ...ids.slice(0, 6).map((_, i) => reserve(newRunId(), i * 3)),
-        ]);
-        await pause(20);
-        // Any reservation sweeps every expired one, whatever its scopes.
-        const sweeper = { ...hold(newRunId(), 0, 0), scopes: [{ scope: `mix:z:${newRunId()}` }] };
-        assert.equal(await store.reserveBudget(sweeper), null);
-        for (const scope of names) {
-          const usage = await store.readBudget(scope);
-          assert.ok(
-            Math.abs(usage.reservedUsd) < 1e-9,
-            `${scope} still reserves ${usage.reservedUsd}`,
-          );
-          // Each scope is charged by two of the three pairs: 20 of the 30 settles.
-          assert.ok(Math.abs(usage.spentUsd - 0.4) < 1e-9, `${scope} spent ${usage.spentUsd}`);
-        }
-      } finally {
-        await other.close();
-      }
-    });
-
-    it("releases a run's reservations when another worker claims the run", async () => {
-      const scope = `tenant:${newRunId()}`;
-      const { run } = await store.createRun({ id: newRunId(), agent: "bx", input: null });
-      await claimOne(store, "bx", 1);
-      const id = newRunId();
-      const scopes = [{ scope, usd: 1 }];
-      assert.equal(await store.reserveBudget({ ...hold(id, 0.8, 5, run.id), scopes }), null);
-      await pause(20);
-      await claimOne(store, "bx");
-      assert.equal((await store.readBudget(scope)).reservedUsd, 0);
-      assert.equal(
-        await store.reserveBudget({ ...hold(newRunId(), 0.8, 5, run.id), scopes }),
-        null,
-      );
-    });
-
-    it("keeps a reservation alive while its run's lease is renewed", async () => {
-      const scope = `tenant:${newRunId()}`;
-      const { run } = await store.createRun({ id: newRunId(), agent: "bk", input: null });
-      const claimed = await claimOne(store, "bk");
-      const scopes = [{ scope, usd: 1 }];
-      const held = { ...hold(newRunId(), 0.8, 5, run.id), scopes, ttlMs: 2_000 };
-      assert.equal(await store.reserveBudget(held), null);
-      await pause(1_200);
-      await store.renewLeases("w1", [{ runId: run.id, leaseToken: claimed.leaseToken }], 30_000);
-      await pause(1_200);
-      // Past its first expiry, but renewed: it still holds the budget.
-      const refused = await store.reserveBudget({ ...hold(newRunId(), 0.8, 5), scopes });
-      assert.equal(refused?.scope, scope);
     });
 
     it("records a dead letter with the run's final commit, lists it by class and closes it", async () => {
