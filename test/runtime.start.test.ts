@@ -158,3 +158,85 @@ describe("starting runs", () => {
     },
   );
 });
+
+/** `store` whose worker registration takes `ms`: a start that is still in progress. */
+function slowToRegister(store: Store, ms: number): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (prop !== "registerWorker" || typeof value !== "function") return value;
+      return async (...args: unknown[]) => {
+        await new Promise((r) => setTimeout(r, ms));
+        return (value as (...a: unknown[]) => Promise<void>).apply(target, args);
+      };
+    },
+  });
+}
+
+describe("starting and stopping the worker", () => {
+  it("shares one start between concurrent calls: one registration, one loop", async () => {
+    const inner = await openStore(tempStore());
+    const { store, calls } = counted(slowToRegister(inner, 50));
+    const f = await Flotilla.open({ store, worker: { pollMs: 60_000 } });
+    try {
+      const echo = f.agent("echo", (_ctx, n: number) => Promise.resolve(n));
+      const [a, b, run] = await Promise.all([f.worker(), f.worker(), f.start(echo, 7)]);
+      assert.equal(a, b);
+      assert.equal(await run.result({ timeoutMs: 10_000 }), 7);
+      assert.equal(calls.get("registerWorker"), 1);
+      await a.stop();
+      await Promise.all([a.start(), a.start()]);
+      assert.equal(calls.get("registerWorker"), 2, "a restart registers once more, not twice");
+    } finally {
+      await f.close();
+      await inner.close();
+    }
+  });
+
+  it("stops a worker closed while it starts: it never claims after close", async () => {
+    const inner = await openStore(tempStore());
+    const { store, calls } = counted(slowToRegister(inner, 100));
+    const f = await Flotilla.open({ store, worker: { pollMs: 20 } });
+    try {
+      const starting = f.worker();
+      await f.close();
+      await starting;
+      const claims = calls.get("claimRuns") ?? 0;
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(calls.get("claimRuns") ?? 0, claims, "the worker claimed after close");
+      assert.equal(calls.get("unregisterWorker"), 1);
+    } finally {
+      await inner.close();
+    }
+  });
+
+  it("starts a worker started while it stops once the stop is done, with its heartbeat", async () => {
+    const { store, calls } = counted(await openStore(tempStore()));
+    const f = await Flotilla.open({ store, worker: { pollMs: 60_000, leaseMs: 200 } });
+    try {
+      let runs = 0;
+      // Outlives several leases: only a live heartbeat keeps it on this worker.
+      const slow = f.agent("slow", async (_ctx, n: number) => {
+        runs++;
+        await new Promise((r) => setTimeout(r, 800));
+        return n;
+      });
+      const w = await f.worker();
+      await Promise.all([w.stop(), w.start()]);
+      assert.equal(calls.get("unregisterWorker"), 1);
+      assert.equal(calls.get("registerWorker"), 2);
+      const live = await f.store.liveWorkerAgents();
+      assert.ok(
+        live.some((l) => l.agent === "slow"),
+        "the stop unregistered the worker that started after it",
+      );
+      const run = await f.start(slow, 3);
+      assert.equal(await run.result({ timeoutMs: 10_000 }), 3, "the restarted worker runs");
+      assert.equal(runs, 1, "the run lost its lease and ran again");
+      assert.equal(w.outcomes["lease-lost"], 0);
+    } finally {
+      await f.close();
+      await store.close();
+    }
+  });
+});

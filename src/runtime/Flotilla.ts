@@ -95,6 +95,8 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   private readonly settlement: Settlement;
   private readonly deadLetterRouting: DeadLetterRouting;
   private ownedWorker: Worker | undefined;
+  /** The in-process worker's start, made once (see `worker`). */
+  private workerStart: Promise<Worker> | undefined;
   private closed = false;
 
   private constructor(
@@ -339,8 +341,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     const checked = agent.schema ? parseAgentInput<I>(agent.name, agent.schema, input) : input;
     const stored = this.redactor.value(storableCopy(checked, "run input"));
     // The worker first (awaited once): a store refusing it must not hold a run nobody executes.
-    if (this.options.worker !== false && !this.ownedWorker)
-      await this.worker(this.options.worker ?? {});
+    if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
     const id = newRunId();
     const budget: RunBudget | undefined = limits && {
       root: id,
@@ -393,20 +394,27 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     return this.settlement.getRun(runId);
   }
 
-  /** Starts (once) the in-process worker that executes this instance's agents. */
-  async worker(options: WorkerOptions = {}): Promise<Worker> {
+  /**
+   * Starts (once) the in-process worker that executes this instance's
+   * agents. Calls while it starts share that start; a failed start can be
+   * tried again.
+   */
+  worker(options: WorkerOptions = {}): Promise<Worker> {
     this.assertOpen();
-    if (!this.ownedWorker) {
-      const w = new Worker(this, options);
-      this.ownedWorker = w;
-      try {
-        await w.start();
-      } catch (err) {
-        this.ownedWorker = undefined;
-        throw err;
-      }
+    this.workerStart ??= this.startWorker(options);
+    return this.workerStart;
+  }
+
+  private async startWorker(options: WorkerOptions): Promise<Worker> {
+    const w = new Worker(this, options);
+    try {
+      await w.start();
+    } catch (err) {
+      this.workerStart = undefined;
+      throw err;
     }
-    return this.ownedWorker;
+    this.ownedWorker = w;
+    return w;
   }
 
   waitForResult<O>(runId: string, timeoutMs?: number): Promise<O> {
@@ -493,7 +501,9 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.ownedWorker?.stop();
+    // A worker still starting is stopped once started (and one that failed to start needs none).
+    const worker = await this.workerStart?.catch(() => undefined);
+    await worker?.stop();
     await this.deadLetterRouting.drain();
     this.settlement.close();
     if (this.ownsStore) await this.store.close();

@@ -55,6 +55,10 @@ export class Worker {
   /** Slots promised to runs this process is creating (see `reserve`). */
   private reserved = 0;
   private running = false;
+  /** The start in progress, if any: concurrent calls share it, and a stop waits for it. */
+  private starting: Promise<void> | undefined;
+  /** The stop in progress, if any: concurrent calls share it, and a start waits for it. */
+  private stopping: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
@@ -154,8 +158,24 @@ export class Worker {
     };
   }
 
-  async start(): Promise<void> {
-    if (this.running) return;
+  /**
+   * Registers the worker and starts its loop and heartbeat. Calls while it
+   * starts share that start; once running, it returns at once. A start
+   * during a stop begins once the stop is done.
+   */
+  start(): Promise<void> {
+    if (this.running && !this.stopping) return Promise.resolve();
+    const stopping = this.stopping;
+    this.starting ??= (async () => {
+      await stopping;
+      await this.begin();
+    })().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async begin(): Promise<void> {
     await this.host.store.registerWorker(this.host.workerId);
     await this.announce();
     this.otherVersionsAtStart = this.reportOtherVersions();
@@ -181,7 +201,16 @@ export class Worker {
    * them and releases their leases, so another worker resumes them at once
    * instead of after the lease (a deploy does not stall its runs).
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  stop(graceMs = 10_000): Promise<void> {
+    this.stopping ??= this.end(graceMs).finally(() => {
+      this.stopping = undefined;
+    });
+    return this.stopping;
+  }
+
+  private async end(graceMs: number): Promise<void> {
+    // A stop while the worker starts stops it once started: it never runs on after a stop.
+    await this.starting?.catch(() => undefined);
     if (!this.running) return;
     this.running = false;
     this.nudge();
