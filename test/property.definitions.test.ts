@@ -213,7 +213,8 @@ describe("flotilla.start(agent, input, options): any arguments", () => {
 
 /**
  * `compensate: true` then waits for an undo run, which no worker executes here
- * (worker: false) and which has no timeout of its own: left out.
+ * (worker: false), until the call's timeout: left out, so a case takes
+ * milliseconds (saga.undo.test.ts checks that wait ends).
  */
 function withoutUndo(options: unknown): unknown {
   if (typeof options !== "object" || options === null) return options;

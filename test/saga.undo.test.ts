@@ -211,6 +211,25 @@ describe("undo", () => {
     }
   });
 
+  it(
+    "cancel with compensate and a timeout gives up on the undo in that time, not undo's default",
+    { timeout: 60_000 },
+    async () => {
+      // No worker here: the cancel takes effect at once, and the undo run never starts.
+      const f = await Flotilla.open({ store: tempStore(), worker: false });
+      try {
+        const agent = f.agent("idle", () => Promise.resolve(null));
+        const run = await f.start(agent, null);
+        await assert.rejects(run.cancel({ compensate: true, timeoutMs: 500 }), {
+          code: "FLOTILLA_TIMEOUT",
+        });
+        assert.equal((await run.status()).status, "cancelled");
+      } finally {
+        await f.close();
+      }
+    },
+  );
+
   it("a worker stopped mid-undo: the next one resumes it, and the service sees each inverse once", async () => {
     const store = tempStore();
     const applied = new Map<string, number>();

@@ -429,11 +429,18 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   async cancel(runId: string, options: CancelRunOptions = {}): Promise<CancelReceipt> {
     checkRunId("cancel", runId);
     options = parseCancelOptions(options);
+    const startedAt = Date.now();
     const receipt = await cancelRun(this.store, this.settlement, runId, {
       ...options,
       timeoutMs: options.timeoutMs ?? this.stopGraceMs + 5_000,
     });
-    return options.compensate ? { ...receipt, undo: await this.undo(runId) } : receipt;
+    if (!options.compensate) return receipt;
+    // A timeoutMs given bounds the whole call, the undo included; without one, undo's default.
+    const left =
+      options.timeoutMs === undefined
+        ? {}
+        : { timeoutMs: Math.max(1, options.timeoutMs - (Date.now() - startedAt)) };
+    return { ...receipt, undo: await this.undo(runId, left) };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Json } from "../core/json.js";
+import type { CancelRunOptions } from "../saga/cancelRun.js";
 import type { CancelReceipt } from "../saga/receipt.js";
 import type { UndoOptions } from "../saga/undo.js";
 import type { UndoPlan, UndoReport } from "../saga/undoTypes.js";
@@ -9,10 +10,7 @@ import type { RetryOptions } from "./retryRun.js";
 export interface RunOperations {
   getRun(runId: string): Promise<RunRecord>;
   waitForResult<O>(runId: string, timeoutMs?: number): Promise<O>;
-  cancel(
-    runId: string,
-    options?: { reason?: string; compensate?: boolean },
-  ): Promise<CancelReceipt>;
+  cancel(runId: string, options?: CancelRunOptions): Promise<CancelReceipt>;
   signal(runId: string, name: string, payload?: Json): Promise<void>;
   retry(runId: string, options?: RetryOptions): Promise<void>;
   undo(runId: string, options?: UndoOptions): Promise<UndoReport>;
@@ -35,8 +33,11 @@ export class RunHandle<O = unknown> {
     return this.runtime.waitForResult<O>(this.id, options.timeoutMs);
   }
 
-  /** Cancels the run; `{ compensate: true }` then undoes what it committed (`receipt.undo`). */
-  cancel(options?: string | { reason?: string; compensate?: boolean }): Promise<CancelReceipt> {
+  /**
+   * Cancels the run (a string is the reason); `{ compensate: true }` then
+   * undoes what it committed (`receipt.undo`), within `timeoutMs` if given.
+   */
+  cancel(options?: string | CancelRunOptions): Promise<CancelReceipt> {
     const given = typeof options === "string" ? { reason: options } : (options ?? {});
     return this.runtime.cancel(this.id, given);
   }

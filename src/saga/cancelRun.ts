@@ -6,7 +6,12 @@ import type { CancelReceipt } from "./receipt.js";
 
 export interface CancelRunOptions {
   reason?: string;
-  /** How long to wait for the cancel to take effect. */
+  /**
+   * How long to wait for the cancel to take effect (default: the stop grace
+   * plus 5 s); with `compensate`, for the cancel and the undo together (the
+   * undo run goes on durably after). Without it, the undo waits up to its
+   * own default (`UndoOptions.timeoutMs`).
+   */
   timeoutMs?: number;
   /**
    * Then undo what the run and its children committed (`Flotilla.undo`),
