@@ -1,13 +1,8 @@
 import { z } from "zod";
 import { hostname } from "node:os";
 import { systemClock, type Clock } from "../core/clock.js";
-import {
-  FlotillaError,
-  InvalidArgumentError,
-  NotFoundError,
-  RunKeyFailedError,
-} from "../core/errors.js";
-import { newRunId, newToken } from "../core/ids.js";
+import { InvalidArgumentError, NotFoundError } from "../core/errors.js";
+import { newToken } from "../core/ids.js";
 import type { Json } from "../core/json.js";
 import { storableCopy } from "../core/payload.js";
 import { parseOptions } from "../core/validate.js";
@@ -15,7 +10,6 @@ import {
   BudgetLimitsSchema,
   type BudgetLimits,
   type BudgetsOptions,
-  type RunBudget,
 } from "../deadletter/budgets.js";
 import { loopLimits, type LoopLimits } from "../deadletter/loops.js";
 import {
@@ -32,10 +26,12 @@ import { resolveEffect as resolveParkedEffect, type EffectDecision } from "../ef
 import { defineTool, type Tool, type ToolSpec } from "../effects/Tool.js";
 import type { Admission } from "../fleet/types.js";
 import { PayloadWriter } from "../journal/payloads.js";
+import { ProviderRegistry } from "../providers/registry.js";
 import type { LlmProvider, LlmResponse } from "../providers/types.js";
-import { Bulkhead } from "../resilience/Bulkhead.js";
+import type { Bulkhead } from "../resilience/Bulkhead.js";
+import { Bulkheads } from "../resilience/bulkheads.js";
 import { Resilience } from "../resilience/Resilience.js";
-import { cancelRun, type CancelRunOptions } from "../saga/cancelRun.js";
+import { cancelThenUndo, type CancelHost, type CancelRunOptions } from "../saga/cancelRun.js";
 import type { CancelReceipt } from "../saga/receipt.js";
 import { undoPlan, undoRun, type UndoOptions, type UndoRunner } from "../saga/undo.js";
 import { undoAgent, type UndoHost } from "../saga/undoAgent.js";
@@ -48,13 +44,14 @@ import { defineSqlTool, type SqlTool } from "../sql/SqlTool.js";
 import { DEFAULT_STORE, openStore } from "../store/open.js";
 import { Redactor } from "../telemetry/redaction/Redactor.js";
 import { Telemetry } from "../telemetry/Telemetry.js";
-import type { CreatedRun, RunRecord, Store } from "../store/types.js";
+import type { RunRecord, Store } from "../store/types.js";
 import { defineAgent, isAgent, type Agent, type AgentFn, type AgentOptions } from "./Agent.js";
 import { retryRun, type RetryOptions } from "./retryRun.js";
 import { RunHandle } from "./RunHandle.js";
 import { InlineWaits, type InlineWaitsHost } from "./inlineWait.js";
 import { Settlement } from "./Settlement.js";
-import { Worker, type WorkerHost, type WorkerOptions } from "./Worker.js";
+import { createRun } from "./createRun.js";
+import { Worker, type LocalSlot, type WorkerHost, type WorkerOptions } from "./Worker.js";
 
 import {
   checkRunId,
@@ -77,7 +74,7 @@ const undoInputSchema = z.strictObject({ runId: z.string().min(1) });
  * The runtime: define agents and tools, start runs, and run them durably on
  * the embedded SQLite store (default) or on PostgreSQL shared by many workers.
  */
-export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunner {
+export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunner, CancelHost {
   readonly payloads: PayloadWriter;
   readonly redactor: Redactor;
   readonly telemetry: Telemetry;
@@ -90,8 +87,8 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   readonly stopGraceMs: number;
   private readonly agents = new Map<string, Agent>();
   private readonly tools = new Map<string, Tool>();
-  private readonly providers = new Map<string, LlmProvider>();
-  private readonly bulkheads = new Map<string, Bulkhead>();
+  private readonly providers: ProviderRegistry;
+  private readonly bulkheads: Bulkheads;
   private readonly settlement: Settlement;
   private readonly deadLetterRouting: DeadLetterRouting;
   private ownedWorker: Worker | undefined;
@@ -113,7 +110,8 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     this.payloads = new PayloadWriter(this.redactor);
     this.telemetry = new Telemetry(this, this.redactor, options.tracerProvider);
     this.stopGraceMs = options.stopGraceMs ?? 10_000;
-    for (const [name, p] of Object.entries(options.providers ?? {})) this.providers.set(name, p);
+    this.providers = new ProviderRegistry(options.providers);
+    this.bulkheads = new Bulkheads(options.tenantBulkhead);
     this.settlement = new Settlement(store, (id) => this.ownedWorker?.holds(id) === true);
     this.deadLetterRouting = new DeadLetterRouting(
       store,
@@ -181,7 +179,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
    * when none is named); a worker module's setup(flotilla) registers its own.
    */
   registerProvider(name: string, provider: LlmProvider): void {
-    this.providers.set(name, provider);
+    this.providers.register(name, provider);
   }
 
   // ---- ExecutionHost / WorkerHost ----------------------------------------
@@ -195,22 +193,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   }
 
   provider(name?: string): LlmProvider {
-    const p =
-      name !== undefined
-        ? this.providers.get(name)
-        : (this.providers.get("default") ??
-          (this.providers.size === 1 ? [...this.providers.values()][0] : undefined));
-    if (!p) {
-      throw new FlotillaError(
-        "FLOTILLA_NO_PROVIDER",
-        name === undefined
-          ? "ctx.llm needs a provider: pass { providers: { default: … } } to Flotilla.open, " +
-              "or call flotilla.registerProvider('default', provider) (in a worker module: in setup)"
-          : `no LLM provider named '${name}' is registered: call flotilla.registerProvider('${name}', provider) ` +
-              "(in a worker module: in setup), or pass it in { providers } to Flotilla.open",
-      );
-    }
-    return p;
+    return this.providers.get(name);
   }
 
   settled(runId: string, run?: RunRecord): void {
@@ -239,26 +222,11 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   }
 
   bulkhead(tool: Tool): Bulkhead | undefined {
-    if (!tool.bulkhead) return undefined;
-    const key = `tool:${tool.name}`;
-    let b = this.bulkheads.get(key);
-    if (!b) {
-      b = new Bulkhead(key, tool.bulkhead.concurrency, tool.bulkhead.queue ?? 0);
-      this.bulkheads.set(key, b);
-    }
-    return b;
+    return this.bulkheads.forTool(tool);
   }
 
   tenantBulkhead(tenant: string): Bulkhead | undefined {
-    const spec = this.options.tenantBulkhead;
-    if (!spec) return undefined;
-    const key = `tenant:${tenant}`;
-    let b = this.bulkheads.get(key);
-    if (!b) {
-      b = new Bulkhead(key, spec.concurrency, spec.queue ?? 0);
-      this.bulkheads.set(key, b);
-    }
-    return b;
+    return this.bulkheads.forTenant(tenant);
   }
 
   get budgets(): BudgetsOptions | undefined {
@@ -328,6 +296,10 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
 
   // ---- runs -----------------------------------------------------------------
 
+  reserveSlot(agent: string): LocalSlot | undefined {
+    return this.ownedWorker?.reserve(agent);
+  }
+
   /** Starts a run (or returns the existing one with the same idempotency key). */
   async start<I, O>(agent: Agent<I, O>, input: I, options?: StartOptions): Promise<RunHandle<O>> {
     this.assertOpen();
@@ -342,42 +314,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     const stored = this.redactor.value(storableCopy(checked, "run input"));
     // The worker first (awaited once): a store refusing it must not hold a run nobody executes.
     if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
-    const id = newRunId();
-    const budget: RunBudget | undefined = limits && {
-      root: id,
-      startedAt: this.clock.now(),
-      limits,
-    };
-    // With a slot free here, the run is created leased to this process's worker and starts at once.
-    const slot = this.ownedWorker?.reserve(agent.name);
-    let outcome: CreatedRun;
-    try {
-      outcome = await this.store.createRun(
-        {
-          id,
-          created: {
-            root: id,
-            lineage: [],
-            ...this.telemetry.startFacts(),
-            ...(budget ? { budget: budget as unknown as Json } : {}),
-          },
-          agent: agent.name,
-          input: stored ?? null,
-          idempotencyKey: options.idempotencyKey ?? null,
-          tenant: options.tenant ?? null,
-          deadline: options.deadlineMs === undefined ? null : this.clock.now() + options.deadlineMs,
-        },
-        slot?.claim,
-      );
-    } catch (err) {
-      slot?.release();
-      throw err;
-    }
-    const { run, created, claimed } = outcome;
-    if (claimed) slot?.adopt(claimed);
-    else slot?.release();
-    if (!created && run.status === "failed" && options.idempotencyKey !== undefined)
-      throw new RunKeyFailedError(run.id, options.idempotencyKey);
+    const run = await createRun(this, agent.name, stored ?? null, options, limits);
     return new RunHandle<O>(this, run.id);
   }
 
@@ -428,19 +365,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
    */
   async cancel(runId: string, options: CancelRunOptions = {}): Promise<CancelReceipt> {
     checkRunId("cancel", runId);
-    options = parseCancelOptions(options);
-    const startedAt = Date.now();
-    const receipt = await cancelRun(this.store, this.settlement, runId, {
-      ...options,
-      timeoutMs: options.timeoutMs ?? this.stopGraceMs + 5_000,
-    });
-    if (!options.compensate) return receipt;
-    // A timeoutMs given bounds the whole call, the undo included; without one, undo's default.
-    const left =
-      options.timeoutMs === undefined
-        ? {}
-        : { timeoutMs: Math.max(1, options.timeoutMs - (Date.now() - startedAt)) };
-    return { ...receipt, undo: await this.undo(runId, left) };
+    return cancelThenUndo(this, this.settlement, runId, parseCancelOptions(options));
   }
 
   /**

@@ -3,6 +3,8 @@ import type { Settlement } from "../runtime/Settlement.js";
 import { isTerminal, type Store } from "../store/types.js";
 import { cancellationCommit } from "./cancel.js";
 import type { CancelReceipt } from "./receipt.js";
+import type { UndoOptions } from "./undo.js";
+import type { UndoReport } from "./undoTypes.js";
 
 export interface CancelRunOptions {
   reason?: string;
@@ -18,6 +20,38 @@ export interface CancelRunOptions {
    * once every in-flight effect has settled; the report is the receipt's `undo`.
    */
   compensate?: boolean;
+}
+
+/** What a cancel that may compensate needs from the runtime. */
+export interface CancelHost {
+  readonly store: Store;
+  /** How long a stopping run's steps get: the cancel waits that plus 5 s by default. */
+  readonly stopGraceMs: number;
+  undo(runId: string, options: UndoOptions): Promise<UndoReport>;
+}
+
+/**
+ * Cancels a run (`cancelRun`) and, with `compensate`, then undoes what it
+ * committed (`receipt.undo`). A `timeoutMs` given bounds both; without one,
+ * the cancel waits the stop grace plus 5 s and the undo its own default.
+ */
+export async function cancelThenUndo(
+  host: CancelHost,
+  settlement: Settlement,
+  runId: string,
+  options: CancelRunOptions,
+): Promise<CancelReceipt> {
+  const startedAt = Date.now();
+  const receipt = await cancelRun(host.store, settlement, runId, {
+    ...options,
+    timeoutMs: options.timeoutMs ?? host.stopGraceMs + 5_000,
+  });
+  if (!options.compensate) return receipt;
+  const left =
+    options.timeoutMs === undefined
+      ? {}
+      : { timeoutMs: Math.max(1, options.timeoutMs - (Date.now() - startedAt)) };
+  return { ...receipt, undo: await host.undo(runId, left) };
 }
 
 /**
