@@ -1,14 +1,7 @@
 import { createRequire } from "node:module";
 import type Database from "better-sqlite3";
+import { STORE_PRAGMAS } from "../../src/store/sqlite/database.js";
 import { SqliteDriver } from "../../src/store/sqlite/driver.js";
-
-/** The durability of Flotilla's SQLite store: the pragmas of src/store/sqlite/SqliteStore.ts. */
-export const SQLITE_PRAGMAS = [
-  "journal_mode = WAL",
-  "synchronous = FULL",
-  "busy_timeout = 10000",
-  "foreign_keys = ON",
-] as const;
 
 export const CREATE_SQLITE =
   "CREATE TABLE IF NOT EXISTS raw_steps (id INTEGER PRIMARY KEY, run TEXT, step INTEGER, data TEXT)";
@@ -23,7 +16,8 @@ export const RAW_PAYLOAD = JSON.stringify({
 
 export function openRawSqlite(path: string): Database.Database {
   const db = new SqliteDriver(path);
-  for (const p of SQLITE_PRAGMAS) db.pragma(p);
+  // The durability of Flotilla's SQLite store: its own connection settings.
+  for (const p of STORE_PRAGMAS) db.pragma(p);
   db.exec(CREATE_SQLITE);
   return db;
 }

@@ -1,11 +1,6 @@
 import { Worker } from "node:worker_threads";
-import {
-  CREATE_SQLITE,
-  INSERT_SQLITE,
-  RAW_PAYLOAD,
-  SQLITE_PRAGMAS,
-  sqliteDriverPath,
-} from "./rawSqlite.js";
+import { CREATE_SQLITE, INSERT_SQLITE, RAW_PAYLOAD, sqliteDriverPath } from "./rawSqlite.js";
+import { STORE_PRAGMAS } from "../../src/store/sqlite/database.js";
 
 /** What a writer thread reports: the INSERTs it completed within its window. */
 export type WriterReport = { inserted: number } | { error: string };
@@ -49,7 +44,7 @@ export function startWriter(path: string, run: string): Worker {
     driver: sqliteDriverPath(),
     path,
     run,
-    pragmas: SQLITE_PRAGMAS,
+    pragmas: STORE_PRAGMAS,
     create: CREATE_SQLITE,
     insert: INSERT_SQLITE,
     payload: RAW_PAYLOAD,

@@ -1,12 +1,8 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import type Database from "better-sqlite3";
-import { StoreUnavailableError } from "../../core/errors.js";
 import type { Json } from "../../core/json.js";
 import type { DeadLetter, DeadLetterFilter } from "../../deadletter/types.js";
 import { GroupCommitter } from "../groupCommit.js";
 import { StateWriteBatcher } from "../stateBatcher.js";
-import { checkMigrated, loadMigrations } from "../migrations.js";
 import { StoreNotifier } from "../notifier.js";
 import type {
   AgentVersionInfo,
@@ -52,7 +48,7 @@ import * as budgetLedger from "./budgetLedger.js";
 import { counts } from "./counts.js";
 import { applyBatch } from "./commit.js";
 import * as deadLetters from "./deadLetters.js";
-import { SqliteDriver } from "./driver.js";
+import { openDatabase } from "./database.js";
 import * as dependencyStates from "./dependencyStates.js";
 import * as effects from "./effects.js";
 import * as journal from "./journal.js";
@@ -107,56 +103,7 @@ export class SqliteStore extends StoreNotifier implements Store {
   }
 
   static open(path: string, create = true): SqliteStore {
-    let db: Database.Database | undefined;
-    try {
-      if (path !== ":memory:" && create) mkdirSync(dirname(path), { recursive: true });
-      if (path !== ":memory:" && !create && !existsSync(path))
-        throw new Error("there is no file there: nothing has run on it yet");
-      db = new SqliteDriver(path, { fileMustExist: !create });
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = FULL");
-      db.pragma("busy_timeout = 10000");
-      db.pragma("foreign_keys = ON");
-      if (create) SqliteStore.migrate(db);
-      else checkMigrated("sqlite", SqliteStore.applied(db));
-    } catch (err) {
-      db?.close();
-      throw new StoreUnavailableError(path, err);
-    }
-    return new SqliteStore(path, db);
-  }
-
-  /** Migration versions applied, or undefined when the file holds no store. */
-  private static applied(db: Database.Database): Set<number> | undefined {
-    const table = db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flotilla_migrations'")
-      .get();
-    if (!table) return undefined;
-    const rows = db.prepare("SELECT version FROM flotilla_migrations").all() as {
-      version: number;
-    }[];
-    return new Set(rows.map((r) => r.version));
-  }
-
-  private static migrate(db: Database.Database): void {
-    db.exec(
-      "CREATE TABLE IF NOT EXISTS flotilla_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-    );
-    const applied = new Set(
-      (db.prepare("SELECT version FROM flotilla_migrations").all() as { version: number }[]).map(
-        (r) => r.version,
-      ),
-    );
-    for (const m of loadMigrations("sqlite")) {
-      if (applied.has(m.version)) continue;
-      db.transaction(() => {
-        db.exec(m.sql);
-        db.prepare("INSERT INTO flotilla_migrations (version, applied_at) VALUES (?, ?)").run(
-          m.version,
-          Date.now(),
-        );
-      }).immediate();
-    }
+    return new SqliteStore(path, openDatabase(path, create));
   }
 
   async createRun(run: NewRun, claim?: CreateClaim): Promise<CreatedRun> {
