@@ -1,54 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { sqlWorld, type Engine, type SqlWorld } from "../bench/rollback/world.js";
+import type { SqlWorld } from "../bench/rollback/world.js";
 import { postgresSkipReason } from "../bench/support/postgres.js";
 import { isFlotillaError, type RunContext, type SqlTool } from "../src/index.js";
+import { initial, items, itemStatements, itemsWorld, type Item } from "./helpers/sqlItems.js";
 
 const pgSkip = await postgresSkipReason();
 
-interface Item {
-  id: number;
-  name: string;
-  qty: number;
-}
-
-async function world(engine: Engine): Promise<SqlWorld> {
-  const w = await sqlWorld(engine);
-  await w.raw.run(
-    "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL)",
-  );
-  for (let i = 1; i <= 10; i++)
-    await w.raw.run(`INSERT INTO items VALUES (${w.p(1)}, ${w.p(2)}, ${w.p(3)})`, [
-      i,
-      `item${i}`,
-      i,
-    ]);
-  return w;
-}
-
-const items = async (w: SqlWorld): Promise<Item[]> =>
-  (await w.raw.all<Item>("SELECT id, name, qty FROM items ORDER BY id")).map((r) => ({
-    id: Number(r.id),
-    name: r.name,
-    qty: Number(r.qty),
-  }));
-
-const initial = (): Item[] =>
-  Array.from({ length: 10 }, (_, i) => ({ id: i + 1, name: `item${i + 1}`, qty: i + 1 }));
-
 const row = (list: Item[], id: number) => list.find((r) => r.id === id);
-
-/** Statements with this engine's placeholders. */
-function sql(w: SqlWorld) {
-  const { p } = w;
-  return {
-    setQty: `UPDATE items SET qty = ${p(1)} WHERE id = ${p(2)}`,
-    addQty: `UPDATE items SET qty = qty + ${p(1)} WHERE id = ${p(2)}`,
-    rename: `UPDATE items SET name = ${p(1)} WHERE id = ${p(2)}`,
-    insert: `INSERT INTO items VALUES (${p(1)}, ${p(2)}, ${p(3)})`,
-    remove: `DELETE FROM items WHERE id = ${p(1)}`,
-  };
-}
 
 /** Edits a whole row by hand, as a person saving a form would. */
 const byHand = (w: SqlWorld, id: number, name: string, qty: number) =>
@@ -59,7 +18,7 @@ const byHand = (w: SqlWorld, id: number, name: string, qty: number) =>
   ]);
 
 async function mixedRun(w: SqlWorld, db: SqlTool, name: string): Promise<string> {
-  const s = sql(w);
+  const s = itemStatements(w);
   const agent = w.f.agent(name, async (ctx) => {
     await db.query(ctx, s.addQty, [100, 1]);
     await db.query(ctx, s.rename, ["agent", 3]);
@@ -78,7 +37,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
     { skip: engine === "postgres" ? pgSkip : undefined },
     () => {
       it("restores inserts, updates and deletes; a row edited by hand since is reported, not overwritten", async () => {
-        const w = await world(engine);
+        const w = await itemsWorld(engine);
         try {
           const db = w.tool("inv");
           await db.guard(["items"]);
@@ -126,7 +85,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
       });
 
       it("a plan changes nothing; a repeat redoes nothing; a conflict settled since is restored", async () => {
-        const w = await world(engine);
+        const w = await itemsWorld(engine);
         try {
           const db = w.tool("inv");
           await db.guard(["items"]);
@@ -178,11 +137,11 @@ for (const engine of ["sqlite", "postgres"] as const) {
       });
 
       it("a run's changes to one row unwind in turn, and stop at a change someone made in between", async () => {
-        const w = await world(engine);
+        const w = await itemsWorld(engine);
         try {
           const db = w.tool("inv");
           await db.guard(["items"]);
-          const s = sql(w);
+          const s = itemStatements(w);
           const agent = w.f.agent("chain", async (ctx) => {
             await db.query(ctx, s.setQty, [50, 5]);
             await db.query(ctx, s.setQty, [60, 6]);
@@ -220,7 +179,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
       });
 
       it("two rollbacks of one run at once restore each row once", async () => {
-        const w = await world(engine);
+        const w = await itemsWorld(engine);
         try {
           const db = w.tool("inv");
           await db.guard(["items"]);
@@ -244,11 +203,11 @@ for (const engine of ["sqlite", "postgres"] as const) {
       });
 
       it("a child run's writes are rolled back with its parent's; a run not ended or unknown is refused", async () => {
-        const w = await world(engine);
+        const w = await itemsWorld(engine);
         try {
           const db = w.tool("inv");
           await db.guard(["items"]);
-          const s = sql(w);
+          const s = itemStatements(w);
           const child = w.f.agent("child", async (ctx, id: number) => {
             await db.query(ctx, s.rename, ["by the child", id]);
             return id;
@@ -305,11 +264,11 @@ for (const engine of ["sqlite", "postgres"] as const) {
       });
 
       it("run.undo() undoes each SQL write as its inverse; a conflicting row fails its inverse and is kept", async () => {
-        const w = await world(engine);
+        const w = await itemsWorld(engine);
         try {
           const db = w.tool("inv");
           await db.guard(["items"]);
-          const s = sql(w);
+          const s = itemStatements(w);
           const agent = w.f.agent("undone", async (ctx) => {
             await db.query(ctx, s.insert, [11, "new", 0]);
             await db.query(ctx, s.addQty, [100, 1]);
@@ -345,7 +304,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
       });
 
       it("lists the side channels the tool declared; a restore that would cascade to other rows is refused", async () => {
-        const w = await world(engine);
+        const w = await itemsWorld(engine);
         try {
           await w.raw.run(
             engine === "postgres"
@@ -358,7 +317,7 @@ for (const engine of ["sqlite", "postgres"] as const) {
             );
           const db = w.tool("inv", { sideChannels: ["search index", "webhook item.changed"] });
           await db.guard(["items", "notes"]);
-          const s = sql(w);
+          const s = itemStatements(w);
           const agent = w.f.agent("side", async (ctx) => {
             await db.query(ctx, s.insert, [20, "new", 1]);
             await db.query(ctx, s.rename, ["renamed", 1]);

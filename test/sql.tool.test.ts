@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { sqlWorld, type Engine, type SqlWorld } from "../bench/rollback/world.js";
+import type { SqlWorld } from "../bench/rollback/world.js";
 import { postgresSkipReason } from "../bench/support/postgres.js";
 import {
   isFlotillaError,
@@ -10,24 +10,11 @@ import {
   type JournalEvent,
   type SqlApprovalRequest,
 } from "../src/index.js";
+import { itemsWorld } from "./helpers/sqlItems.js";
 
 const pgSkip = await postgresSkipReason();
 
 type World = SqlWorld;
-
-async function world(engine: Engine): Promise<World> {
-  const w = await sqlWorld(engine);
-  await w.raw.run(
-    "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL)",
-  );
-  for (let i = 1; i <= 10; i++)
-    await w.raw.run(`INSERT INTO items VALUES (${w.p(1)}, ${w.p(2)}, ${w.p(3)})`, [
-      i,
-      `item${i}`,
-      i,
-    ]);
-  return w;
-}
 
 async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -71,7 +58,7 @@ const count = async (w: World, where = "1 = 1") =>
 for (const kind of ["sqlite", "postgres"] as const) {
   describe(`SQL tool on ${kind}`, { skip: kind === "postgres" ? pgSkip : undefined }, () => {
     it("reads are read steps; writes are compensable effects attributed to their run and step", async () => {
-      const w = await world(kind);
+      const w = await itemsWorld(kind);
       try {
         const db = w.tool("inv");
         await db.guard(["items"]);
@@ -127,7 +114,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
 
     it("a destructive statement waits for approve-sql; approved, it runs and is attributed", async () => {
-      const w = await world(kind);
+      const w = await itemsWorld(kind);
       try {
         const db = w.tool("inv");
         await db.guard(["items"]);
@@ -157,7 +144,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
 
     it("a denial (or a malformed decision) leaves the table as it was", async () => {
-      const w = await world(kind);
+      const w = await itemsWorld(kind);
       try {
         const db = w.tool("inv");
         await db.guard(["items"]);
@@ -189,7 +176,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
 
     it("an approval not given within approvalTimeoutMs fails the statement with FLOTILLA_TIMEOUT", async () => {
-      const w = await world(kind);
+      const w = await itemsWorld(kind);
       try {
         const db = w.tool("inv", { approvalTimeoutMs: 300 });
         await db.guard(["items"]);
@@ -205,7 +192,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
 
     it("destructive: 'refuse' refuses at once, without waiting or touching the table", async () => {
-      const w = await world(kind);
+      const w = await itemsWorld(kind);
       try {
         const db = w.tool("strict", { destructive: "refuse", rowLimit: 3 });
         await db.guard(["items"]);
@@ -243,7 +230,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
 
     it("an UPDATE over the row limit is counted, rolled back, and waits for an approval", async () => {
-      const w = await world(kind);
+      const w = await itemsWorld(kind);
       try {
         const db = w.tool("inv", { rowLimit: 3 });
         await db.guard(["items"]);
@@ -269,7 +256,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
 
     it("bad input gets typed errors, and never parks the run", async () => {
-      const w = await world(kind);
+      const w = await itemsWorld(kind);
       try {
         assert.equal(
           await codeOf(async () => w.f.sqlTool("x", { store: "redis://nope" })),
@@ -369,7 +356,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
 
     it("a write reaching an unguarded table (a trigger, a cascade) is rolled back, not left unaudited", async () => {
-      const w = await world(kind);
+      const w = await itemsWorld(kind);
       try {
         const db = w.tool("inv");
         await db.guard(["items"]);
@@ -400,7 +387,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
 
     it("a write committed once is not committed again under the same run and step", async () => {
-      const w = await world(kind);
+      const w = await itemsWorld(kind);
       try {
         const db = w.tool("inv");
         await db.guard(["items"]);
@@ -431,7 +418,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
 
 describe("SQL tool on postgres: reads run in read-only transactions", { skip: pgSkip }, () => {
   it("a SELECT that writes (through a function) is refused by the server", async () => {
-    const w = await world("postgres");
+    const w = await itemsWorld("postgres");
     try {
       await w.raw.run("CREATE SEQUENCE s");
       const db = w.tool("inv");
