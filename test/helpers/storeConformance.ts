@@ -5,7 +5,9 @@ import { newRunId } from "../../src/core/ids.js";
 import { sha256 } from "../../src/core/json.js";
 import type { Store } from "../../src/store/types.js";
 import { budgetConformance } from "./budgetConformance.js";
-import { claimOne, pause, type StoreFactory } from "./storeSuite.js";
+import { effectKeyConformance } from "./effectKeyConformance.js";
+import { notifyConformance } from "./notifyConformance.js";
+import { claimOne, type StoreFactory } from "./storeSuite.js";
 import { storeRaces } from "./storeRaces.js";
 import { versionConformance } from "./versionConformance.js";
 
@@ -32,6 +34,8 @@ export function storeConformance(
     versionConformance(() => store);
     storeRaces(() => ({ store, f }));
     budgetConformance(() => ({ store, f }));
+    effectKeyConformance(() => ({ store, f }));
+    notifyConformance(() => ({ store, f }));
 
     it("creates runs once per idempotency key and journals their creation", async () => {
       const key = `k-${newRunId()}`;
@@ -316,147 +320,6 @@ export function storeConformance(
       assert.equal(again.created, false);
       assert.equal(again.claimed, undefined);
       assert.equal(again.run.id, run.id);
-    });
-
-    it("announces a run that settles to the handle that committed it", async () => {
-      const { run } = await store.createRun({ id: newRunId(), agent: "settle", input: null });
-      const claimed = await claimOne(store, "settle");
-      const heard: string[] = [];
-      const off = store.onSettled((id) => id && heard.push(id));
-      try {
-        await store.commit({
-          runId: run.id,
-          fence: { leaseToken: claimed.leaseToken },
-          events: [{ type: "run.parked", data: null }],
-          status: { status: "parked" },
-          release: true,
-        });
-        for (let i = 0; i < 100 && !heard.includes(run.id); i++) await pause(20);
-        // Earlier tests' settlements may be announced late; this run's must be, once.
-        assert.equal(heard.filter((id) => id === run.id).length, 1);
-      } finally {
-        off();
-      }
-    });
-
-    it("tells a handle about runs made runnable or settled through another handle", async () => {
-      const other = await f.open();
-      const runnable: number[] = [];
-      const settled: (string | undefined)[] = [];
-      const offRunnable = store.onRunnable(() => runnable.push(1));
-      const offSettled = store.onSettled((id) => settled.push(id));
-      try {
-        const { run } = await other.createRun({ id: newRunId(), agent: "far", input: null });
-        for (let i = 0; i < 100 && runnable.length === 0; i++) await pause(20);
-        assert.ok(runnable.length > 0, "a run created through another handle was not announced");
-        const [claimed] = await other.claimRuns({
-          workerId: "w-far",
-          agents: ["far"],
-          limit: 1,
-          leaseMs: 30_000,
-        });
-        settled.length = 0;
-        await other.commit({
-          runId: run.id,
-          fence: { leaseToken: claimed?.leaseToken ?? "" },
-          events: [{ type: "run.completed", data: null }],
-          status: { status: "completed", result: null },
-          release: true,
-        });
-        // PostgreSQL names the run; SQLite can only say that runs may have settled.
-        const heard = () => settled.includes(run.id) || settled.includes(undefined);
-        for (let i = 0; i < 100 && !heard(); i++) await pause(20);
-        assert.ok(heard(), "a run settled through another handle was not announced");
-      } finally {
-        offRunnable();
-        offSettled();
-        await other.close();
-      }
-    });
-
-    it("registers an effect key for one unit of work and updates it only from there", async () => {
-      const key = `refund:${newRunId()}`;
-      const { run } = await store.createRun({ id: newRunId(), agent: "fx", input: null });
-      const claimed = await claimOne(store, "fx");
-      const mine = await store.claimEffectKey({
-        key,
-        runId: run.id,
-        step: "3",
-        tool: "refund",
-        argsHash: "h",
-      });
-      assert.deepEqual([mine.runId, mine.step, mine.state], [run.id, "3", "intent"]);
-      const other = await store.claimEffectKey({
-        key,
-        runId: "someone-else",
-        step: "1",
-        tool: "refund",
-        argsHash: "h",
-      });
-      assert.equal(other.runId, run.id);
-      await store.commit({
-        runId: run.id,
-        fence: { leaseToken: claimed.leaseToken },
-        events: [],
-        effects: [
-          { key, runId: "someone-else", step: "1", tool: "refund", state: "committed", result: 1 },
-        ],
-      });
-      assert.equal((await store.getEffect("refund", key))?.state, "intent");
-      await store.commit({
-        runId: run.id,
-        fence: { leaseToken: claimed.leaseToken },
-        events: [],
-        effects: [
-          { key, runId: run.id, step: "3", tool: "refund", state: "committed", result: { id: 7 } },
-        ],
-      });
-      const done = await store.getEffect("refund", key);
-      assert.deepEqual([done?.state, done?.result], ["committed", { id: 7 }]);
-    });
-
-    it("applies a commit that updates one effect key twice, in order", async () => {
-      const key = `twice:${newRunId()}`;
-      const { run } = await store.createRun({ id: newRunId(), agent: "fx2", input: null });
-      const claimed = await claimOne(store, "fx2");
-      const unit = { key, runId: run.id, step: "1", tool: "refund" };
-      await store.claimEffectKey({ ...unit, argsHash: "h" });
-      await store.commit({
-        runId: run.id,
-        fence: { leaseToken: claimed.leaseToken },
-        events: [],
-        effects: [
-          { ...unit, state: "intent" },
-          { ...unit, state: "committed", result: { id: 9 } },
-        ],
-      });
-      const done = await store.getEffect("refund", key);
-      assert.deepEqual([done?.state, done?.result], ["committed", { id: 9 }]);
-    });
-
-    it("scopes effect keys by tool, and frees a key whose holder definitely failed", async () => {
-      const key = `order:${newRunId()}`;
-      const { run } = await store.createRun({ id: newRunId(), agent: "fx3", input: null });
-      const claimed = await claimOne(store, "fx3");
-      const charge = { key, runId: run.id, step: "1", tool: "payments.charge", argsHash: "a" };
-      const ship = { key, runId: run.id, step: "2", tool: "shipping.create", argsHash: "b" };
-      assert.equal((await store.claimEffectKey(charge)).step, "1");
-      assert.equal((await store.claimEffectKey(ship)).step, "2", "another tool's key is its own");
-      const { argsHash: _a, ...unit } = charge;
-      await store.commit({
-        runId: run.id,
-        fence: { leaseToken: claimed.leaseToken },
-        events: [],
-        effects: [{ ...unit, state: "failed" }],
-      });
-      const next = await store.claimEffectKey({ ...charge, runId: "later-run", argsHash: "c" });
-      assert.deepEqual(
-        [next.runId, next.state, next.argsHash],
-        ["later-run", "intent", "c"],
-        "a definitely failed holder gives the key up",
-      );
-      const held = await store.claimEffectKey({ ...ship, runId: "later-run" });
-      assert.equal(held.runId, run.id, "a holder still in intent keeps the key");
     });
 
     it("stores payloads once per content hash", async () => {
