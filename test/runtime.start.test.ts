@@ -240,3 +240,81 @@ describe("starting and stopping the worker", () => {
     }
   });
 });
+
+describe("the worker's options", () => {
+  it("are those given to Flotilla.open, with those given to worker() over them", async () => {
+    const opened = { leaseMs: 150, pollMs: 60_000, concurrency: 3 };
+    const a = await Flotilla.open({ store: tempStore(), worker: opened });
+    const b = await Flotilla.open({ store: tempStore(), worker: opened });
+    try {
+      assert.deepEqual(pick((await a.worker()).options), {
+        leaseMs: 150,
+        pollMs: 60_000,
+        concurrency: 3,
+      });
+      assert.deepEqual(pick((await b.worker({ pollMs: 30 })).options), {
+        leaseMs: 150,
+        pollMs: 30,
+        concurrency: 3,
+      });
+      const c = await Flotilla.open({ store: tempStore(), worker: false });
+      try {
+        await assert.rejects(c.worker(5 as never), { code: "FLOTILLA_INVALID_ARGUMENT" });
+        await assert.rejects(c.worker({ leaseMs: -1 }), { code: "FLOTILLA_INVALID_ARGUMENT" });
+        assert.equal((await c.worker()).options.leaseMs, 30_000, "the default");
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+const pick = (o: { leaseMs: number; pollMs: number; concurrency: number }) => ({
+  leaseMs: o.leaseMs,
+  pollMs: o.pollMs,
+  concurrency: o.concurrency,
+});
+
+describe("the worker's heartbeat", () => {
+  it("shares retry budgets and breaker states even when announcing its agents fails, and says which failed", async () => {
+    let refuseAnnounce = false;
+    const inner = await openStore(tempStore());
+    const refusing = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop !== "announceWorker" || typeof value !== "function") return value;
+        return (...args: unknown[]) =>
+          refuseAnnounce
+            ? Promise.reject(new Error("presence table unavailable"))
+            : (value as (...a: unknown[]) => Promise<void>).apply(target, args);
+      },
+    });
+    const { store, calls } = counted(refusing);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    const f = await Flotilla.open({ store, worker: { pollMs: 60_000, leaseMs: 150 } });
+    try {
+      await f.worker();
+      refuseAnnounce = true;
+      calls.clear();
+      // Heartbeats every 50 ms.
+      for (let i = 0; i < 100 && (calls.get("publishDependencyStates") ?? 0) < 3; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.ok((calls.get("announceWorker") ?? 0) >= 3, "the heartbeat stopped announcing");
+      assert.ok(
+        (calls.get("publishDependencyStates") ?? 0) >= 3,
+        "a failed announcement skipped sharing the resilience state",
+      );
+      assert.ok(warnings.some((m) => m.includes("announcing this worker's agents failed")));
+      assert.ok(!warnings.some((m) => m.includes("renewing leases failed")), warnings.join("; "));
+    } finally {
+      process.off("warning", onWarning);
+      await f.close();
+      await inner.close();
+    }
+  });
+});

@@ -313,7 +313,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     const checked = agent.schema ? parseAgentInput<I>(agent.name, agent.schema, input) : input;
     const stored = this.redactor.value(storableCopy(checked, "run input"));
     // The worker first (awaited once): a store refusing it must not hold a run nobody executes.
-    if (this.options.worker !== false) await this.worker(this.options.worker ?? {});
+    if (this.options.worker !== false) await this.worker();
     const run = await createRun(this, agent.name, stored ?? null, options, limits);
     return new RunHandle<O>(this, run.id);
   }
@@ -333,23 +333,31 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
 
   /**
    * Starts (once) the in-process worker that executes this instance's
-   * agents. Calls while it starts share that start; a failed start can be
-   * tried again.
+   * agents, with the worker options given to `Flotilla.open` and those given
+   * here over them. Calls while it starts share that start; a failed start
+   * can be tried again.
    */
-  worker(options: WorkerOptions = {}): Promise<Worker> {
+  worker(options?: WorkerOptions): Promise<Worker> {
     this.assertOpen();
-    this.workerStart ??= this.startWorker(options);
+    const opened = this.options.worker || {};
+    const given =
+      typeof options === "object" && options !== null && !Array.isArray(options)
+        ? { ...opened, ...options }
+        : (options ?? opened);
+    if (!this.workerStart) {
+      const start = this.startWorker(given);
+      this.workerStart = start;
+      // Bad options or a store refusing the registration: the next call tries again.
+      start.catch(() => {
+        if (this.workerStart === start) this.workerStart = undefined;
+      });
+    }
     return this.workerStart;
   }
 
   private async startWorker(options: WorkerOptions): Promise<Worker> {
     const w = new Worker(this, options);
-    try {
-      await w.start();
-    } catch (err) {
-      this.workerStart = undefined;
-      throw err;
-    }
+    await w.start();
     this.ownedWorker = w;
     return w;
   }

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { LeaseLostError } from "../core/errors.js";
 import type { ClaimedRun, CreateClaim, CreatedRun, JournalEvent } from "../store/types.js";
 import { Execution, type ExecutionHost, type ExecutionOutcome } from "./Execution.js";
@@ -9,30 +8,9 @@ import {
   type OtherVersionRuns,
 } from "./agentVersions.js";
 import { parseOptions } from "../core/validate.js";
+import { workerOptionsSchema, type WorkerOptions, type WorkerSettings } from "./workerOptions.js";
 
-export const workerOptionsSchema = z.strictObject({
-  /** Runs executed at once. Default 16. */
-  concurrency: z.number().int().min(1).max(10_000).default(16),
-  /** How long a claim lasts without a heartbeat. Default 30 s. */
-  leaseMs: z.number().int().min(50).default(30_000),
-  /** Longest idle wait between looks for work when no wake-up arrives. Default 1 s. */
-  pollMs: z.number().int().min(5).default(1_000),
-  /** Told how each execution ended (for logs: `flotilla worker` prints failures and parks). */
-  onEnded: z
-    .custom<(ended: ExecutionEnded) => void>((v) => typeof v === "function", "expected a function")
-    .optional(),
-});
-
-/** How one execution of a run ended. */
-export interface ExecutionEnded {
-  runId: string;
-  agent: string;
-  outcome: ExecutionOutcome;
-  /** Reads the run's journal from the store (only when asked: most endings need no more). */
-  journal(): Promise<JournalEvent[]>;
-}
-
-export type WorkerOptions = z.input<typeof workerOptionsSchema>;
+export { workerOptionsSchema, type ExecutionEnded, type WorkerOptions } from "./workerOptions.js";
 
 /** How soon a worker looks again for a timer that was due but not claimed. */
 const DUE_RECHECK_MS = 25;
@@ -50,7 +28,7 @@ export interface WorkerHost extends ExecutionHost {
  * a run whose lease is lost is abandoned at once (another worker owns it).
  */
 export class Worker {
-  readonly options: z.output<typeof workerOptionsSchema>;
+  readonly options: WorkerSettings;
   private readonly executions = new Map<string, Execution>();
   /** Slots promised to runs this process is creating (see `reserve`). */
   private reserved = 0;
@@ -376,14 +354,28 @@ export class Worker {
         else e.confirmLease(this.provableUntil(sentAt));
       }
       for (const id of cancelRequested) this.executions.get(id)?.cancel();
-      await this.announce();
-      await this.host.heartbeat();
     } catch (err) {
+      // The store is out of reach: presence and shared state would fail the same way.
       this.host.warn("renewing leases failed", err);
+      return;
     } finally {
       // Self-fencing: a worker that cannot renew (partitioned, paused, store down) gives its runs up.
       for (const e of this.executions.values()) e.fenceIfExpired();
     }
+    await this.share();
+  }
+
+  /**
+   * After a renewal: the worker's presence and the resilience state it
+   * shares, at once and each on its own, so one failing neither delays nor
+   * skips the other, and each failure is told by name.
+   */
+  private async share(): Promise<void> {
+    const [announced, shared] = await Promise.allSettled([this.announce(), this.host.heartbeat()]);
+    if (announced.status === "rejected")
+      this.host.warn("announcing this worker's agents failed", announced.reason);
+    if (shared.status === "rejected")
+      this.host.warn("sharing retry budgets and breaker states failed", shared.reason);
   }
 }
 
