@@ -6,7 +6,7 @@ export { RunContext } from "./runtime/RunContext.js";
 export type { Branch, LlmOptions, WaitForOptions } from "./runtime/RunContext.js";
 export type { Agent, AgentFn, AgentOptions } from "./runtime/Agent.js";
 export { Worker } from "./runtime/Worker.js";
-export type { WorkerOptions } from "./runtime/Worker.js";
+export type { WorkerOptions } from "./runtime/workerOptions.js";
 export { ToolRejectedError } from "./effects/Tool.js";
 export type {
   Tool,

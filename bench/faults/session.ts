@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { rngFor, type Rng } from "../../src/core/rng.js";
 import { Flotilla, type FlotillaOptions } from "../../src/runtime/Flotilla.js";
-import type { WorkerOptions } from "../../src/runtime/Worker.js";
+import type { WorkerOptions } from "../../src/runtime/workerOptions.js";
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/types.js";
 import { randomProvider, type CrashAgentOptions } from "../crash/agents.js";

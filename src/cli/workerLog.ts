@@ -2,7 +2,7 @@ import type { Json } from "../core/json.js";
 import { text } from "../core/json.js";
 import { eventData } from "../operator/describeEvent.js";
 import type { ExecutionOutcome } from "../runtime/Execution.js";
-import type { ExecutionEnded } from "../runtime/Worker.js";
+import type { ExecutionEnded } from "../runtime/workerOptions.js";
 import { firstLine } from "./output.js";
 
 /*

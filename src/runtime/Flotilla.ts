@@ -51,7 +51,8 @@ import { RunHandle } from "./RunHandle.js";
 import { InlineWaits, type InlineWaitsHost } from "./inlineWait.js";
 import { Settlement } from "./Settlement.js";
 import { createRun } from "./createRun.js";
-import { Worker, type LocalSlot, type WorkerHost, type WorkerOptions } from "./Worker.js";
+import { Worker, type LocalSlot, type WorkerHost } from "./Worker.js";
+import type { WorkerOptions } from "./workerOptions.js";
 
 import {
   checkRunId,
@@ -339,13 +340,8 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
    */
   worker(options?: WorkerOptions): Promise<Worker> {
     this.assertOpen();
-    const opened = this.options.worker || {};
-    const given =
-      typeof options === "object" && options !== null && !Array.isArray(options)
-        ? { ...opened, ...options }
-        : (options ?? opened);
     if (!this.workerStart) {
-      const start = this.startWorker(given);
+      const start = this.startWorker(options);
       this.workerStart = start;
       // Bad options or a store refusing the registration: the next call tries again.
       start.catch(() => {
@@ -355,8 +351,13 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     return this.workerStart;
   }
 
-  private async startWorker(options: WorkerOptions): Promise<Worker> {
-    const w = new Worker(this, options);
+  private async startWorker(options: WorkerOptions | undefined): Promise<Worker> {
+    const opened = this.options.worker || {};
+    const given =
+      typeof options === "object" && options !== null && !Array.isArray(options)
+        ? { ...opened, ...options }
+        : (options ?? opened);
+    const w = new Worker(this, given);
     await w.start();
     this.ownedWorker = w;
     return w;

@@ -10,8 +10,6 @@ import {
 import { parseOptions } from "../core/validate.js";
 import { workerOptionsSchema, type WorkerOptions, type WorkerSettings } from "./workerOptions.js";
 
-export { workerOptionsSchema, type ExecutionEnded, type WorkerOptions } from "./workerOptions.js";
-
 /** How soon a worker looks again for a timer that was due but not claimed. */
 const DUE_RECHECK_MS = 25;
 

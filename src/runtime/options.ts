@@ -19,7 +19,7 @@ import type { ResilienceOptions } from "../resilience/Resilience.js";
 import type { Store } from "../store/types.js";
 import { RedactOptionsSchema, type RedactOptions } from "../telemetry/redaction/options.js";
 import type { TracerProvider } from "@opentelemetry/api";
-import { workerOptionsSchema, type WorkerOptions } from "./Worker.js";
+import { workerOptionsSchema, type WorkerOptions } from "./workerOptions.js";
 
 /**
  * Flotilla.open's options. Strict: a key it does not know (`workers` for

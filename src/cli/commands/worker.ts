@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "../../core/errors.js";
 import { Flotilla } from "../../runtime/Flotilla.js";
-import { workerOptionsSchema, type ExecutionEnded } from "../../runtime/Worker.js";
+import { workerOptionsSchema, type ExecutionEnded } from "../../runtime/workerOptions.js";
 import { UNDO_AGENT } from "../../saga/undoPlan.js";
 import { integerInRange } from "../numbers.js";
 import { printJsonLine, whenStdoutCloses } from "../output.js";
