@@ -39,9 +39,13 @@ const CLAIM = `UPDATE runs SET status = 'running', lease_owner = $1, lease_token
  * and committed while the claim waited for it is seen; one after it is
  * refused by its fence. (One statement's snapshot predates its own locks,
  * and missed such a commit.) The events it inserts are not in its snapshot
- * of `events`, so they come from the insert's own RETURNING.
+ * of `events`, so they come from the insert's own RETURNING. The claimed
+ * runs are found among the running ones (runs_claimable's leading column):
+ * lease_token has no index, and a scan of every run ever made per claim
+ * grows with the store.
  */
-const JOURNALS_OF_CLAIMED = `WITH claimed AS (SELECT id, agent FROM runs WHERE lease_token = $1),
+const JOURNALS_OF_CLAIMED = `WITH claimed AS (
+    SELECT id, agent FROM runs WHERE status = 'running' AND lease_token = $1),
   resumed AS (
     INSERT INTO events (run_id, type, step, data, at)
     SELECT c.id, 'run.resumed', NULL,
