@@ -6,7 +6,7 @@ import * as deadLetters from "./deadLetters.js";
 import * as effects from "./effects.js";
 import * as journal from "./journal.js";
 import * as runs from "./runs.js";
-import { maybeUnflushed, prepared } from "./sql.js";
+import { failedAlone, maybeUnflushed, prepared } from "./sql.js";
 
 const fenceOf = prepared(
   "SELECT status, lease_token, lease_expires_at, cancel_requested FROM runs WHERE id = ?",
@@ -25,12 +25,13 @@ export function applyBatch(
 ): (Error | undefined)[] {
   const outcomes: (Error | undefined)[] = [];
   let runnable = false;
-  const settle = (apply: () => boolean): void => {
+  /** In a batch, a commit fails alone unless its failure ended the batch's transaction. */
+  const settle = (apply: () => boolean, inBatch = false): void => {
     try {
       runnable = apply() || runnable;
       outcomes.push(undefined);
     } catch (err) {
-      outcomes.push(err as Error);
+      outcomes.push(inBatch ? failedAlone(db, err) : (err as Error));
     }
   };
   const { all, one } = transactions(db);
@@ -42,7 +43,7 @@ export function applyBatch(
     else
       all.immediate(() => {
         const now = Date.now();
-        for (const c of batch) settle(() => one(c, now));
+        for (const c of batch) settle(() => one(c, now), true);
       });
   });
   if (runnable) announce.runnable();

@@ -18,6 +18,20 @@ export function prepared(sql: string): (db: Database.Database) => Database.State
   };
 }
 
+/**
+ * The error of one write of a batch transaction, which fails alone in its
+ * savepoint; unless SQLite rolled the whole transaction back, as it may on a
+ * full disk, an I/O error or a lack of memory
+ * (https://sqlite.org/lang_transaction.html). The batch's later writes would
+ * then each commit on their own and its COMMIT fail with "no transaction is
+ * active", reporting as failed writes that landed: the error is thrown
+ * instead, and fails the whole batch, none of which is written.
+ */
+export function failedAlone(db: Database.Database, err: unknown): Error {
+  if (!db.inTransaction) throw err;
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 const flushLater = prepared("PRAGMA synchronous = NORMAL");
 const flushNow = prepared("PRAGMA synchronous = FULL");
 

@@ -22,7 +22,7 @@ import type { StateWriteRequest } from "../stateBatcher.js";
 import { TERMINAL_STATUSES } from "../types.js";
 import type { Announce } from "./announce.js";
 import * as runs from "./runs.js";
-import { prepared, type Row } from "./sql.js";
+import { failedAlone, prepared, type Row } from "./sql.js";
 
 const fenceOf = prepared("SELECT lease_token, cancel_requested FROM runs WHERE id = ?");
 const opOf = prepared("SELECT fingerprint, result FROM state_ops WHERE run_id = ? AND step = ?");
@@ -195,7 +195,7 @@ export function writeBatch(
             return { result: { ok: true, version: next.version, at: now }, record: true };
           });
         } catch (err) {
-          return err instanceof Error ? err : new Error(String(err));
+          return failedAlone(db, err);
         }
       }),
     )
