@@ -15,7 +15,7 @@ import { pipeline } from "./pipeline.js";
 import { NOW_MS, type Queryable, type Row } from "./sql.js";
 
 /** $6 ->> agent: the version a claim of the row's agent records (null: the claimer gave none). */
-const CLAIM = `UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2,
+export const CLAIM = `UPDATE runs SET status = 'running', lease_owner = $1, lease_token = $2,
     lease_expires_at = ${NOW_MS} + $3, wake_requested = false, updated_at = ${NOW_MS},
     agent_version = COALESCE($6::jsonb ->> agent, agent_version)
   WHERE id IN (
@@ -44,7 +44,7 @@ const CLAIM = `UPDATE runs SET status = 'running', lease_owner = $1, lease_token
  * lease_token has no index, and a scan of every run ever made per claim
  * grows with the store.
  */
-const JOURNALS_OF_CLAIMED = `WITH claimed AS (
+export const JOURNALS_OF_CLAIMED = `WITH claimed AS (
     SELECT id, agent FROM runs WHERE status = 'running' AND lease_token = $1),
   resumed AS (
     INSERT INTO events (run_id, type, step, data, at)
