@@ -220,6 +220,28 @@ describe("loop detectors: runaways are stopped", () => {
     });
   });
 
+  it("an agent that catches the trip cannot carry on: the run still ends at it", async () => {
+    const provider = new ScriptedProvider(() => "I cannot tell yet.");
+    await withFlotilla(provider, async (f) => {
+      const caught: string[] = [];
+      const agent = f.agent("stubborn", async (ctx) => {
+        for (let i = 0; i < 8; i++) {
+          try {
+            await ctx.llm({ model: "m", messages: [user("Is the order shipped?")] });
+          } catch (err) {
+            caught.push((err as { code?: string }).code ?? String(err));
+          }
+        }
+        return "carried on";
+      });
+      const { status, entry } = await runToEnd(f, agent);
+      assert.equal(status, "dead-lettered");
+      assert.equal(entry?.class, "loop-detected");
+      assert.equal(caught[0], "FLOTILLA_LOOP_DETECTED");
+      assert.equal(provider.calls, 5, "no LLM call after the trip");
+    });
+  });
+
   it("trips at the same step when the run is re-executed from its journal mid-loop", async () => {
     const trip = async (inlineSleepMs: number) => {
       const provider = new ScriptedProvider(reviewers);

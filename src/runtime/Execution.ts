@@ -7,7 +7,6 @@ import {
   NonDeterminismError,
   StoreFaultError,
   isFlotillaError,
-  serializeError,
 } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import { setLongTimeout, type LongTimeout } from "../core/timers.js";
@@ -20,12 +19,11 @@ import {
   type Commit,
   type JournalEvent,
   type NewEvent,
-  type RunRecord,
 } from "../store/types.js";
 import type { ExecutionHost } from "./executionHost.js";
 import { versionsAtStep } from "./agentVersions.js";
 import { performDeferred } from "../effects/deferred.js";
-import { RunEnding } from "./endings.js";
+import { RunEnding, settledRecord, type AgentResult, type Stop, type StopKind } from "./endings.js";
 import { RunGuards } from "./guards.js";
 import { LeaseFence } from "./leaseFence.js";
 import { RunContext } from "./RunContext.js";
@@ -54,8 +52,6 @@ export type ExecutionOutcome =
 
 export type CommitExtra = Omit<Commit, "runId" | "fence" | "events">;
 
-type StopKind = "cancel" | "park" | "fail" | "lease-lost" | "interrupt";
-
 /** Store errors that are about the commit itself, not the store's health. */
 const COMMIT_VERDICTS = new Set([
   "FLOTILLA_LEASE_LOST",
@@ -72,7 +68,7 @@ const COMMIT_VERDICTS = new Set([
 export class Execution {
   readonly controller = new AbortController();
   private index!: JournalIndex;
-  private stopping: { kind: StopKind; error: FlotillaError } | undefined;
+  private stopping: Stop | undefined;
   private closed = false;
   private finish!: (outcome: ExecutionOutcome) => void;
   /** What the journal fixed at creation; read with the journal (nothing is fixed before). */
@@ -192,18 +188,15 @@ export class Execution {
     }
   }
 
-  private async onStartFailure(err: unknown): Promise<ExecutionOutcome> {
+  private onStartFailure(err: unknown): Promise<ExecutionOutcome> {
     // Ended here: a stop that raced the failure must not end the run a second time.
     this.closed = true;
-    if (isFlotillaError(err, "FLOTILLA_LEASE_LOST")) return "lease-lost";
-    if (isFlotillaError(err, "FLOTILLA_STORE_FAULT")) return this.ending.interrupted(err);
-    return this.ending
-      .finalize("failed", serializeError(err))
-      .catch((e: unknown) =>
-        isFlotillaError(e, "FLOTILLA_STORE_FAULT")
-          ? this.ending.interrupted(e)
-          : ("lease-lost" as const),
-      );
+    const stop: Stop | undefined = isFlotillaError(err, "FLOTILLA_LEASE_LOST")
+      ? { kind: "lease-lost", error: err }
+      : isFlotillaError(err, "FLOTILLA_STORE_FAULT")
+        ? { kind: "interrupt", error: err }
+        : undefined;
+    return this.ending.after(stop, { ok: false, error: err });
   }
 
   /**
@@ -235,6 +228,7 @@ export class Execution {
       startedAt: facts.budget?.startedAt,
       viaStore: <T>(call: () => Promise<T>) => this.viaStore(call),
       write: (events) => this.write(events),
+      trip: (error) => this.stop("fail", error),
     });
   }
 
@@ -248,26 +242,17 @@ export class Execution {
    * budgets. A trip stops the run (agent code cannot catch its way past it).
    */
   watch(rec: StepRecord | undefined, isNew = !rec?.outcome): void {
-    this.tripping(() => this.guards.observe(rec, isNew));
+    this.guards.observe(rec, isNew);
   }
 
   /** A step's request and outcome, for the loop detectors; the step is journaled, a trip stops the run at it. */
   progress(rec: StepRecord | undefined, seen: StepSeen): void {
-    this.tripping(() => this.guards.outcome(rec, seen));
+    this.guards.outcome(rec, seen);
   }
 
   /** Refuses a new child that would close an agent ping-pong cycle. */
   checkSpawn(child: string): void {
-    this.tripping(() => this.guards.checkSpawn(child));
-  }
-
-  private tripping(check: () => void): void {
-    try {
-      check();
-    } catch (err) {
-      if (err instanceof FlotillaError) this.stop("fail", err);
-      throw err;
-    }
+    this.guards.checkSpawn(child);
   }
 
   private armDeadline(): void {
@@ -416,41 +401,11 @@ export class Execution {
 
   // ---- ending --------------------------------------------------------------
 
-  private onSettled(result: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
+  private onSettled(result: AgentResult): void {
     if (this.closed) return;
-    const stop = this.stopping;
-    let ending: Promise<ExecutionOutcome>;
-    if (stop?.kind === "lease-lost") ending = Promise.resolve("lease-lost");
-    else if (stop?.kind === "interrupt") ending = this.ending.interrupted(stop.error);
-    else if (stop?.kind === "cancel") ending = this.ending.finalizeCancelled();
-    else if (stop?.kind === "park") ending = this.ending.finalize("parked", stop.error.toJSON());
-    else if (stop?.kind === "fail") ending = this.ending.finalize("failed", stop.error.toJSON());
-    else if (result.ok) ending = this.ending.finalize("completed", undefined, result.value);
-    else ending = this.ending.finalize("failed", serializeError(result.error));
+    const ending = this.ending.after(this.stopping, result);
     this.closed = true;
-    void ending
-      .catch((err: unknown) =>
-        isFlotillaError(err, "FLOTILLA_STORE_FAULT")
-          ? this.ending.interrupted(err)
-          : ("lease-lost" as const),
-      )
-      .then((o) => this.close(o));
-  }
-
-  /** The run as this execution's last commit left it, when that commit settled it. */
-  private settledRecord(): RunRecord | undefined {
-    const s = this.settledAs;
-    if (!s) return undefined;
-    const { leaseToken: _, ...run } = this.run;
-    return {
-      ...run,
-      status: s.status,
-      result: s.result,
-      error: s.error ?? null,
-      wakeAt: null,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-    };
+    void ending.then((o) => this.close(o));
   }
 
   private close(outcome: ExecutionOutcome): void {
@@ -460,7 +415,7 @@ export class Execution {
     this.fence.clear();
     if (!this.controller.signal.aborted && outcome !== "suspended") this.controller.abort();
     if (outcome !== "lease-lost" && outcome !== "suspended" && outcome !== "interrupted")
-      this.host.settled(this.run.id, this.settledRecord());
+      this.host.settled(this.run.id, settledRecord(this.run, this.settledAs));
     this.finish?.(outcome);
   }
 }

@@ -10,7 +10,7 @@ import { captureDeadLetter } from "../deadletter/capture.js";
 import { classOf, type DeadLetterClass } from "../deadletter/taxonomy.js";
 import type { NewDeadLetter } from "../deadletter/types.js";
 import { cancellationCommit } from "../saga/cancel.js";
-import type { Commit, NewEvent } from "../store/types.js";
+import type { ClaimedRun, Commit, NewEvent, RunRecord } from "../store/types.js";
 import { redactDeadLetter } from "../telemetry/redaction/commit.js";
 import { redactorOf } from "../telemetry/redaction/Redactor.js";
 import type { CommitExtra, Execution, ExecutionOutcome } from "./Execution.js";
@@ -19,6 +19,17 @@ import type { CommitExtra, Execution, ExecutionOutcome } from "./Execution.js";
 function interruptBackoffMs(consecutive: number): number {
   return Math.round(Math.random() * Math.min(30_000, 200 * 2 ** Math.min(consecutive, 10)));
 }
+
+/** Why an execution was asked to stop: it decides how the run ends once its agent code has unwound. */
+export type StopKind = "cancel" | "park" | "fail" | "lease-lost" | "interrupt";
+
+export interface Stop {
+  kind: StopKind;
+  error: FlotillaError;
+}
+
+/** What the agent function returned or threw. */
+export type AgentResult = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
  * How an execution ends its run, each in one fenced commit: completed,
@@ -31,6 +42,28 @@ export class RunEnding {
     /** The execution's fenced commit: no check that the execution is still open. */
     private readonly commit: (events: NewEvent[], extra: CommitExtra) => Promise<void>,
   ) {}
+
+  /**
+   * Ends the run once its agent code has settled: as the stop asked, when
+   * the execution was stopped; else by what the agent returned or threw. A
+   * store fault while ending hands the run back; any other failure to end it
+   * means the lease is gone, and the run's next execution ends it.
+   */
+  after(stop: Stop | undefined, result: AgentResult): Promise<ExecutionOutcome> {
+    let ending: Promise<ExecutionOutcome>;
+    if (stop?.kind === "lease-lost") ending = Promise.resolve("lease-lost");
+    else if (stop?.kind === "interrupt") ending = this.interrupted(stop.error);
+    else if (stop?.kind === "cancel") ending = this.finalizeCancelled();
+    else if (stop?.kind === "park") ending = this.finalize("parked", stop.error.toJSON());
+    else if (stop?.kind === "fail") ending = this.finalize("failed", stop.error.toJSON());
+    else if (result.ok) ending = this.finalize("completed", undefined, result.value);
+    else ending = this.finalize("failed", serializeError(result.error));
+    return ending.catch((err: unknown) =>
+      isFlotillaError(err, "FLOTILLA_STORE_FAULT")
+        ? this.interrupted(err)
+        : ("lease-lost" as const),
+    );
+  }
 
   /**
    * Gives the run back after a store fault: journals why and makes it
@@ -169,4 +202,19 @@ export class RunEnding {
       ...(deadLetter ? { deadLetter } : {}),
     });
   }
+}
+
+/** The run as an execution's last commit left it, when that commit settled it (ended or parked it). */
+export function settledRecord(run: ClaimedRun, settledAs: Commit["status"]): RunRecord | undefined {
+  if (!settledAs) return undefined;
+  const { leaseToken: _, ...record } = run;
+  return {
+    ...record,
+    status: settledAs.status,
+    result: settledAs.result,
+    error: settledAs.error ?? null,
+    wakeAt: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+  };
 }

@@ -1,4 +1,4 @@
-import { BudgetExhaustedError } from "../core/errors.js";
+import { BudgetExhaustedError, FlotillaError } from "../core/errors.js";
 import type { Json } from "../core/json.js";
 import {
   BudgetReserver,
@@ -28,12 +28,14 @@ export interface GuardedRun {
   readonly startedAt: number | undefined;
   viaStore<T>(call: () => Promise<T>): Promise<T>;
   write(events: NewEvent[]): Promise<void>;
+  /** Stops the run on a trip, before the trip's error is thrown (agent code cannot catch its way past it). */
+  trip(error: FlotillaError): void;
 }
 
 /**
  * One execution's guards: the loop detectors and the budgets (LLM cost
  * reservations against run, tenant and global scopes; step count; wall
- * time). A trip throws a FlotillaError; the execution stops the run on it.
+ * time). A trip stops the run and throws its FlotillaError.
  */
 export class RunGuards {
   private readonly loops: LoopGuard | undefined;
@@ -48,18 +50,35 @@ export class RunGuards {
 
   /** Checks a new or replayed step against the no-progress detector and the step and wall-time budgets. */
   observe(rec: StepRecord | undefined, isNew: boolean): void {
-    if (this.loops && this.counts(rec)) this.loops.observe(isNew);
-    if (rec === undefined) this.checkStepBudget();
+    try {
+      if (this.loops && this.counts(rec)) this.loops.observe(isNew);
+      if (rec === undefined) this.checkStepBudget();
+    } catch (err) {
+      this.tripped(err);
+    }
   }
 
-  /** A step's request and outcome, for the loop detectors. */
+  /** A step's request and outcome, for the loop detectors; the step is journaled, a trip stops the run at it. */
   outcome(rec: StepRecord | undefined, seen: StepSeen): void {
-    if (this.loops && this.counts(rec)) this.loops.outcome(seen);
+    try {
+      if (this.loops && this.counts(rec)) this.loops.outcome(seen);
+    } catch (err) {
+      this.tripped(err);
+    }
   }
 
   /** Refuses a new child that would close an agent ping-pong cycle. */
   checkSpawn(child: string): void {
-    this.loops?.checkSpawn(child);
+    try {
+      this.loops?.checkSpawn(child);
+    } catch (err) {
+      this.tripped(err);
+    }
+  }
+
+  private tripped(err: unknown): never {
+    if (err instanceof FlotillaError) this.run.trip(err);
+    throw err;
   }
 
   /** Steps recorded before the last redrive are not held against the run: the detectors start afresh. */
