@@ -330,7 +330,12 @@ export interface Store extends StoreEvents, StateStore {
    * own (as a `deferFlush` commit): the commit that follows it flushes it
    * (a flushed intent before a call that is not safe to repeat, or the
    * outcome), and a claim lost with the intent after it, to a power loss,
-   * costs an idempotent call's repeat with the same key.
+   * costs an idempotent call's repeat with the same key. Another unit of
+   * work may see such a claim before it is flushed: refused with
+   * EFFECT_IN_PROGRESS, it journals that refusal durably; if the claim is
+   * then lost to a power loss (not to a process crash, which leaves the
+   * written claim to the operating system), the refusal outlives the claim
+   * that caused it.
    */
   claimEffectKey(claim: EffectClaim): Promise<EffectRecord>;
   getEffect(tool: string, key: string): Promise<EffectRecord | undefined>;
