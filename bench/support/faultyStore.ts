@@ -20,6 +20,14 @@ export const FAULTABLE = [
   "reserveBudget",
   "settleBudget",
   "readBudget",
+  "declareStateRegion",
+  "writeState",
+  "readState",
+  "stateHistory",
+  "watchState",
+  "putClaimItems",
+  "takeClaimItem",
+  "settleClaimItem",
 ] as const satisfies readonly (keyof Store)[];
 
 export type FaultableCall = (typeof FAULTABLE)[number];
