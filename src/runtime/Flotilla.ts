@@ -51,7 +51,8 @@ import { RunHandle } from "./RunHandle.js";
 import { InlineWaits, type InlineWaitsHost } from "./inlineWait.js";
 import { Settlement } from "./Settlement.js";
 import { createRun } from "./createRun.js";
-import { Worker, type LocalSlot, type WorkerHost } from "./Worker.js";
+import { OwnedWorker } from "./ownedWorker.js";
+import type { LocalSlot, Worker, WorkerHost } from "./Worker.js";
 import type { WorkerOptions } from "./workerOptions.js";
 
 import {
@@ -92,9 +93,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   private readonly bulkheads: Bulkheads;
   private readonly settlement: Settlement;
   private readonly deadLetterRouting: DeadLetterRouting;
-  private ownedWorker: Worker | undefined;
-  /** The in-process worker's start, made once (see `worker`). */
-  private workerStart: Promise<Worker> | undefined;
+  private readonly ownedWorker: OwnedWorker;
   private closed = false;
 
   private constructor(
@@ -113,7 +112,8 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
     this.stopGraceMs = options.stopGraceMs ?? 10_000;
     this.providers = new ProviderRegistry(options.providers);
     this.bulkheads = new Bulkheads(options.tenantBulkhead);
-    this.settlement = new Settlement(store, (id) => this.ownedWorker?.holds(id) === true);
+    this.ownedWorker = new OwnedWorker(this, options.worker || {});
+    this.settlement = new Settlement(store, (id) => this.ownedWorker.current?.holds(id) === true);
     this.deadLetterRouting = new DeadLetterRouting(
       store,
       options.deadLetters?.routes ?? {},
@@ -214,7 +214,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   }
 
   freeSlots(): number | undefined {
-    const w = this.ownedWorker;
+    const w = this.ownedWorker.current;
     return w && !this.closed ? w.free : undefined;
   }
 
@@ -298,7 +298,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   // ---- runs -----------------------------------------------------------------
 
   reserveSlot(agent: string): LocalSlot | undefined {
-    return this.ownedWorker?.reserve(agent);
+    return this.ownedWorker.current?.reserve(agent);
   }
 
   /** Starts a run (or returns the existing one with the same idempotency key). */
@@ -340,27 +340,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
    */
   worker(options?: WorkerOptions): Promise<Worker> {
     this.assertOpen();
-    if (!this.workerStart) {
-      const start = this.startWorker(options);
-      this.workerStart = start;
-      // Bad options or a store refusing the registration: the next call tries again.
-      start.catch(() => {
-        if (this.workerStart === start) this.workerStart = undefined;
-      });
-    }
-    return this.workerStart;
-  }
-
-  private async startWorker(options: WorkerOptions | undefined): Promise<Worker> {
-    const opened = this.options.worker || {};
-    const given =
-      typeof options === "object" && options !== null && !Array.isArray(options)
-        ? { ...opened, ...options }
-        : (options ?? opened);
-    const w = new Worker(this, given);
-    await w.start();
-    this.ownedWorker = w;
-    return w;
+    return this.ownedWorker.start(options);
   }
 
   waitForResult<O>(runId: string, timeoutMs?: number): Promise<O> {
@@ -393,19 +373,6 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   /** What `undo` would do about each effect, in which order; nothing is run. */
   undoPlan(runId: string): Promise<UndoPlan> {
     return undoPlan(this.store, runId);
-  }
-
-  async startUndo(target: RunRecord): Promise<string> {
-    const agent = this.agents.get(UNDO_AGENT) as Agent;
-    const handle = await this.start(
-      agent,
-      { runId: target.id },
-      {
-        idempotencyKey: `${UNDO_AGENT}:${target.id}`,
-        ...(target.tenant !== null ? { tenant: target.tenant } : {}),
-      },
-    );
-    return handle.id;
   }
 
   async signal(runId: string, name: string, payload: Json = null): Promise<void> {
@@ -442,9 +409,7 @@ export class Flotilla implements WorkerHost, InlineWaitsHost, UndoHost, UndoRunn
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // A worker still starting is stopped once started (and one that failed to start needs none).
-    const worker = await this.workerStart?.catch(() => undefined);
-    await worker?.stop();
+    await this.ownedWorker.stop();
     await this.deadLetterRouting.drain();
     this.settlement.close();
     if (this.ownsStore) await this.store.close();

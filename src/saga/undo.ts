@@ -1,5 +1,7 @@
 import { InvalidArgumentError, TimeoutError, isFlotillaError } from "../core/errors.js";
 import { redriveDeadLetter } from "../deadletter/redrive.js";
+import type { Agent } from "../runtime/Agent.js";
+import type { StartOptions } from "../runtime/options.js";
 import { TERMINAL_STATUSES, type RunRecord, type Store } from "../store/types.js";
 import { planUndo, UNDO_AGENT } from "./undoPlan.js";
 import type { UndoPlan, UndoReport } from "./undoTypes.js";
@@ -18,9 +20,24 @@ export interface UndoOptions {
 export interface UndoRunner {
   readonly store: Store;
   getRun(runId: string): Promise<RunRecord>;
-  /** Starts the undo run of `target` (or finds the one started before); returns its id. */
-  startUndo(target: RunRecord): Promise<string>;
+  agentByName(name: string): Agent | undefined;
+  start(agent: Agent, input: unknown, options: StartOptions): Promise<{ readonly id: string }>;
   waitForResult<O>(runId: string, timeoutMs?: number): Promise<O>;
+}
+
+/** Starts the undo run of `target`, or finds the one started before (its idempotency key); returns its id. */
+async function startUndo(runner: UndoRunner, target: RunRecord): Promise<string> {
+  const agent = runner.agentByName(UNDO_AGENT);
+  if (!agent) throw new Error(`the runtime's own ${UNDO_AGENT} agent is not defined`);
+  const handle = await runner.start(
+    agent,
+    { runId: target.id },
+    {
+      idempotencyKey: `${UNDO_AGENT}:${target.id}`,
+      ...(target.tenant !== null ? { tenant: target.tenant } : {}),
+    },
+  );
+  return handle.id;
 }
 
 const POLL_MS = 100;
@@ -93,7 +110,7 @@ export async function undoRun(
   if (target.agent === UNDO_AGENT)
     throw new InvalidArgumentError(`run ${runId} is an undo; it cannot be undone`, { runId });
   await treeEnded(runner.store, runId, deadline);
-  const undoRunId = await runner.startUndo(target);
+  const undoRunId = await startUndo(runner, target);
   await runner.store.commit({
     runId,
     fence: { unleasedIn: TERMINAL_STATUSES },
