@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import Database from "better-sqlite3";
+import { join } from "node:path";
+import type Database from "better-sqlite3";
+import { exited, startProcess } from "../bench/support/processes.js";
 import type { Flotilla } from "../src/runtime/Flotilla.js";
 import type { Store } from "../src/store/types.js";
 import { SqliteStore } from "../src/store/sqlite/SqliteStore.js";
@@ -47,8 +49,14 @@ function connectionOf(store: SqliteStore): Database.Database {
   return (store as unknown as { db: Database.Database }).db;
 }
 
+const HOLDER = join(import.meta.dirname, "fixtures", "holdWriteLock.ts");
+
 async function untilCharged(witness: Witness, charges: number): Promise<void> {
-  while (witness.performed.size < charges) await new Promise((r) => setTimeout(r, 5));
+  const until = Date.now() + 30_000;
+  while (witness.performed.size < charges) {
+    assert.ok(Date.now() < until, `the fleet made ${witness.performed.size} charges in 30 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 async function fleetThrough(
@@ -100,13 +108,9 @@ describe("SQLite engine faults", () => {
       path,
       async ({ witness }) => {
         await untilCharged(witness, 6);
-        // Another connection (a backup, a migration, a sqlite3 shell) takes the write lock and
-        // keeps it past the store's busy timeout (10 s): the store's writes fail with SQLITE_BUSY.
-        const other = new Database(path);
-        other.exec("BEGIN IMMEDIATE");
-        await new Promise((r) => setTimeout(r, 11_000));
-        other.exec("COMMIT");
-        other.close();
+        // Another process takes the write lock and keeps it past the store's busy timeout
+        // (10 s): the store's writes fail with SQLITE_BUSY until it lets go.
+        await exited(await startProcess(HOLDER, [path, "11000"]));
       },
       { code: "SQLITE_BUSY", label: "write lock held 11 s" },
     );

@@ -1,7 +1,12 @@
 import { createRng, type Rng } from "../../src/core/rng.js";
 import type { Store } from "../../src/store/types.js";
 
-/** Store calls a fault layer may fail: every call that reaches the database. */
+/**
+ * Store calls a fault layer may fail: every call a worker and its runs make
+ * (claims, leases, heartbeats, commits, reads, effect keys, budgets,
+ * dependency states, cancels of children, shared state). Calls only an
+ * operator or a client makes (listing, dead letters, signals) are left out.
+ */
 export const FAULTABLE = [
   "createRun",
   "getRun",
@@ -28,6 +33,9 @@ export const FAULTABLE = [
   "putClaimItems",
   "takeClaimItem",
   "settleClaimItem",
+  "requestCancel",
+  "announceWorker",
+  "runVersions",
 ] as const satisfies readonly (keyof Store)[];
 
 export type FaultableCall = (typeof FAULTABLE)[number];

@@ -331,11 +331,9 @@ export interface Store extends StoreEvents, StateStore {
    * (a flushed intent before a call that is not safe to repeat, or the
    * outcome), and a claim lost with the intent after it, to a power loss,
    * costs an idempotent call's repeat with the same key. Another unit of
-   * work may see such a claim before it is flushed: refused with
-   * EFFECT_IN_PROGRESS, it journals that refusal durably; if the claim is
-   * then lost to a power loss (not to a process crash, which leaves the
-   * written claim to the operating system), the refusal outlives the claim
-   * that caused it.
+   * work may see such a claim before it is flushed; the refusal it then
+   * journals is flushed, and the log is flushed in order, so the claim it
+   * saw is durable by then too.
    */
   claimEffectKey(claim: EffectClaim): Promise<EffectRecord>;
   getEffect(tool: string, key: string): Promise<EffectRecord | undefined>;

@@ -109,6 +109,9 @@ export class SqliteRestoreTx implements RestoreTx {
       else if (all !== 2)
         reason = `restoring it would change ${(all - 2) / 2} other row(s) (a cascade or a trigger)`;
     } catch (err) {
+      // A full disk or an I/O error may end the whole transaction: its savepoint is gone, and the
+      // rollback fails with the real cause, not with "no such savepoint".
+      if (!this.db.inTransaction) throw err;
       reason = `the database refused to restore it: ${(err as Error).message}`;
     }
     if (reason !== undefined) this.db.exec(`ROLLBACK TO ${name}`);
