@@ -60,7 +60,7 @@ export async function applyStepBatch(
  * prepared once per connection): empty parts still cost their planning and
  * execution.
  */
-function stepStatement(batch: readonly Commit[]): Statement {
+export function stepStatement(batch: readonly Commit[]): Statement {
   const token = (b: Commit) => ("leaseToken" in b.fence ? b.fence : undefined);
   const values: unknown[] = [
     batch.map((b) => b.runId),
