@@ -5,19 +5,20 @@ import pg from "pg";
 import { freshDatabase, postgresSkipReason } from "../bench/support/postgres.js";
 import { PostgresStore } from "../src/store/postgres/PostgresStore.js";
 import { CHANNEL } from "../src/store/postgres/notify.js";
-import { fitsOneCommit, oneCommitStatement } from "../src/store/postgres/oneCommit.js";
-import { prepared, type Statement } from "../src/store/postgres/sql.js";
-import { stepStatement } from "../src/store/postgres/stepCommit.js";
+import { fitsOneCommit } from "../src/store/postgres/oneCommit.js";
+import { prepared } from "../src/store/postgres/sql.js";
+import { applyStepBatch, stepStatement } from "../src/store/postgres/stepCommit.js";
 import type { Commit, EffectUpdate, NewEvent, StatusChange } from "../src/store/types.js";
 import { propertyParams } from "./helpers/property.js";
 
 /**
- * PostgreSQL writes a step commit with one of two statements: a batch's
- * (values in arrays, unnested) or, alone in its batch, one with each value
- * bound on its own (oneCommit.ts). They must do exactly the same: whether
- * the fence held, the events, effect states and run row written, the
- * notifications sent. Both are applied to the same starting state, for
- * commits and states drawn at random.
+ * PostgreSQL writes a batch of step commits with one statement (values in
+ * arrays, unnested); a commit alone in its batch with one of its own
+ * (oneCommit.ts: each value bound on its own, or a plain INSERT for a lone
+ * event). They must do exactly the same: whether the fence held, the
+ * events, effect states and run row written, the notifications sent. Both
+ * are applied to the same starting state, for commits and states drawn at
+ * random.
  */
 
 const skip = await postgresSkipReason();
@@ -63,7 +64,7 @@ const status: fc.Arbitrary<StatusChange> = fc.record(
   { requiredKeys: ["status"] },
 );
 
-const commit: fc.Arbitrary<Commit> = fc
+const anyCommit: fc.Arbitrary<Commit> = fc
   .record({
     events: fc.array(event, { maxLength: 3 }),
     effects: fc.uniqueArray(effect, { maxLength: 3, selector: (e) => `${e.tool}/${e.key}` }),
@@ -85,6 +86,17 @@ const commit: fc.Arbitrary<Commit> = fc
     ...(c.deferFlush ? { deferFlush: true } : {}),
   }));
 
+/** A read step's commit: one event under the lease, nothing else (a statement of its own). */
+const readStep: fc.Arbitrary<Commit> = fc
+  .record({ event, token: fc.constantFrom("tok", "stale"), requireNotCancelled: fc.boolean() })
+  .map((c) => ({
+    runId: RUN,
+    fence: { leaseToken: c.token, ...(c.requireNotCancelled ? { requireNotCancelled: true } : {}) },
+    events: [c.event],
+  }));
+
+const commit = fc.oneof(anyCommit, readStep);
+
 /** What the run looks like before the commit. */
 const world = fc.record({
   cancelRequested: fc.boolean(),
@@ -98,12 +110,14 @@ type World = typeof world extends fc.Arbitrary<infer W> ? W : never;
 describe("PostgreSQL step commit statements", skip ? { skip } : {}, () => {
   let db: { url: string; drop: () => Promise<void> };
   let client: pg.Client;
+  let pool: pg.Pool;
   let listener: pg.Client;
   const heard: string[] = [];
   before(async () => {
     db = await freshDatabase();
     await (await PostgresStore.open(db.url, { listen: false })).close();
     client = new pg.Client({ connectionString: db.url });
+    pool = new pg.Pool({ connectionString: db.url, max: 1 });
     listener = new pg.Client({ connectionString: db.url });
     await Promise.all([client.connect(), listener.connect()]);
     listener.on("notification", (n) => heard.push(n.payload ?? ""));
@@ -111,6 +125,7 @@ describe("PostgreSQL step commit statements", skip ? { skip } : {}, () => {
   });
   after(async () => {
     await listener?.end();
+    await pool?.end();
     await client?.end();
     await db?.drop();
   });
@@ -131,11 +146,11 @@ describe("PostgreSQL step commit statements", skip ? { skip } : {}, () => {
       );
   }
 
-  /** Applies the statement to the state `w`, and reads back everything a step commit may touch. */
-  async function outcome(w: World, statement: Statement) {
+  /** Writes the commit on the state `w`, and reads back everything a step commit may touch. */
+  async function outcome(w: World, write: () => Promise<number>) {
     await reset(w);
     heard.length = 0;
-    const { rows } = await client.query<{ i: string }>(prepared(statement));
+    const written = await write();
     // A notification sent at commit reaches the listener after the reply: a round trip on its
     // connection, after ours committed, delivers everything sent before it.
     await listener.query("SELECT 1");
@@ -148,7 +163,7 @@ describe("PostgreSQL step commit statements", skip ? { skip } : {}, () => {
          cancel_requested, wake_requested FROM runs`,
     );
     return {
-      written: rows.length,
+      written,
       events: events.rows,
       effects: effects.rows,
       run: run.rows,
@@ -156,12 +171,15 @@ describe("PostgreSQL step commit statements", skip ? { skip } : {}, () => {
     };
   }
 
-  it("the lone statement does what the batch statement does with a batch of one", async () => {
+  it("a lone commit's statement does what the batch statement does with a batch of one", async () => {
     await fc.assert(
       fc.asyncProperty(commit, world, async (c, w) => {
         assert.ok(fitsOneCommit(c));
-        const lone = await outcome(w, oneCommitStatement(c));
-        const batch = await outcome(w, stepStatement([c]));
+        const lone = await outcome(w, async () => (await applyStepBatch(pool, [c])).size);
+        const batch = await outcome(
+          w,
+          async () => (await pool.query(prepared(stepStatement([c])))).rows.length,
+        );
         assert.deepEqual(lone, batch);
       }),
       propertyParams(60),

@@ -24,6 +24,46 @@ export function fitsOneCommit(c: Commit): boolean {
 }
 
 /**
+ * Whether a lone commit only journals one event under its lease (a read
+ * step's): nothing else to write, no status, notification or deferred flush.
+ */
+export function onlyOneEvent(c: Commit): boolean {
+  return (
+    c.events.length === 1 &&
+    (c.effects?.length ?? 0) === 0 &&
+    (c.blobs?.length ?? 0) === 0 &&
+    !c.status &&
+    !c.release &&
+    !defersFlush([c]) &&
+    "leaseToken" in c.fence
+  );
+}
+
+/**
+ * The statement for a commit of `onlyOneEvent`: one INSERT … SELECT from the
+ * run's row, locked while its lease token holds (and, when asked, no cancel
+ * is requested), as `oneCommitStatement` locks it; without that statement's
+ * CTE and the scan of its result, a step costs PostgreSQL about 0.02 ms less.
+ * The fence held if it inserted the row (its row count).
+ */
+export function oneEventStatement(c: Commit): Statement {
+  const [event] = c.events;
+  if (!event || !("leaseToken" in c.fence)) throw new Error("a lone event under a lease token");
+  const cancelled = c.fence.requireNotCancelled ? " AND NOT cancel_requested" : "";
+  return {
+    text: `${INSERT_EVENT} SELECT $1, $3::text, $4::text, $5::jsonb, ${NOW_MS}
+      FROM runs WHERE id = $1 AND lease_token = $2${cancelled} FOR UPDATE`,
+    values: [
+      c.runId,
+      c.fence.leaseToken,
+      event.type,
+      event.step ?? null,
+      JSON.stringify(event.data),
+    ],
+  };
+}
+
+/**
  * The statement for a step commit alone in its batch, the sequential run's
  * case: the same fence and writes as the batch statement (stepCommit.ts),
  * with every value bound on its own instead of in arrays to unnest and join

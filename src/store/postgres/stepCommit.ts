@@ -4,7 +4,7 @@ import { defersFlush, type Commit } from "../types.js";
 import { byToolAndKey, EFFECT_CONFLICT, INSERT_EFFECT } from "./effects.js";
 import { INSERT_EVENT } from "./journal.js";
 import { announcements, CHANNEL } from "./notify.js";
-import { fitsOneCommit, oneCommitStatement } from "./oneCommit.js";
+import { fitsOneCommit, oneCommitStatement, oneEventStatement, onlyOneEvent } from "./oneCommit.js";
 import { CHANGE_SET, changeColumns } from "./runs.js";
 import { DEFERRED_FLUSH, NOW_MS, prepared, type Statement } from "./sql.js";
 
@@ -46,6 +46,10 @@ export async function applyStepBatch(
   batch: readonly Commit[],
 ): Promise<Set<number>> {
   const [lone] = batch;
+  if (batch.length === 1 && lone && onlyOneEvent(lone)) {
+    const { rowCount } = await pool.query(prepared(oneEventStatement(lone)));
+    return new Set(rowCount ? [0] : []);
+  }
   const statement =
     batch.length === 1 && lone && fitsOneCommit(lone)
       ? oneCommitStatement(lone)
