@@ -53,7 +53,7 @@ const SIZES: Record<"quick" | "full", StoreSizes & { turns: number; children: nu
     children: 20,
   },
   full: {
-    sequential: { steps: 4_000, warmup: WARMUP_STEPS, inserts: 4_000 },
+    sequential: { steps: 12_000, warmup: WARMUP_STEPS, inserts: 12_000 },
     concurrentSteps: 50,
     zeroStep: { sameProcess: 50, otherProcess: 30, warmup: WARMUP_RUNS, inserts: 1_000 },
     turns: 1_000,

@@ -31,8 +31,13 @@ export interface ConcurrentFigures {
  */
 const MIN_WINDOW_MS = 1_000;
 
-/** Rounds the sequential measure is split into, alternating with the baseline. */
-const ROUNDS = 5;
+/**
+ * Rounds the sequential measure is split into, alternating with the
+ * baseline. With five, one round of the baseline caught in a quiet moment of
+ * a shared machine moved the median, and SQLite's ratio spread over
+ * 1.39-1.62 between identical runs; with fifteen, over 1.38-1.45.
+ */
+const ROUNDS = 15;
 /** Rounds of the concurrent measures (each a batch of runs, then as many raw writers). */
 const CONCURRENT_ROUNDS = 3;
 
