@@ -7,6 +7,7 @@ import { PostgresStore } from "../src/store/postgres/PostgresStore.js";
 import {
   faultedFleet,
   openOn,
+  pendingRuns,
   runUnderFaults,
   SEED,
   settleAll,
@@ -33,17 +34,7 @@ describe("PostgreSQL faults", pgSkip ? { skip: pgSkip } : {}, () => {
     const db = await freshDatabase();
     const store = await PostgresStore.open(db.url, { listen: false });
     try {
-      const ids = Array.from({ length: 6 }, (_, i) => `batch-${i}`);
-      for (const id of ids)
-        await store.createRun({
-          id,
-          agent: "a",
-          input: null,
-          idempotencyKey: null,
-          tenant: null,
-          deadline: null,
-          created: {},
-        });
+      const ids = await pendingRuns(store, 6);
       // Straight to the store, past the runtime's own checks: what jsonb itself refuses.
       const outcomes = await Promise.allSettled(
         ids.map((id, i) =>

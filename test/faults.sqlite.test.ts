@@ -10,6 +10,7 @@ import {
   assertUnharmed,
   faultedFleet,
   openOn,
+  pendingRuns,
   SEED,
   settleAll,
   Witness,
@@ -121,17 +122,7 @@ describe("SQLite engine faults in a batch", () => {
   it("a commit that fills the disk inside a batch: every commit's outcome says whether it was written", async () => {
     const store = SqliteStore.open(tempStore());
     try {
-      const ids = Array.from({ length: 6 }, (_, i) => `batch-${i}`);
-      for (const id of ids)
-        await store.createRun({
-          id,
-          agent: "a",
-          input: null,
-          idempotencyKey: null,
-          tenant: null,
-          deadline: null,
-          created: {},
-        });
+      const ids = await pendingRuns(store, 6);
       const db = connectionOf(store);
       db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true }) as number}`);
       // One batch: the fourth commit needs pages the file may not grow by; the others fit.

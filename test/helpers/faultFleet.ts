@@ -149,3 +149,19 @@ export async function runUnderFaults(
     await faulty.inner.close();
   }
 }
+
+/** `count` pending runs made straight in the store (`batch-0`, …), for commits sent to it directly. */
+export async function pendingRuns(store: Store, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => `batch-${i}`);
+  for (const id of ids)
+    await store.createRun({
+      id,
+      agent: "a",
+      input: null,
+      idempotencyKey: null,
+      tenant: null,
+      deadline: null,
+      created: {},
+    });
+  return ids;
+}
